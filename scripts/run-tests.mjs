@@ -1,0 +1,26 @@
+#!/usr/bin/env node
+// Runs every compiled test file with Node's built-in runner. Node 20's `--test` takes no globs,
+// so the files are found here. Pass name filters as arguments: `npm test -- keys ssh`.
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { spawnSync } from 'node:child_process';
+
+const roots = ['dist/src', 'dist/test'];
+const files = [];
+function walk(dir) {
+  let entries;
+  try { entries = readdirSync(dir); } catch { return; }
+  for (const name of entries) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) walk(p);
+    else if (name.endsWith('.test.js')) files.push(p);
+  }
+}
+roots.forEach(walk);
+const filters = process.argv.slice(2);
+const chosen = filters.length ? files.filter((f) => filters.some((x) => f.includes(x))) : files;
+if (chosen.length === 0) { console.error('no test files matched'); process.exit(1); }
+chosen.sort();
+console.error(`running ${chosen.length} test files`);
+const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...chosen.map((f) => relative('.', f))], { stdio: 'inherit' });
+process.exit(r.status ?? 1);

@@ -1,0 +1,69 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { crc32 } from 'node:zlib';
+
+/**
+ * Gatehouse API keys: `gatehouse_` + 43 base62 characters (256 random bits) + 6 base62 characters
+ * of CRC32 checksum. The fixed prefix and checksum let secret scanners recognise a leaked key with
+ * almost no false positives (regex `\bgatehouse_[0-9A-Za-z]{49}\b`, then verify the checksum), and
+ * let Gatehouse refuse a mistyped key without a lookup. Only SHA-256(key) is ever stored: with 256
+ * random bits a fast hash is enough (no bcrypt on the hot path: threats.md H1).
+ */
+
+export const KEY_PREFIX = 'gatehouse_';
+const RANDOM_CHARS = 43;
+const CHECK_CHARS = 6;
+export const KEY_LENGTH = KEY_PREFIX.length + RANDOM_CHARS + CHECK_CHARS;
+const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+const BASE62 = /^[0-9A-Za-z]+$/;
+
+function toBase62(n: bigint, width: number): string {
+  let out = '';
+  while (n > 0n) {
+    out = ALPHABET[Number(n % 62n)]! + out;
+    n /= 62n;
+  }
+  return out.padStart(width, '0');
+}
+
+function checksum(body: string): string {
+  return toBase62(BigInt(crc32(body)), CHECK_CHARS);
+}
+
+export interface NewApiKey {
+  /** The secret: shown once, never stored. */
+  key: string;
+  /** SHA-256 of the key, hex: what the store keeps. */
+  hash: string;
+  /** First characters for people to tell keys apart in `keys list` (24 of 256 bits: not a secret worth having). */
+  hint: string;
+}
+
+export function generateApiKey(): NewApiKey {
+  const random = toBase62(BigInt(`0x${randomBytes(32).toString('hex')}`), RANDOM_CHARS);
+  const body = KEY_PREFIX + random;
+  const key = body + checksum(body);
+  return { key, hash: hashApiKey(key), hint: key.slice(0, KEY_PREFIX.length + 4) };
+}
+
+/** Shape and checksum only: cheap, constant work for every input of the right length. */
+export function isWellFormedApiKey(candidate: string): boolean {
+  if (candidate.length !== KEY_LENGTH || !candidate.startsWith(KEY_PREFIX)) return false;
+  const rest = candidate.slice(KEY_PREFIX.length);
+  if (!BASE62.test(rest)) return false;
+  const body = candidate.slice(0, KEY_LENGTH - CHECK_CHARS);
+  return checksum(body) === candidate.slice(KEY_LENGTH - CHECK_CHARS);
+}
+
+export function hashApiKey(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
+}
+
+/**
+ * Constant-time equality of two hex digests. The key table is indexed by hash, so the lookup
+ * itself reveals nothing about how much of a key was right; this final comparison is the belt to
+ * that brace.
+ */
+export function sameDigest(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  return timingSafeEqual(Buffer.from(a, 'latin1'), Buffer.from(b, 'latin1'));
+}

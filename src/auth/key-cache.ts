@@ -1,0 +1,97 @@
+import type { KeyStore } from '../store/types.js';
+import { principalFromRecord, type ResolvedPrincipal } from './principal.js';
+
+/**
+ * Every key, in memory, indexed by what a request presents: the SHA-256 of an API key or the
+ * fingerprint of an SSH key. Authentication is then a hash and a map lookup, with no I/O on the
+ * request path, so a slow or down database never turns valid requests into errors (threats.md
+ * G7). A poll of the store's change counter every `refreshMs` (default 250 ms) brings in keys
+ * created, updated or revoked by the CLI or another replica well within the promised second.
+ */
+export class KeyCache {
+  readonly #store: KeyStore;
+  readonly #byHash = new Map<string, ResolvedPrincipal>();
+  readonly #byFingerprint = new Map<string, ResolvedPrincipal>();
+  readonly #byId = new Map<string, ResolvedPrincipal>();
+  /** id → the index keys it was stored under, so a change replaces it without scanning. */
+  readonly #indexOf = new Map<string, { hash: string | null; fingerprint: string | null }>();
+  #version = 0;
+  #timer: NodeJS.Timeout | null = null;
+  #refreshing: Promise<void> | null = null;
+  #lastOkAt = 0;
+  #lastError: Error | null = null;
+
+  constructor(store: KeyStore) {
+    this.#store = store;
+  }
+
+  get size(): number {
+    return this.#byId.size;
+  }
+
+  /** When the store last answered, for /readyz and metrics. */
+  get health(): { lastOkAt: number; lastError: Error | null } {
+    return { lastOkAt: this.#lastOkAt, lastError: this.#lastError };
+  }
+
+  byHash(hash: string): ResolvedPrincipal | undefined {
+    return this.#byHash.get(hash);
+  }
+
+  byFingerprint(fp: string): ResolvedPrincipal | undefined {
+    return this.#byFingerprint.get(fp);
+  }
+
+  byId(id: string): ResolvedPrincipal | undefined {
+    return this.#byId.get(id);
+  }
+
+  /** Loads changes since the last refresh. Concurrent callers share one round trip. */
+  refresh(): Promise<void> {
+    this.#refreshing ??= this.#doRefresh().finally(() => {
+      this.#refreshing = null;
+    });
+    return this.#refreshing;
+  }
+
+  async #doRefresh(): Promise<void> {
+    try {
+      const { version, records } = await this.#store.changesSince(this.#version);
+      for (const r of records) {
+        this.#forget(r.id);
+        const p = principalFromRecord(r);
+        this.#byId.set(r.id, p);
+        this.#indexOf.set(r.id, { hash: r.hash, fingerprint: r.fingerprint });
+        if (r.hash) this.#byHash.set(r.hash, p);
+        if (r.fingerprint) this.#byFingerprint.set(r.fingerprint, p);
+      }
+      this.#version = version;
+      this.#lastOkAt = Date.now();
+      this.#lastError = null;
+    } catch (err) {
+      // Keep serving from what we have; the next tick retries. Revocations made while the store is
+      // unreachable cannot reach us anyway.
+      this.#lastError = err as Error;
+    }
+  }
+
+  #forget(id: string): void {
+    const idx = this.#indexOf.get(id);
+    if (!idx) return;
+    if (idx.hash) this.#byHash.delete(idx.hash);
+    if (idx.fingerprint) this.#byFingerprint.delete(idx.fingerprint);
+    this.#byId.delete(id);
+    this.#indexOf.delete(id);
+  }
+
+  start(refreshMs = 250): void {
+    if (this.#timer) return;
+    this.#timer = setInterval(() => void this.refresh(), refreshMs);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = null;
+  }
+}

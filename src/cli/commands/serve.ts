@@ -1,0 +1,44 @@
+import { startGateway } from '../../server/app.js';
+import { createLogger } from '../../server/logger.js';
+import { COMMON_HELP, configFrom, parse } from '../args.js';
+
+export const SERVE_HELP = `gatehouse serve: run the gateway in front of Ollama
+
+Usage:
+  gatehouse serve [--config FILE] [--listen HOST:PORT] [--upstream URL] [--data-dir DIR]
+
+Options:
+  --listen HOST:PORT   where to listen (default 127.0.0.1:11435; env GATEHOUSE_LISTEN)
+  --upstream URL       the Ollama server (default http://127.0.0.1:11434; env GATEHOUSE_UPSTREAM)
+${COMMON_HELP}
+
+On first start with no keys, a key named "initial" is written to <data dir>/initial-key.
+SIGTERM/SIGINT stop accepting connections and let running responses finish (up to 30 s).`;
+
+export async function serveCommand(argv: string[]): Promise<number> {
+  const { values } = parse(argv, { listen: { type: 'string' }, upstream: { type: 'string' } });
+  if (values.help) {
+    console.log(SERVE_HELP);
+    return 0;
+  }
+  const { config, file } = configFrom(values, { listen: values.listen, upstream: values.upstream });
+  const log = createLogger(config.log);
+  if (file) log.info({ file }, 'config loaded');
+  const gw = await startGateway({ config, log });
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'shutting down: no new connections, waiting for in-flight requests');
+      void gw.close(30_000).then(() => {
+        log.info('stopped');
+        log.flush();
+        resolve();
+      });
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  return 0;
+}

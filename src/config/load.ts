@@ -1,0 +1,148 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { isAbsolute, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { ConfigSchema, type Config } from './schema.js';
+
+/**
+ * Builds the configuration from, in increasing precedence: the YAML file, `GATEHOUSE_*`
+ * environment variables, then command-line flags. Validates everything at once and returns every
+ * problem by field name (never just the first), or a deep-frozen Config. Pure apart from reading
+ * the file: no globals are touched.
+ */
+
+export interface LoadInput {
+  /** `--config FILE`; otherwise GATEHOUSE_CONFIG; otherwise ./gatehouse.yaml if it exists. */
+  configPath?: string | undefined;
+  env?: NodeJS.ProcessEnv;
+  /** Flag overrides, already mapped to config paths (e.g. { listen: '0.0.0.0:80' }). */
+  flags?: Record<string, unknown>;
+  cwd?: string;
+}
+
+export interface Loaded {
+  config: Config;
+  /** The file actually read, if any. */
+  file: string | null;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[], readonly file: string | null) {
+    super(`invalid configuration${file ? ` in ${file}` : ''}:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const ENV_PREFIX = 'GATEHOUSE_';
+/** Env vars that are not config keys. */
+const ENV_NOT_CONFIG = new Set(['GATEHOUSE_CONFIG']);
+
+export function loadConfig(input: LoadInput = {}): Loaded {
+  const env = input.env ?? process.env;
+  const cwd = input.cwd ?? process.cwd();
+  const problems: string[] = [];
+
+  let file: string | null = null;
+  const explicit = input.configPath ?? env.GATEHOUSE_CONFIG;
+  if (explicit) file = resolve(cwd, expandHome(explicit));
+  else if (existsSync(resolve(cwd, 'gatehouse.yaml'))) file = resolve(cwd, 'gatehouse.yaml');
+
+  let raw: Record<string, unknown> = {};
+  if (file) {
+    try {
+      if (!statSync(file).isFile()) throw new Error('not a regular file');
+      const parsed: unknown = parseYaml(readFileSync(file, 'utf8'));
+      if (parsed === null || parsed === undefined) raw = {};
+      else if (typeof parsed === 'object' && !Array.isArray(parsed)) raw = parsed as Record<string, unknown>;
+      else problems.push(`${file}: the top level must be a mapping of keys to values`);
+    } catch (err) {
+      problems.push(`cannot read config file ${file}: ${(err as Error).message}`);
+    }
+  }
+
+  const origin = new Map<string, string>();
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith(ENV_PREFIX) || ENV_NOT_CONFIG.has(name) || value === undefined) continue;
+    const path = name.slice(ENV_PREFIX.length).toLowerCase().split('__');
+    if (path.some((p) => p === '')) {
+      problems.push(`environment variable ${name}: empty key segment`);
+      continue;
+    }
+    setPath(raw, path, envValue(value));
+    origin.set(path.join('.'), `environment variable ${name}`);
+  }
+  for (const [dotted, value] of Object.entries(input.flags ?? {})) {
+    if (value === undefined) continue;
+    setPath(raw, dotted.split('.'), value);
+    origin.set(dotted, `flag --${dotted.replace(/_/g, '-')}`);
+  }
+
+  if (problems.length) throw new ConfigError(problems, file);
+  const result = ConfigSchema.safeParse(raw);
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      const at = issue.path.join('.');
+      if (issue.code === 'unrecognized_keys') {
+        for (const k of issue.keys) {
+          const full = at ? `${at}.${k}` : k;
+          const from = origin.get(full);
+          problems.push(`${full}: unknown key${from ? ` (from ${from})` : ''}; see "Configuration" in the README for the keys that exist`);
+        }
+      } else {
+        const from = origin.get(at);
+        problems.push(`${at || '(top level)'}: ${issue.message}${from ? ` (from ${from})` : ''}`);
+      }
+    }
+    throw new ConfigError(problems, file);
+  }
+  const config = result.data;
+  config.data_dir = resolve(cwd, expandHome(config.data_dir));
+  if (config.tls.cert) config.tls.cert = resolve(file ? resolve(file, '..') : cwd, expandHome(config.tls.cert));
+  if (config.tls.key) config.tls.key = resolve(file ? resolve(file, '..') : cwd, expandHome(config.tls.key));
+  return { config: deepFreeze(config), file };
+}
+
+export function expandHome(p: string): string {
+  if (p === '~') return homedir();
+  if (p.startsWith('~/')) return resolve(homedir(), p.slice(2));
+  return isAbsolute(p) ? p : p;
+}
+
+/** Env values are strings; booleans, numbers and `[a, b]` lists are recognised, the rest stay text. */
+function envValue(v: string): unknown {
+  const t = v.trim();
+  if (t === 'true') return true;
+  if (t === 'false') return false;
+  if (/^-?\d+(\.\d+)?$/.test(t)) return Number(t);
+  if (t.startsWith('[') && t.endsWith(']')) {
+    try {
+      const parsed: unknown = parseYaml(t);
+      if (Array.isArray(parsed)) return parsed;
+    } catch {
+      /* fall through: keep as text, the schema will say what it expected */
+    }
+  }
+  return v;
+}
+
+function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
+  let node = target;
+  for (let i = 0; i < path.length - 1; i++) {
+    const k = path[i]!;
+    const next = node[k];
+    if (next === null || typeof next !== 'object' || Array.isArray(next)) {
+      const fresh: Record<string, unknown> = {};
+      node[k] = fresh;
+      node = fresh;
+    } else node = next as Record<string, unknown>;
+  }
+  node[path[path.length - 1]!] = value;
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o as object)) deepFreeze(v);
+  }
+  return o;
+}

@@ -1,0 +1,178 @@
+import { z } from 'zod';
+import { parseDuration, parseSize } from './units.js';
+import { invalidProxyEntries } from '../core/ip.js';
+
+/**
+ * The configuration schema: every key Gatehouse reads, its type and its secure default, in one
+ * place. Unknown keys are errors at every level (a setting that is silently ignored is a limit
+ * that does not limit: threats.md G6). Durations and sizes are written for humans ("30s", "16mb")
+ * and come out of parsing as milliseconds and bytes.
+ */
+
+const duration = (def: string) =>
+  z
+    .union([z.string(), z.number()])
+    .default(def)
+    .transform((v, ctx) => {
+      const ms = typeof v === 'number' ? v * 1000 : parseDuration(v);
+      if (ms === null || !Number.isFinite(ms) || ms < 0) {
+        ctx.addIssue({ code: 'custom', message: `not a duration: ${JSON.stringify(v)} (use e.g. "500ms", "30s", "5m", "2h", "7d"; numbers are seconds)` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+const size = (def: string) =>
+  z
+    .union([z.string(), z.number()])
+    .default(def)
+    .transform((v, ctx) => {
+      const n = parseSize(v);
+      if (n === null) {
+        ctx.addIssue({ code: 'custom', message: `not a size: ${JSON.stringify(v)} (use e.g. "512kb", "16mb", "2gb"; numbers are bytes)` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+/** host:port, [v6]:port or :port. */
+const listenAddr = z.string().refine((s) => /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):\d{1,5}$/.test(s) && Number(s.slice(s.lastIndexOf(':') + 1)) <= 65535, {
+  message: 'must be HOST:PORT (e.g. 127.0.0.1:11435, 0.0.0.0:11435, [::1]:11435)',
+});
+
+const upstreamUrl = z.string().refine(
+  (s) => {
+    try {
+      const u = new URL(s);
+      return (u.protocol === 'http:' || u.protocol === 'https:') && !u.username && !u.password && (u.pathname === '/' || u.pathname === '') && !u.search && !u.hash;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'must be an http(s) URL with no path, query or credentials, e.g. http://127.0.0.1:11434' },
+);
+
+const hostPattern = z.string().min(1).refine((s) => /^(\*\.)?[A-Za-z0-9.-]+$|^\[[0-9a-fA-F:.]+\]$|^[0-9a-fA-F:]+$/.test(s), {
+  message: 'must be a host name, *.suffix, or an IP address (no port)',
+});
+
+const origin = z.string().refine((s) => s === '*' || /^[a-z][a-z0-9+.-]*:\/\/[^/\s]+$/.test(s), {
+  message: 'must be an origin like https://app.example.com (scheme://host[:port], no path) or "*"',
+});
+
+export const ConfigSchema = z.strictObject({
+  /** Where Gatehouse listens. Loopback by default: exposing it is a decision, not an accident. */
+  listen: listenAddr.default('127.0.0.1:11435'),
+  /** The Ollama server behind Gatehouse. */
+  upstream: upstreamUrl.default('http://127.0.0.1:11434'),
+  /** Key store, audit and the initial key live here (created with mode 0700). */
+  data_dir: z.string().min(1).default('~/.gatehouse'),
+  tls: z
+    .strictObject({
+      cert: z.string().min(1).optional(),
+      key: z.string().min(1).optional(),
+    })
+    .prefault({})
+    .refine((t) => !!t.cert === !!t.key, { message: 'tls.cert and tls.key must be set together' }),
+  routes: z
+    .strictObject({
+      /** pull, push, create, copy, delete, blobs: off unless switched on here (and then need models:manage). */
+      manage: z.boolean().default(false),
+      /** /api/me, signout, web search/fetch, :cloud models: spend the server owner's ollama.com account. */
+      cloud: z.boolean().default(false),
+    })
+    .prefault({}),
+  cors: z
+    .strictObject({
+      /** Browser origins allowed to call Gatehouse; empty = CORS off (no Access-Control-* headers). */
+      origins: z.array(origin).default([]),
+      max_age: duration('10m'),
+    })
+    .prefault({}),
+  /**
+   * Host header values accepted (DNS-rebinding defence). IP literals and loopback names are always
+   * accepted; any other name must be listed (`gw.example.com`, `*.example.com`).
+   */
+  allowed_hosts: z.array(hostPattern).default([]),
+  /** Peers whose X-Forwarded-For / X-Request-Id are believed (IPs or CIDRs). */
+  trusted_proxies: z
+    .array(z.string().min(1))
+    .default([])
+    .superRefine((list, ctx) => {
+      for (const bad of invalidProxyEntries(list)) ctx.addIssue({ code: 'custom', message: `"${bad}" is not an IP address or CIDR (e.g. 10.0.0.1, 10.0.0.0/8, fd00::/8)` });
+    }),
+  /**
+   * Path prefix Gatehouse is served under (e.g. "/ollama" when clients use
+   * OLLAMA_HOST=https://gw.example.com/ollama). Stripped before routing; Ed25519 signatures cover
+   * the path without it.
+   */
+  base_path: z
+    .string()
+    .default('')
+    .refine((s) => s === '' || /^(\/[A-Za-z0-9._-]+)+$/.test(s), { message: 'must be empty or like "/ollama" (no trailing slash)' }),
+  ssh: z
+    .strictObject({
+      /** Accept the ollama CLI's Ed25519-signed requests from registered keys. */
+      enabled: z.boolean().default(true),
+      /** How far a request's `ts` may be from the gateway's clock, either way. */
+      window: duration('5m'),
+      /** allow: a token may be reused within the window (CLI-compatible); once: each token is accepted once. */
+      replay: z.enum(['allow', 'once']).default('allow'),
+      /** Optional sshd-style file: `ssh-ed25519 <b64> <name> <endpoints>` per line; reloaded on change. */
+      authorized_keys: z.string().min(1).optional(),
+      /** Scopes given to keys from authorized_keys (their endpoint list narrows them further). */
+      authorized_keys_scopes: z.array(z.enum(['inference', 'models:read', 'models:manage', 'cloud', 'metrics', 'admin'])).default(['inference', 'models:read']),
+    })
+    .prefault({}),
+  body_limits: z
+    .strictObject({
+      json: size('32mb'),
+      multipart: size('32mb'),
+      blob: size('64gb'),
+    })
+    .prefault({}),
+  timeouts: z
+    .strictObject({
+      /** A client must finish sending headers within this (slowloris). */
+      client_headers: duration('15s'),
+      /** ...and its whole request body within this, unless it is a blob upload. */
+      client_body: duration('60s'),
+      /** Keep-alive connections with no request are closed after this. */
+      client_idle: duration('75s'),
+      upstream_connect: duration('10s'),
+      /** Time to first response byte from Ollama: a cold model load can take minutes. */
+      upstream_headers: duration('10m'),
+      /** Longest silence between two response chunks from Ollama. */
+      upstream_body: duration('10m'),
+    })
+    .prefault({}),
+  /**
+   * Resource clamps for every request (per-key overrides: `gatehouse keys update --max-num-ctx …`).
+   * They stop one request from pinning a GPU: huge contexts, endless generations, models kept
+   * loaded forever, giant image or embedding batches (threats.md D4).
+   */
+  clamps: z
+    .strictObject({
+      /** options.num_ctx above this is refused with 400 (a different value also forces a model reload). */
+      max_num_ctx: z.number().int().positive().default(32768),
+      /** num_predict / max_tokens / max_output_tokens: absent or above this is set to this. */
+      max_num_predict: z.number().int().positive().default(8192),
+      /** keep_alive above this is lowered to it; negative (forever) is refused; 0 (unload) needs models:manage. */
+      max_keep_alive: duration('1h'),
+      /** Images in one request. */
+      max_images: z.number().int().nonnegative().default(16),
+      /** Inputs in one embedding request. */
+      max_embed_inputs: z.number().int().positive().default(512),
+    })
+    .prefault({}),
+  log: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      /** auto = pretty when stdout is a terminal, JSON otherwise. */
+      format: z.enum(['auto', 'json', 'pretty']).default('auto'),
+    })
+    .prefault({}),
+});
+
+export type ConfigInput = z.input<typeof ConfigSchema>;
+export type Config = z.output<typeof ConfigSchema>;

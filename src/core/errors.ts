@@ -1,0 +1,118 @@
+/**
+ * The one catalogue of errors Gatehouse answers with. Every refusal is a GatewayError built from a
+ * code here, so codes stay stable (scripts and dashboards match on them) and a test can check the
+ * catalogue as a whole. The message is written for the person at the client: it says what went
+ * wrong and what to do, and never carries a key, a stack trace or upstream internals.
+ */
+
+/** Coarse error class; each client family maps it to its own `type` vocabulary. */
+export type ErrorKind =
+  | 'invalid_request'
+  | 'authentication'
+  | 'permission'
+  | 'not_found'
+  | 'method_not_allowed'
+  | 'too_large'
+  | 'rate_limit'
+  | 'overloaded'
+  | 'upstream'
+  | 'timeout'
+  | 'internal';
+
+interface Def {
+  status: number;
+  kind: ErrorKind;
+}
+
+export const ERRORS = {
+  GW_ERR_ROUTE_NOT_FOUND: { status: 404, kind: 'not_found' },
+  GW_ERR_METHOD_NOT_ALLOWED: { status: 405, kind: 'method_not_allowed' },
+  GW_ERR_HOST_MALFORMED: { status: 400, kind: 'invalid_request' },
+  GW_ERR_HOST_REJECTED: { status: 403, kind: 'permission' },
+  GW_ERR_ORIGIN_REJECTED: { status: 403, kind: 'permission' },
+  GW_ERR_AUTH_MISSING: { status: 401, kind: 'authentication' },
+  GW_ERR_AUTH_MALFORMED: { status: 401, kind: 'authentication' },
+  GW_ERR_AUTH_INVALID: { status: 401, kind: 'authentication' },
+  GW_ERR_AUTH_REVOKED: { status: 401, kind: 'authentication' },
+  GW_ERR_AUTH_EXPIRED: { status: 401, kind: 'authentication' },
+  GW_ERR_AUTH_SSH_UNKNOWN_KEY: { status: 403, kind: 'permission' },
+  // Ed25519 (ollama CLI) refusals are 403, not 401: the CLI replaces the text of any 401 with
+  // "You need to be signed in to Ollama", hiding what the user must do (ollama-api.md §3).
+  GW_ERR_AUTH_SSH_MALFORMED: { status: 403, kind: 'permission' },
+  GW_ERR_AUTH_SSH_BAD_SIGNATURE: { status: 403, kind: 'permission' },
+  GW_ERR_AUTH_SSH_CLOCK: { status: 403, kind: 'permission' },
+  GW_ERR_AUTH_SSH_REPLAY: { status: 403, kind: 'permission' },
+  GW_ERR_AUTH_SSH_KEY_TYPE: { status: 403, kind: 'permission' },
+  GW_ERR_AUTH_SSH_REVOKED: { status: 403, kind: 'permission' },
+  GW_ERR_AUTH_SSH_EXPIRED: { status: 403, kind: 'permission' },
+  GW_ERR_AUTH_SSH_DISABLED: { status: 403, kind: 'permission' },
+  GW_ERR_AUTH_TOO_MANY_FAILURES: { status: 429, kind: 'rate_limit' },
+  GW_ERR_SCOPE_MISSING: { status: 403, kind: 'permission' },
+  GW_ERR_ENDPOINT_NOT_ALLOWED: { status: 403, kind: 'permission' },
+  GW_ERR_ROUTE_DISABLED: { status: 403, kind: 'permission' },
+  GW_ERR_MODEL_NOT_FOUND: { status: 404, kind: 'not_found' },
+  GW_ERR_BODY_MISSING: { status: 400, kind: 'invalid_request' },
+  GW_ERR_BODY_INVALID_JSON: { status: 400, kind: 'invalid_request' },
+  GW_ERR_BODY_INVALID: { status: 400, kind: 'invalid_request' },
+  GW_ERR_BODY_AMBIGUOUS_FIELD: { status: 400, kind: 'invalid_request' },
+  GW_ERR_BODY_TOO_LARGE: { status: 413, kind: 'too_large' },
+  GW_ERR_BODY_TIMEOUT: { status: 408, kind: 'invalid_request' },
+  GW_ERR_MODEL_REQUIRED: { status: 400, kind: 'invalid_request' },
+  GW_ERR_MODEL_NAME_INVALID: { status: 400, kind: 'invalid_request' },
+  GW_ERR_CLAMP_EXCEEDED: { status: 400, kind: 'invalid_request' },
+  GW_ERR_OPTION_FORBIDDEN: { status: 403, kind: 'permission' },
+  GW_ERR_MANAGE_REFUSED: { status: 400, kind: 'invalid_request' },
+  GW_ERR_RATE_LIMITED: { status: 429, kind: 'rate_limit' },
+  GW_ERR_TOKENS_EXHAUSTED: { status: 429, kind: 'rate_limit' },
+  GW_ERR_CONCURRENCY: { status: 429, kind: 'rate_limit' },
+  GW_ERR_QUEUE_FULL: { status: 503, kind: 'overloaded' },
+  GW_ERR_LIMITS_UNAVAILABLE: { status: 503, kind: 'overloaded' },
+  GW_ERR_SHUTTING_DOWN: { status: 503, kind: 'overloaded' },
+  GW_ERR_UPSTREAM_UNAVAILABLE: { status: 502, kind: 'upstream' },
+  GW_ERR_UPSTREAM_TIMEOUT: { status: 504, kind: 'timeout' },
+  GW_ERR_UPSTREAM_RESET: { status: 502, kind: 'upstream' },
+  GW_ERR_UPSTREAM_BAD_RESPONSE: { status: 502, kind: 'upstream' },
+  GW_ERR_INTERNAL: { status: 500, kind: 'internal' },
+} as const satisfies Record<string, Def>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export class GatewayError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly kind: ErrorKind;
+  /** Extra response headers (Retry-After, WWW-Authenticate, RateLimit-*). */
+  readonly headers: Record<string, string> | undefined;
+  /** Extra top-level fields for the Ollama error body (e.g. `signin_url` for the CLI). */
+  readonly extra: Record<string, string> | undefined;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    opts: { cause?: unknown; headers?: Record<string, string>; extra?: Record<string, string> } = {},
+  ) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    const def: Def = ERRORS[code];
+    this.name = 'GatewayError';
+    this.code = code;
+    this.status = def.status;
+    this.kind = def.kind;
+    this.headers = opts.headers;
+    this.extra = opts.extra;
+  }
+}
+
+/** Expected refusals do not need a stack; capturing one costs more than the rest of the refusal. */
+export function refuse(
+  code: ErrorCode,
+  message: string,
+  opts?: { headers?: Record<string, string>; extra?: Record<string, string>; cause?: unknown },
+): GatewayError {
+  const saved = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return new GatewayError(code, message, opts);
+  } finally {
+    Error.stackTraceLimit = saved;
+  }
+}

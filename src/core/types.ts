@@ -1,0 +1,57 @@
+/** Shared primitive types. No I/O, no imports: every other folder may depend on this file. */
+
+/** What a principal may do. A route needs exactly one scope; public routes need none. */
+export type Scope = 'inference' | 'models:read' | 'models:manage' | 'cloud' | 'metrics' | 'admin';
+export const ALL_SCOPES: readonly Scope[] = ['inference', 'models:read', 'models:manage', 'cloud', 'metrics', 'admin'];
+export const DEFAULT_SCOPES: readonly Scope[] = ['inference', 'models:read'];
+
+/** Which client dialect a route speaks; decides the shape of every error we answer on it. */
+export type Family = 'ollama' | 'openai' | 'anthropic';
+
+export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'DELETE';
+
+/** Per-principal limits. `null` means "no limit of this kind". */
+export interface PrincipalLimits {
+  rpm: number | null;
+  tpm: number | null;
+  tpd: number | null;
+  concurrency: number | null;
+}
+
+/** Per-principal overrides of the global resource clamps (`null` = use the global value). */
+export interface PrincipalClamps {
+  max_num_ctx?: number | null;
+  max_num_predict?: number | null;
+  /** Milliseconds. */
+  max_keep_alive?: number | null;
+  max_images?: number | null;
+  max_embed_inputs?: number | null;
+  /** May set options that force model reloads (num_gpu, main_gpu, num_batch, num_thread, use_mmap). */
+  allow_runner_options?: boolean;
+}
+
+export type PrincipalKind = 'api_key' | 'ssh_key';
+
+/** An authenticated caller, as the request path sees it (never holds key material). */
+export interface Principal {
+  id: string;
+  name: string;
+  kind: PrincipalKind;
+  scopes: ReadonlySet<Scope>;
+  /** Model allowlist globs as stored; `null` = every model. */
+  models: readonly string[] | null;
+  expiresAt: number | null;
+  limits: PrincipalLimits;
+  clamps: PrincipalClamps;
+  /** SSH keys only: `SHA256:...` fingerprint. */
+  fingerprint?: string;
+  /** SSH keys from an authorized_keys file: endpoint patterns (`*` wildcards). */
+  endpoints?: readonly string[];
+}
+
+export interface TokenUsage {
+  prompt: number;
+  completion: number;
+  /** True when counts were estimated (no final usage record arrived). */
+  estimated: boolean;
+}

@@ -1,0 +1,41 @@
+import type { ResolvedPrincipal } from '../auth/principal.js';
+import type { TokenUsage } from '../core/types.js';
+import type { RouteDef } from '../routes/table.js';
+
+/**
+ * The contract between the request path and the limiter. The request path asks once, before it
+ * forwards anything (`admit`), and settles once, when the response has really ended
+ * (`Admission.release`): the permit is held for the whole stream (threats.md G3) and the token
+ * reservation is replaced by the real count (G4).
+ */
+
+export interface AdmissionRequest {
+  principal: ResolvedPrincipal;
+  route: RouteDef;
+  /** Canonical model names (for per-model concurrency caps). */
+  models: readonly string[];
+  /** Tokens to reserve up front: prompt estimate + output cap (0 for routes that use no tokens). */
+  reserveTokens: number;
+  /** Fires when the client goes away while the request waits in a queue. */
+  signal: AbortSignal;
+}
+
+export interface Admission {
+  /** RateLimit-* and x-ratelimit-* headers for the response (empty when no limit applies). */
+  readonly headers: Record<string, string>;
+  /** Settles the reservation with what was really used and frees every permit. Idempotent. */
+  release(usage: TokenUsage | null): void;
+}
+
+export interface Limiter {
+  /** Resolves when the request may go upstream; rejects with a GatewayError (429/503) otherwise. */
+  admit(req: AdmissionRequest): Promise<Admission> | Admission;
+  /**
+   * Brute-force guard (issue: failed authentications are limited per client address). Records a
+   * failed authentication from `ip` and returns the seconds until that address may fail again, or
+   * 0 while it is under the limit. Only failures are counted and refused: a valid key from the
+   * same address (a shared NAT) keeps working.
+   */
+  authFailure(ip: string): number;
+  close(): Promise<void>;
+}

@@ -1,0 +1,80 @@
+import { refuse, type GatewayError } from '../core/errors.js';
+import type { RouteDef } from '../routes/table.js';
+import { parseJsonObject, type Json, type JsonObject } from './json-body.js';
+import { isModelRef, parseModelRef, type ModelRef } from './model-name.js';
+
+/**
+ * Reads a JSON request body the way Ollama will, and extracts what policy needs: every model it
+ * names (in every field that can name one), whether it streams, and its size for the token
+ * reservation. Wrong types and missing models are refused here, before anything is forwarded.
+ */
+
+export interface InspectedJson {
+  body: JsonObject;
+  models: ModelRef[];
+  /** The response will stream (native default on, OpenAI/Anthropic default off). */
+  stream: boolean;
+  /** Body was changed and must be re-serialized before forwarding. */
+  modified: boolean;
+  /** Gatehouse turned on streamed usage for a client that did not ask (strip it again on the way back). */
+  injectedUsage: boolean;
+}
+
+/** Routes where a model is mandatory, and which field set must name one. */
+const REQUIRED: Record<string, readonly (readonly string[])[]> = {
+  'copy': [['source'], ['destination']],
+};
+
+const STRING_FIELDS = ['model', 'name', 'source', 'destination', 'from', 'prompt', 'system', 'suffix', 'template', 'remote_host'];
+
+export function inspectJson(route: RouteDef, text: string): InspectedJson | GatewayError {
+  const parsed = parseJsonObject(text);
+  if (!parsed.ok) return refuse(parsed.problem.code, parsed.problem.message);
+  const body = parsed.body;
+
+  for (const f of STRING_FIELDS) {
+    const v = body[f];
+    if (v !== undefined && v !== null && typeof v !== 'string') return refuse('GW_ERR_BODY_INVALID', `field "${f}" must be a string`);
+  }
+  if (body.stream !== undefined && body.stream !== null && typeof body.stream !== 'boolean') {
+    return refuse('GW_ERR_BODY_INVALID', 'field "stream" must be true or false');
+  }
+  for (const f of ['options', 'stream_options']) {
+    const v = body[f];
+    if (v !== undefined && v !== null && (typeof v !== 'object' || Array.isArray(v))) return refuse('GW_ERR_BODY_INVALID', `field "${f}" must be an object`);
+  }
+  const ka = body.keep_alive;
+  if (ka !== undefined && ka !== null && typeof ka !== 'string' && typeof ka !== 'number') {
+    return refuse('GW_ERR_BODY_INVALID', 'field "keep_alive" must be a duration string ("5m") or a number of seconds');
+  }
+
+  const models: ModelRef[] = [];
+  for (const field of route.modelFields) {
+    const v = body[field];
+    if (typeof v !== 'string' || v === '') continue;
+    const ref = parseModelRef(v);
+    if (!isModelRef(ref)) return refuse('GW_ERR_MODEL_NAME_INVALID', `${field}: ${ref.error}`);
+    models.push(ref);
+  }
+  const required = REQUIRED[route.id] ?? (route.modelFields.length ? [route.modelFields] : []);
+  for (const anyOf of required) {
+    if (!anyOf.some((f) => typeof body[f] === 'string' && body[f] !== '')) {
+      return refuse('GW_ERR_MODEL_REQUIRED', `${anyOf.map((f) => `"${f}"`).join(' or ')} is required`);
+    }
+  }
+
+  const stream = route.streamsByDefault ? body.stream !== false : body.stream === true;
+  let modified = false;
+  let injectedUsage = false;
+  if (stream && (route.accounting === 'openai-chat' || route.accounting === 'openai-completions')) {
+    // Ollama sends usage in an OpenAI stream only when asked (ollama-api.md §1.3); without it a
+    // streamed request would count zero tokens (threats.md G2).
+    const so = body.stream_options as JsonObject | undefined | null;
+    if (!so || so.include_usage !== true) {
+      body.stream_options = { ...(so ?? {}), include_usage: true } as Json;
+      modified = true;
+      injectedUsage = true;
+    }
+  }
+  return { body, models, stream, modified, injectedUsage };
+}

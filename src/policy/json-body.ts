@@ -1,0 +1,101 @@
+/**
+ * JSON request bodies as Ollama will read them. Go's encoding/json matches object keys to struct
+ * fields case-insensitively (with Unicode simple folding: "K" U+212A folds to "k", "ſ" U+017F to
+ * "s"), and the last of several matching keys wins. JavaScript reads exact keys. So
+ * `{"model":"allowed","MODEL":"secret"}` would be authorized as one model and run as another.
+ * Gatehouse closes that gap by refusing, in every struct-typed object Ollama decodes, any two keys
+ * that fold to the same name and any non-canonical spelling of a field Gatehouse inspects.
+ */
+
+export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+export type JsonObject = { [k: string]: Json };
+
+/** Fields Gatehouse reads or rewrites: a case variant of one of these must never slip past. */
+const POLICY_FIELDS = new Set([
+  'model', 'name', 'source', 'destination', 'from', 'stream', 'stream_options', 'include_usage',
+  'options', 'keep_alive', 'max_tokens', 'max_completion_tokens', 'max_output_tokens', 'images',
+  'messages', 'input', 'prompt', 'system', 'insecure', 'remote_host', 'files', 'adapters', 'quantize',
+  'tools', 'content', 'instructions', 'suffix', 'template', 'raw', 'context', 'think', 'format',
+]);
+
+export const MAX_DEPTH = 64;
+
+/** Go's simple case folding restricted to what can fold onto ASCII field names. */
+export function foldKey(key: string): string {
+  let lower = key.toLowerCase(); // U+212A KELVIN SIGN lower-cases to "k"
+  if (lower.includes('\u017f')) lower = lower.replace(/\u017f/g, 's');
+  return lower;
+}
+
+export type BodyProblem = { code: 'GW_ERR_BODY_INVALID_JSON' | 'GW_ERR_BODY_INVALID' | 'GW_ERR_BODY_AMBIGUOUS_FIELD'; message: string };
+
+export function parseJsonObject(text: string): { ok: true; body: JsonObject } | { ok: false; problem: BodyProblem } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    const detail = err instanceof SyntaxError ? err.message : 'unparseable';
+    return { ok: false, problem: { code: 'GW_ERR_BODY_INVALID_JSON', message: `request body is not valid JSON: ${detail}` } };
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    return { ok: false, problem: { code: 'GW_ERR_BODY_INVALID', message: 'request body must be a JSON object' } };
+  }
+  const body = parsed as JsonObject;
+  const depthProblem = checkDepth(body);
+  if (depthProblem) return { ok: false, problem: depthProblem };
+  const spelling = checkStructKeys(body, '') ?? checkNested(body);
+  if (spelling) return { ok: false, problem: spelling };
+  return { ok: true, body };
+}
+
+/** Iterative, so a hostile `[[[[…]]]]` cannot overflow our stack after JSON.parse accepted it. */
+function checkDepth(root: Json): BodyProblem | null {
+  const stack: Array<[Json, number]> = [[root, 1]];
+  while (stack.length) {
+    const [node, depth] = stack.pop()!;
+    if (depth > MAX_DEPTH) return { code: 'GW_ERR_BODY_INVALID', message: `request body is nested deeper than ${MAX_DEPTH} levels` };
+    if (node !== null && typeof node === 'object') {
+      if (Array.isArray(node)) for (const v of node) { if (v !== null && typeof v === 'object') stack.push([v, depth + 1]); }
+      else for (const k in node) { const v = node[k]!; if (v !== null && typeof v === 'object') stack.push([v, depth + 1]); }
+    }
+  }
+  return null;
+}
+
+/** The objects Ollama decodes into Go structs (maps such as `options`, `format`, `tools[].parameters` are case-sensitive in Go and skipped). */
+function checkNested(body: JsonObject): BodyProblem | null {
+  const so = body.stream_options;
+  if (so && typeof so === 'object' && !Array.isArray(so)) {
+    const p = checkStructKeys(so, 'stream_options.');
+    if (p) return p;
+  }
+  const msgs = body.messages;
+  if (Array.isArray(msgs)) {
+    for (let i = 0; i < msgs.length; i++) {
+      const m = msgs[i];
+      if (m && typeof m === 'object' && !Array.isArray(m)) {
+        const p = checkStructKeys(m, `messages[${i}].`);
+        if (p) return p;
+      }
+    }
+  }
+  return null;
+}
+
+function checkStructKeys(obj: JsonObject, where: string): BodyProblem | null {
+  let seen: Map<string, string> | null = null;
+  for (const key in obj) {
+    // Fast path: plain lower-case ASCII keys are their own fold and the common case.
+    const folded = /^[a-z0-9_]*$/.test(key) ? key : foldKey(key);
+    if (folded !== key && POLICY_FIELDS.has(folded)) {
+      return { code: 'GW_ERR_BODY_AMBIGUOUS_FIELD', message: `field "${where}${key}" must be spelled "${where}${folded}": Ollama reads field names case-insensitively, Gatehouse does not guess` };
+    }
+    seen ??= new Map();
+    const prev = seen.get(folded);
+    if (prev !== undefined) {
+      return { code: 'GW_ERR_BODY_AMBIGUOUS_FIELD', message: `fields "${where}${prev}" and "${where}${key}" are the same field to Ollama (names are case-insensitive); send it once` };
+    }
+    seen.set(folded, key);
+  }
+  return null;
+}

@@ -1,0 +1,192 @@
+import type { ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+import type { GatewayError } from '../core/errors.js';
+import type { Family } from '../core/types.js';
+import type { Accounting } from '../routes/table.js';
+import { UsageTap, type StreamMode } from './accounting/usage-tap.js';
+import { clientResponseHeaders } from './headers.js';
+import { mapUpstreamError } from './upstream-errors.js';
+
+/**
+ * One request/response exchange with Ollama, as an undici dispatch handler. Bytes flow from
+ * Ollama to the client chunk by chunk with backpressure (pause upstream while the client socket
+ * is full) and no buffering; a UsageTap watches them for token counts. A client that goes away
+ * aborts the upstream request so the GPU stops. Whatever happens, `onFinish` runs exactly once.
+ */
+
+export interface ExchangeOutcome {
+  status: number;
+  bytesOut: number;
+  /** Response started reaching the client (performance.now()). */
+  firstByteAt: number | null;
+  clientAborted: boolean;
+  error: GatewayError | null;
+  /** Error text Ollama wrote into a stream after it had started. */
+  upstreamError: string | null;
+  tap: UsageTap | null;
+}
+
+export interface ExchangeOptions {
+  res: ServerResponse;
+  family: Family;
+  accounting: Accounting;
+  stripInjectedUsage: boolean;
+  /** Headers Gatehouse adds to every proxied response (request id, overhead, rate limits). */
+  extraHeaders: () => Record<string, string>;
+  /** Replace the whole body (model lists filtered by allowlist); null = pass through. */
+  rewriteBody: ((body: Buffer, status: number) => Buffer) | null;
+  onError: (err: GatewayError) => void;
+  onFinish: (o: ExchangeOutcome) => void;
+}
+
+const MAX_REWRITE = 16 * 1024 * 1024;
+
+export class Exchange implements Dispatcher.DispatchHandler {
+  readonly #o: ExchangeOptions;
+  #controller: Dispatcher.DispatchController | null = null;
+  #status = 0;
+  #bytesOut = 0;
+  #firstByteAt: number | null = null;
+  #tap: UsageTap | null = null;
+  #mode: StreamMode = 'json';
+  #rewrite: Buffer[] | null = null;
+  #rewriteBytes = 0;
+  #done = false;
+  #clientGone = false;
+  #paused = false;
+
+  constructor(o: ExchangeOptions) {
+    this.#o = o;
+    o.res.once('close', this.#onClientClose);
+  }
+
+  readonly #onClientClose = (): void => {
+    if (this.#done) return;
+    this.#clientGone = true;
+    // Stop generation upstream at once: Ollama cancels the runner when the connection closes.
+    this.#controller?.abort(new ClientGoneError());
+  };
+
+  readonly #onDrain = (): void => {
+    if (this.#paused) {
+      this.#paused = false;
+      this.#controller?.resume();
+    }
+  };
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    if (this.#clientGone) controller.abort(new ClientGoneError());
+  }
+
+  onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+    this.#status = statusCode;
+    const ct = String(headers['content-type'] ?? '');
+    this.#mode = ct.startsWith('application/x-ndjson') ? 'ndjson' : ct.startsWith('text/event-stream') ? 'sse' : 'json';
+    const encoded = headers['content-encoding'] !== undefined && headers['content-encoding'] !== 'identity';
+    if (this.#o.accounting !== 'none' && statusCode < 400 && !encoded) {
+      this.#tap = new UsageTap({ kind: this.#o.accounting, mode: this.#mode, stripInjectedUsage: this.#o.stripInjectedUsage && this.#mode === 'sse' });
+    }
+    if (this.#o.rewriteBody && statusCode === 200 && !encoded) {
+      this.#rewrite = [];
+      return; // headers are written once the rewritten body is known
+    }
+    const res = this.#o.res;
+    const out = clientResponseHeaders(headers, this.#o.stripInjectedUsage);
+    Object.assign(out, this.#o.extraHeaders());
+    this.#firstByteAt = performance.now();
+    res.writeHead(statusCode, out);
+    // Streams must reach the client per chunk, not when Nagle or a buffer decides.
+    if (this.#mode !== 'json') res.flushHeaders();
+    res.on('drain', this.#onDrain);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#rewrite) {
+      this.#rewriteBytes += chunk.length;
+      if (this.#rewriteBytes > MAX_REWRITE) {
+        controller.abort(Object.assign(new Error('model list too large to filter'), { code: 'GW_REWRITE_TOO_LARGE' }));
+        return;
+      }
+      this.#rewrite.push(chunk);
+      return;
+    }
+    const out = this.#tap ? this.#tap.data(chunk) : chunk;
+    if (out === null || out.length === 0) return;
+    this.#bytesOut += out.length;
+    if (!this.#o.res.write(out) && !this.#paused) {
+      this.#paused = true;
+      controller.pause();
+    }
+  }
+
+  onResponseEnd(): void {
+    const res = this.#o.res;
+    if (this.#rewrite) {
+      const body = this.#o.rewriteBody!(Buffer.concat(this.#rewrite), this.#status);
+      this.#rewrite = null;
+      const headers: Record<string, string | number> = { 'content-type': 'application/json; charset=utf-8', 'content-length': body.length, ...this.#o.extraHeaders() };
+      this.#firstByteAt = performance.now();
+      res.writeHead(this.#status, headers);
+      this.#bytesOut = body.length;
+      res.end(res.req.method === 'HEAD' ? undefined : body);
+      this.#finish(null);
+      return;
+    }
+    const tail = this.#tap?.end();
+    if (tail && tail.length) {
+      this.#bytesOut += tail.length;
+      res.write(tail);
+    }
+    res.end();
+    this.#finish(null);
+  }
+
+  onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
+    if (this.#done) return;
+    if (err instanceof ClientGoneError || this.#clientGone) {
+      this.#tap?.end();
+      this.#finish(null);
+      return;
+    }
+    const mapped = mapUpstreamError(err);
+    const res = this.#o.res;
+    if (!res.headersSent) {
+      this.#o.onError(mapped);
+    } else if (this.#mode === 'ndjson' && this.#o.family === 'ollama') {
+      // Native clients treat a line with an "error" key as the end of a failed stream (ollama-api.md §3).
+      this.#tap?.end();
+      res.end(`${JSON.stringify({ error: mapped.message })}\n`);
+    } else if (this.#mode === 'sse') {
+      // OpenAI/Anthropic streams have no in-band error: end without [DONE]/message_stop.
+      this.#tap?.end();
+      res.end();
+    } else {
+      // A half-sent JSON body must not look complete.
+      res.destroy();
+    }
+    this.#finish(mapped);
+  }
+
+  #finish(error: GatewayError | null): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#o.res.off('drain', this.#onDrain);
+    this.#o.onFinish({
+      status: this.#status,
+      bytesOut: this.#bytesOut,
+      firstByteAt: this.#firstByteAt,
+      clientAborted: this.#clientGone,
+      error,
+      upstreamError: this.#tap?.upstreamError ?? null,
+      tap: this.#tap,
+    });
+  }
+}
+
+class ClientGoneError extends Error {
+  constructor() {
+    super('client closed the connection');
+    this.name = 'ClientGoneError';
+  }
+}

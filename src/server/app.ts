@@ -1,0 +1,139 @@
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { AuthorizedKeysFile } from '../auth/authorized-keys-file.js';
+import { KeyCache } from '../auth/key-cache.js';
+import type { ResolvedPrincipal } from '../auth/principal.js';
+import { SshAuthenticator } from '../auth/ssh-auth.js';
+import { ReplayGuard } from '../auth/ssh/replay-guard.js';
+import { systemClock, type Clock } from '../core/clock.js';
+import type { Config } from '../config/schema.js';
+import { Unlimited } from '../limits/unlimited.js';
+import type { Limiter } from '../limits/types.js';
+import { RequestPolicy } from '../policy/request-policy.js';
+import { createUpstreamPool, upstreamHost } from '../proxy/upstream.js';
+import { openStores, type Stores } from '../store/index.js';
+import { Gateway } from './gateway.js';
+import { ensureInitialKey } from './initial-key.js';
+import { Health } from './health.js';
+import { createListener, isLoopback, splitHostPort } from './listen.js';
+import { Observers, type Observer } from './observer.js';
+import { RequestLog } from './request-log.js';
+
+/**
+ * The composition root: builds every part from the validated config and wires them together.
+ * Nothing else constructs backends, pools or listeners.
+ */
+
+export interface StartOptions {
+  config: Config;
+  log: Logger;
+  clock?: Clock;
+  /** Extra observers (tests, metrics, audit). */
+  observers?: Observer[];
+  limiter?: Limiter;
+}
+
+export interface RunningGateway {
+  app: FastifyInstance<import('node:http').Server, import('node:http').IncomingMessage, import('node:http').ServerResponse, Logger>;
+  gateway: Gateway;
+  stores: Stores;
+  keys: KeyCache;
+  health: Health;
+  /** e.g. http://127.0.0.1:11435 */
+  url: string;
+  port: number;
+  /** Stops accepting, lets in-flight responses finish up to `graceMs`, then closes everything. */
+  close(graceMs?: number): Promise<void>;
+}
+
+export async function startGateway(o: StartOptions): Promise<RunningGateway> {
+  const { config, log } = o;
+  const clock = o.clock ?? systemClock;
+  const stores = await openStores({ dataDir: config.data_dir });
+  await ensureInitialKey(stores.keys, config.data_dir, log);
+  const keys = new KeyCache(stores.keys);
+  await keys.refresh();
+  if (keys.health.lastError) throw keys.health.lastError;
+  keys.start(250);
+
+  let fileKeys: AuthorizedKeysFile | null = null;
+  if (config.ssh.enabled && config.ssh.authorized_keys) {
+    fileKeys = new AuthorizedKeysFile(config.ssh.authorized_keys, config.ssh.authorized_keys_scopes, log);
+    fileKeys.watch();
+  }
+  const noFileKeys: ReadonlyMap<string, ResolvedPrincipal> = new Map();
+  const windowSec = Math.round(config.ssh.window / 1000);
+  const ssh = config.ssh.enabled
+    ? new SshAuthenticator(keys, clock, {
+        windowSec,
+        replayGuard: config.ssh.replay === 'once' ? new ReplayGuard({ windowSec, onCapacityExceeded: (i) => log.error(i, 'ssh replay guard is full; refusing signed requests until entries expire') }) : null,
+        fileKeys: () => fileKeys?.keys ?? noFileKeys,
+      })
+    : null;
+
+  const pool = createUpstreamPool({
+    url: config.upstream,
+    connectTimeoutMs: config.timeouts.upstream_connect,
+    headersTimeoutMs: config.timeouts.upstream_headers,
+    bodyTimeoutMs: config.timeouts.upstream_body,
+  });
+  const host = upstreamHost(config.upstream);
+  const limiter = o.limiter ?? new Unlimited();
+  const health = new Health(keys, pool, host);
+  const observer = new Observers([new RequestLog(log), ...(o.observers ?? [])]);
+  const gateway = new Gateway({ config, clock, keys, ssh, pool, upstreamHost: host, limiter, policy: new RequestPolicy(config.clamps), observer, health, log });
+
+  const app = Fastify({
+    loggerInstance: log,
+    // Gatehouse logs each request itself (RequestLog), with its decision and without secrets.
+    logController: new LogController({ disableRequestLogging: true }),
+    exposeHeadRoutes: false,
+    requestIdHeader: false,
+    return503OnClosing: true,
+    serverFactory: (handler) => createListener(config, handler),
+  });
+  // Gatehouse reads bodies itself, after authentication, with per-route limits.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_req, _payload, done) => done(null));
+  const handle = (request: { raw: import('node:http').IncomingMessage }, reply: { hijack(): void; raw: import('node:http').ServerResponse }): void => {
+    reply.hijack();
+    gateway.handle(request.raw, reply.raw);
+  };
+  app.route({ method: ['GET', 'HEAD', 'POST', 'DELETE', 'PUT', 'PATCH', 'OPTIONS'], url: '*', handler: handle });
+  app.setNotFoundHandler(handle);
+
+  const { host: listenHost, port } = splitHostPort(config.listen);
+  const tls = !!(config.tls.cert && config.tls.key);
+  await app.listen({ host: listenHost, port });
+  const addr = app.server.address() as AddressInfo;
+  const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  const url = `${tls ? 'https' : 'http'}://${shownHost}:${addr.port}`;
+
+  if (!isLoopback(listenHost) && !tls) {
+    log.warn(`LISTENING ON ${config.listen} WITHOUT TLS: API keys and prompts cross the network in clear text. Set tls.cert and tls.key, or put a TLS terminator in front and listen on loopback.`);
+    if (ssh) log.warn('Ed25519 (ollama CLI) authentication is on without TLS: a captured signed request can be replayed for ±' + windowSec + ' s and its body changed. Use TLS, or set ssh.replay: once.');
+  }
+  log.info({ url, upstream: config.upstream, data_dir: config.data_dir, keys: keys.size, manage_routes: config.routes.manage, cloud_routes: config.routes.cloud }, 'gatehouse listening');
+
+  let closing: Promise<void> | null = null;
+  return {
+    app, gateway, stores, keys, health, url, port: addr.port,
+    close(graceMs = 10_000) {
+      closing ??= (async () => {
+        health.shuttingDown = true;
+        keys.stop();
+        fileKeys?.close();
+        const server = app.server;
+        const forced = setTimeout(() => server.closeAllConnections(), graceMs);
+        forced.unref();
+        await app.close();
+        clearTimeout(forced);
+        await limiter.close();
+        await pool.close().catch(() => {});
+        await stores.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,368 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import type { Logger } from 'pino';
+import { authenticateApiKey, malformedCredential, missingCredential, type AuthResult } from '../auth/authenticate.js';
+import { extractCredential } from '../auth/credentials.js';
+import type { KeyCache } from '../auth/key-cache.js';
+import type { ResolvedPrincipal } from '../auth/principal.js';
+import { endpointAllowed } from '../auth/ssh/authorized-keys.js';
+import type { SshAuthenticator } from '../auth/ssh-auth.js';
+import type { Clock } from '../core/clock.js';
+import { GatewayError, refuse } from '../core/errors.js';
+import { requestId } from '../core/ids.js';
+import type { Family } from '../core/types.js';
+import type { Config } from '../config/schema.js';
+import type { Admission, Limiter } from '../limits/types.js';
+import { inspectJson } from '../policy/inspect-request.js';
+import { filterModelList } from '../policy/list-filter.js';
+import type { ModelRef } from '../policy/model-name.js';
+import { isModelRef, parseModelRef } from '../policy/model-name.js';
+import { boundaryOf, readFormFields } from '../policy/multipart.js';
+import { Exchange, type ExchangeOutcome } from '../proxy/exchange.js';
+import { upstreamRequestHeaders } from '../proxy/headers.js';
+import { familyForPath, matchRoute } from '../routes/match.js';
+import type { RouteDef } from '../routes/table.js';
+import { compileClientAddress } from './client-address.js';
+import { compileCors, type CorsPolicy } from './cors.js';
+import { compileHostCheck, type HostVerdict } from './host-check.js';
+import type { Observer } from './observer.js';
+import { readBody } from './read-body.js';
+import { sendError } from './respond.js';
+import { RequestScope } from './scope.js';
+import { limitedStream } from './limited-stream.js';
+import type { Health } from './health.js';
+import type { RequestPolicy } from '../policy/request-policy.js';
+
+export interface GatewayDeps {
+  config: Config;
+  clock: Clock;
+  keys: KeyCache;
+  ssh: SshAuthenticator | null;
+  pool: Dispatcher;
+  upstreamHost: string;
+  limiter: Limiter;
+  policy: RequestPolicy;
+  observer: Observer;
+  health: Health;
+  log: Logger;
+}
+
+const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * The request path, socket to Ollama and back, in the order every request takes it:
+ *   Host allowlist → CORS → exact route match → (public? forward) → authenticate → route gate,
+ *   scope, endpoint list → read and inspect the body (model allowlist, clamps) → limits (admit)
+ *   → forward with accounting → settle limits → audit/metrics (Observer, once per request).
+ * Nothing is forwarded until every step has said yes; every refusal is answered in the route
+ * family's error format.
+ */
+export class Gateway {
+  readonly #d: GatewayDeps;
+  readonly #host: (h: string | undefined) => HostVerdict;
+  readonly #cors: CorsPolicy;
+  readonly #addr: ReturnType<typeof compileClientAddress>;
+  readonly #basePath: string;
+
+  constructor(deps: GatewayDeps) {
+    this.#d = deps;
+    this.#host = compileHostCheck(deps.config.allowed_hosts);
+    this.#cors = compileCors(deps.config.cors.origins, deps.config.cors.max_age);
+    this.#addr = compileClientAddress(deps.config.trusted_proxies);
+    this.#basePath = deps.config.base_path;
+  }
+
+  handle(req: IncomingMessage, res: ServerResponse): void {
+    const start = performance.now();
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    let path = q === -1 ? url : url.slice(0, q);
+    const query = q === -1 ? '' : url.slice(q + 1);
+    const peer = req.socket.remoteAddress ?? '';
+    const fwdId = req.headers['x-request-id'];
+    const id = typeof fwdId === 'string' && SAFE_REQUEST_ID.test(fwdId) && this.#addr.trusts(peer) ? fwdId : requestId();
+    const scope = new RequestScope(id, start, this.#addr.resolve(peer, req.headers['x-forwarded-for']), req.method ?? 'GET', path);
+    scope.hold();
+    res.once('close', () => {
+      scope.status = res.statusCode;
+      if (!res.writableFinished) scope.clientAborted = true;
+      this.#settled(scope);
+    });
+
+    const host = this.#host(req.headers.host);
+    if (!host.ok) return this.#refuse(scope, res, refuse(host.malformed ? 'GW_ERR_HOST_MALFORMED' : 'GW_ERR_HOST_REJECTED', host.reason), familyForPath(path));
+
+    if (this.#basePath) {
+      if (path !== this.#basePath && !path.startsWith(this.#basePath + '/')) {
+        return this.#refuse(scope, res, refuse('GW_ERR_ROUTE_NOT_FOUND', `not found; this gateway serves under ${this.#basePath}/`), familyForPath(path));
+      }
+      path = path.slice(this.#basePath.length) || '/';
+    }
+    const family = familyForPath(path);
+
+    const origin = req.headers.origin;
+    let corsHeaders: Record<string, string> | null = null;
+    if (origin !== undefined) {
+      if (!this.#cors.enabled || !this.#cors.allows(origin)) {
+        return this.#refuse(scope, res, refuse('GW_ERR_ORIGIN_REJECTED', `browser origin ${JSON.stringify(origin.slice(0, 100))} is not allowed; the operator can list it in cors.origins`), family);
+      }
+      if (req.method === 'OPTIONS') return this.#preflight(scope, req, res, path, origin);
+      corsHeaders = this.#cors.responseHeaders(origin);
+    }
+
+    const m = matchRoute(scope.method, path);
+    if (!m.ok) {
+      const err =
+        m.status === 405
+          ? refuse('GW_ERR_METHOD_NOT_ALLOWED', `method not allowed: ${m.reason}`, { headers: { allow: m.allow ?? '' } })
+          : m.status === 400
+            ? refuse('GW_ERR_BODY_INVALID', m.reason)
+            : refuse('GW_ERR_ROUTE_NOT_FOUND', `not found: Gatehouse forwards only the Ollama API routes (see the README's route table)`);
+      return this.#refuse(scope, res, err, family, corsHeaders);
+    }
+    const route = m.route;
+    scope.route = route;
+
+    if (route.scope === null) {
+      if (route.local) return this.#d.health.answer(route.local, res, scope, corsHeaders);
+      // Public: credentials are ignored, and never forwarded.
+      return this.#forward(scope, req, res, route, m.upstreamPath, null, null, corsHeaders, null);
+    }
+
+    const auth = this.#authenticate(req, path, query, scope);
+    if (!auth.ok) {
+      let err = auth.error;
+      const retryAfter = this.#d.limiter.authFailure(scope.clientIp);
+      if (retryAfter > 0) {
+        err = refuse('GW_ERR_AUTH_TOO_MANY_FAILURES', `too many failed authentications from your address; try again in ${retryAfter} s`, { headers: { 'retry-after': String(retryAfter) } });
+      }
+      return this.#refuse(scope, res, err, family, corsHeaders);
+    }
+    const principal = auth.principal;
+    scope.principal = principal;
+
+    const denied = this.#routeDenied(route, principal, path);
+    if (denied) return this.#refuse(scope, res, denied, family, corsHeaders);
+
+    if (m.param !== null && route.param?.kind === 'model') {
+      const ref = parseModelRef(m.param);
+      const err = isModelRef(ref) ? this.#modelDenied([ref], principal, route.family) : notFoundModel(m.param);
+      if (err) return this.#refuse(scope, res, err, family, corsHeaders);
+      scope.models = [(ref as ModelRef).canonical];
+    }
+
+    switch (route.body) {
+      case 'none':
+        return void this.#admitAndForward(scope, req, res, route, m.upstreamPath, null, corsHeaders, 0, null, false);
+      case 'raw':
+        return this.#forwardRaw(scope, req, res, route, m.upstreamPath, corsHeaders);
+      case 'json':
+      case 'multipart':
+        return void this.#withBody(scope, req, res, route, m.upstreamPath, corsHeaders);
+    }
+  }
+
+  #authenticate(req: IncomingMessage, path: string, query: string, scope: RequestScope): AuthResult {
+    const cred = extractCredential(req.headers.authorization, req.headers['x-api-key']);
+    switch (cred.kind) {
+      case 'none':
+        return { ok: false, error: missingCredential() };
+      case 'malformed':
+        return { ok: false, error: malformedCredential(cred) };
+      case 'api_key':
+        return authenticateApiKey(cred.key, this.#d.keys, this.#d.clock);
+      case 'ssh':
+        if (!this.#d.ssh) return { ok: false, error: refuse('GW_ERR_AUTH_SSH_DISABLED', 'Ed25519-signed requests (OLLAMA_AUTH=1) are turned off on this gateway (ssh.enabled: false); use an API key') };
+        return this.#d.ssh.authenticate(cred.token, { method: scope.method, path, query });
+    }
+  }
+
+  /** Route gate (operator switch), scope, and the endpoint list of authorized_keys principals. */
+  #routeDenied(route: RouteDef, p: ResolvedPrincipal, path: string): GatewayError | null {
+    const cfg = this.#d.config.routes;
+    if (route.gate === 'manage' && !cfg.manage) {
+      return refuse('GW_ERR_ROUTE_DISABLED', `model management (${route.method} ${route.path}) is disabled on this gateway; the operator can enable it with routes.manage: true`);
+    }
+    if (route.gate === 'cloud' && !cfg.cloud) {
+      return refuse('GW_ERR_ROUTE_DISABLED', `Ollama cloud and account routes are disabled on this gateway; the operator can enable them with routes.cloud: true`);
+    }
+    if (route.scope && !p.scopes.has(route.scope)) {
+      return refuse('GW_ERR_SCOPE_MISSING', `this key ("${p.name}") lacks the "${route.scope}" scope needed for ${route.method} ${route.path}; the operator can add it with: gatehouse keys update ${p.id} --scopes ${[...p.scopes, route.scope].join(',')}`);
+    }
+    if (p.endpoints && !endpointAllowed(p.endpoints, path)) {
+      return refuse('GW_ERR_ENDPOINT_NOT_ALLOWED', `this key ("${p.name}") may not call ${path} (its endpoint list in the authorized_keys file does not include it)`);
+    }
+    return null;
+  }
+
+  /** Cloud models need the cloud switch and scope; every model must be on the key's allowlist. */
+  #modelDenied(models: readonly ModelRef[], p: ResolvedPrincipal, family: Family): GatewayError | null {
+    for (const m of models) {
+      if (m.cloud) {
+        if (!this.#d.config.routes.cloud) return refuse('GW_ERR_ROUTE_DISABLED', 'Ollama cloud models are disabled on this gateway (they spend the server owner\'s ollama.com account); the operator can enable them with routes.cloud: true');
+        if (!p.scopes.has('cloud')) return refuse('GW_ERR_SCOPE_MISSING', `this key ("${p.name}") lacks the "cloud" scope needed for cloud models`);
+      }
+      if (!p.allowlist.allows(m.canonical)) return notFoundModel(displayName(m), family);
+    }
+    return null;
+  }
+
+  async #withBody(scope: RequestScope, req: IncomingMessage, res: ServerResponse, route: RouteDef, upstreamPath: string, cors: Record<string, string> | null): Promise<void> {
+    const limits = this.#d.config.body_limits;
+    const max = route.body === 'multipart' ? limits.multipart : limits.json;
+    const body = await readBody(req, max, this.#d.config.timeouts.client_body);
+    if (body instanceof GatewayError) return this.#refuse(scope, res, body, route.family, cors);
+    scope.bytesIn = body.length;
+    if (body.length === 0) return this.#refuse(scope, res, refuse('GW_ERR_BODY_MISSING', 'missing request body'), route.family, cors);
+    const p = scope.principal!;
+
+    if (route.body === 'multipart') {
+      const boundary = boundaryOf(req.headers['content-type']);
+      if (!boundary) return this.#refuse(scope, res, refuse('GW_ERR_BODY_INVALID', 'expected a multipart/form-data body with a boundary'), route.family, cors);
+      const form = readFormFields(body, boundary, new Set(['model']));
+      if (!form.ok) return this.#refuse(scope, res, refuse('GW_ERR_BODY_INVALID', form.reason), route.family, cors);
+      const names = form.fields.get('model') ?? [];
+      if (names.length !== 1) {
+        return this.#refuse(scope, res, refuse(names.length ? 'GW_ERR_BODY_AMBIGUOUS_FIELD' : 'GW_ERR_MODEL_REQUIRED', names.length ? 'send the "model" form field once' : '"model" is required'), route.family, cors);
+      }
+      const ref = parseModelRef(names[0]!);
+      if (!isModelRef(ref)) return this.#refuse(scope, res, refuse('GW_ERR_MODEL_NAME_INVALID', `model: ${ref.error}`), route.family, cors);
+      const denied = this.#modelDenied([ref], p, route.family);
+      if (denied) return this.#refuse(scope, res, denied, route.family, cors);
+      scope.models = [ref.canonical];
+      return this.#admitAndForward(scope, req, res, route, upstreamPath, body, cors, 0, null, false);
+    }
+
+    const inspected = inspectJson(route, body.toString('utf8'));
+    if (inspected instanceof GatewayError) return this.#refuse(scope, res, inspected, route.family, cors);
+    const denied = this.#modelDenied(inspected.models, p, route.family);
+    if (denied) return this.#refuse(scope, res, denied, route.family, cors);
+    scope.models = inspected.models.map((m) => m.canonical);
+    scope.stream = inspected.stream;
+    const applied = this.#d.policy.apply(route, inspected.body, p, body.length);
+    if (applied instanceof GatewayError) return this.#refuse(scope, res, applied, route.family, cors);
+    const out = inspected.modified || applied.modified ? Buffer.from(JSON.stringify(inspected.body)) : body;
+    return this.#admitAndForward(scope, req, res, route, upstreamPath, out, cors, applied.reserveTokens, applied.promptEstimate, inspected.injectedUsage);
+  }
+
+  /** Blob uploads: streamed to Ollama with a byte cap, never buffered. */
+  #forwardRaw(scope: RequestScope, req: IncomingMessage, res: ServerResponse, route: RouteDef, upstreamPath: string, cors: Record<string, string> | null): void {
+    const max = this.#d.config.body_limits.blob;
+    const declared = req.headers['content-length'];
+    if (declared !== undefined && !(Number(declared) <= max)) {
+      return this.#refuse(scope, res, refuse('GW_ERR_BODY_TOO_LARGE', `upload is larger than body_limits.blob (${max} bytes)`), route.family, cors);
+    }
+    const body = limitedStream(req, max, this.#d.config.timeouts.client_body, (n: number) => (scope.bytesIn = n));
+    void this.#admitAndForward(scope, req, res, route, upstreamPath, body, cors, 0, null, false);
+  }
+
+  async #admitAndForward(
+    scope: RequestScope, req: IncomingMessage, res: ServerResponse, route: RouteDef, upstreamPath: string,
+    body: Buffer | Readable | null, cors: Record<string, string> | null, reserveTokens: number, promptEstimate: number | null, injectedUsage: boolean,
+  ): Promise<void> {
+    const abort = new AbortController();
+    const onClose = (): void => abort.abort();
+    res.once('close', onClose);
+    let admission: Admission;
+    try {
+      admission = await this.#d.limiter.admit({ principal: scope.principal!, route, models: scope.models, reserveTokens, signal: abort.signal });
+    } catch (err) {
+      res.off('close', onClose);
+      if (abort.signal.aborted) return;
+      const e = err instanceof GatewayError ? err : refuse('GW_ERR_LIMITS_UNAVAILABLE', 'the gateway cannot check limits right now; try again shortly', { cause: err });
+      return this.#refuse(scope, res, e, route.family, cors);
+    }
+    res.off('close', onClose);
+    if (abort.signal.aborted || res.destroyed) {
+      admission.release(null);
+      scope.clientAborted = true;
+      return;
+    }
+    this.#forward(scope, req, res, route, upstreamPath, body, admission, cors, { promptEstimate: promptEstimate ?? 0, injectedUsage });
+  }
+
+  #forward(
+    scope: RequestScope, req: IncomingMessage, res: ServerResponse, route: RouteDef, upstreamPath: string,
+    body: Buffer | Readable | null, admission: Admission | null, cors: Record<string, string> | null,
+    acct: { promptEstimate: number; injectedUsage: boolean } | null,
+  ): void {
+    const p = scope.principal;
+    const contentLength = body === null ? null : Buffer.isBuffer(body) ? body.length : declaredLength(req);
+    const headers = upstreamRequestHeaders(req.headers, this.#d.upstreamHost, scope.id, contentLength);
+    scope.upstream = this.#d.config.upstream;
+    const overhead = performance.now() - scope.start;
+    scope.overheadMs = overhead;
+    const extra = (): Record<string, string> => {
+      const h: Record<string, string> = { 'x-request-id': scope.id, 'x-gatehouse-overhead-ms': overhead.toFixed(3) };
+      if (admission) Object.assign(h, admission.headers);
+      if (cors) Object.assign(h, cors);
+      return h;
+    };
+    const list = route.list && p ? route.list : null;
+    const cloudAllowed = p ? this.#d.config.routes.cloud && p.scopes.has('cloud') : false;
+    scope.hold();
+    const exchange = new Exchange({
+      res,
+      family: route.family,
+      accounting: route.accounting,
+      stripInjectedUsage: acct?.injectedUsage ?? false,
+      extraHeaders: extra,
+      rewriteBody: list ? (b, status) => (status === 200 ? filterModelList(list, b, p!.allowlist, cloudAllowed) : b) : null,
+      onError: (err) => this.#refuse(scope, res, err, route.family, cors, true),
+      onFinish: (o: ExchangeOutcome) => {
+        scope.bytesOut = o.bytesOut;
+        if (o.firstByteAt !== null) scope.ttfbMs = o.firstByteAt - scope.start;
+        if (o.clientAborted) scope.clientAborted = true;
+        if (o.error) {
+          scope.reason = o.error.code;
+          scope.upstreamError = o.error.message;
+        } else if (o.upstreamError) {
+          scope.upstreamError = o.upstreamError;
+        }
+        if (o.tap) scope.usage = o.tap.usage(acct?.promptEstimate ?? 0);
+        admission?.release(scope.usage);
+        this.#settled(scope);
+      },
+    });
+    this.#d.pool.dispatch({ path: upstreamPath, method: scope.method as Dispatcher.HttpMethod, headers, body }, exchange);
+  }
+
+  #preflight(scope: RequestScope, req: IncomingMessage, res: ServerResponse, path: string, origin: string): void {
+    const wanted = req.headers['access-control-request-method'];
+    const m = matchRoute(typeof wanted === 'string' ? wanted : 'GET', path);
+    if (!m.ok) return this.#refuse(scope, res, refuse('GW_ERR_ROUTE_NOT_FOUND', 'not found'), familyForPath(path));
+    scope.route = m.route;
+    res.writeHead(204, { ...this.#cors.preflightHeaders(origin, undefined, undefined), 'x-request-id': scope.id, 'content-length': 0 });
+    res.end();
+  }
+
+  #refuse(scope: RequestScope, res: ServerResponse, err: GatewayError, family: Family, extra?: Record<string, string> | null, upstreamFailure = false): void {
+    if (!upstreamFailure) scope.decision = 'refused';
+    scope.reason = err.code;
+    const headers = extra ? { ...extra } : undefined;
+    sendError(res, err, family, scope.id, headers);
+    scope.bytesOut = Number(res.getHeader('content-length') ?? 0);
+  }
+
+  /** Called when the response has closed and when an exchange has finished; observes once both have. */
+  #settled(scope: RequestScope): void {
+    if (!scope.releaseOne()) return;
+    scope.finished = true;
+    this.#d.observer.requestEnded(scope);
+  }
+}
+
+function declaredLength(req: IncomingMessage): number | null {
+  const v = req.headers['content-length'];
+  return v !== undefined && /^\d+$/.test(v) ? Number(v) : null;
+}
+
+function displayName(m: ModelRef): string {
+  return m.canonical.replace(/^registry\.ollama\.ai\/library\//, '').replace(/:latest$/, '');
+}
+
+/** A model the key may not use is answered exactly as a missing model (no hint that it exists). */
+function notFoundModel(name: string, _family: Family = 'ollama'): GatewayError {
+  return refuse('GW_ERR_MODEL_NOT_FOUND', `model '${name}' not found`);
+}

@@ -1,0 +1,126 @@
+import type { Actor, KeyPatch, KeyRecord, KeyStore, NewKey } from '../types.js';
+import { keyDiff } from '../key-diff.js';
+import type { Db } from './open.js';
+
+interface Row {
+  id: string; name: string; kind: 'api_key' | 'ssh_key'; hash: string | null; hint: string | null;
+  fingerprint: string | null; public_key: string | null; scopes: string; models: string | null;
+  limits: string; clamps: string; created_at: number; expires_at: number | null; revoked_at: number | null;
+  last_used_at: number | null; updated_at: number; version: number;
+}
+
+function fromRow(r: Row): KeyRecord {
+  return {
+    id: r.id, name: r.name, kind: r.kind, hash: r.hash, hint: r.hint, fingerprint: r.fingerprint,
+    publicKey: r.public_key, scopes: JSON.parse(r.scopes), models: r.models === null ? null : JSON.parse(r.models),
+    limits: JSON.parse(r.limits), clamps: JSON.parse(r.clamps), createdAt: r.created_at, expiresAt: r.expires_at,
+    revokedAt: r.revoked_at, lastUsedAt: r.last_used_at, updatedAt: r.updated_at, version: r.version,
+  };
+}
+
+/** Key store on SQLite. Statements are prepared once; writes run in IMMEDIATE transactions. */
+export class SqliteKeyStore implements KeyStore {
+  readonly #db: Db;
+  readonly #stmt;
+
+  constructor(db: Db) {
+    this.#db = db;
+    this.#stmt = {
+      nextVersion: db.prepare('SELECT COALESCE(MAX(version), 0) + 1 AS v FROM keys'),
+      insert: db.prepare(`INSERT INTO keys (id, name, kind, hash, hint, fingerprint, public_key, scopes, models, limits, clamps,
+        created_at, expires_at, revoked_at, last_used_at, updated_at, version)
+        VALUES (@id, @name, @kind, @hash, @hint, @fingerprint, @public_key, @scopes, @models, @limits, @clamps,
+        @created_at, @expires_at, NULL, NULL, @created_at, @version)`),
+      byId: db.prepare('SELECT * FROM keys WHERE id = ?'),
+      byName: db.prepare('SELECT * FROM keys WHERE name = ? ORDER BY created_at'),
+      all: db.prepare('SELECT * FROM keys ORDER BY created_at, id'),
+      since: db.prepare('SELECT * FROM keys WHERE version > ? ORDER BY version'),
+      maxVersion: db.prepare('SELECT COALESCE(MAX(version), 0) AS v FROM keys'),
+      update: db.prepare(`UPDATE keys SET name = @name, scopes = @scopes, models = @models, limits = @limits, clamps = @clamps,
+        expires_at = @expires_at, updated_at = @now, version = @version WHERE id = @id`),
+      revoke: db.prepare('UPDATE keys SET revoked_at = @now, updated_at = @now, version = @version WHERE id = @id'),
+      touch: db.prepare('UPDATE keys SET last_used_at = MAX(COALESCE(last_used_at, 0), @at) WHERE id = @id'),
+      event: db.prepare('INSERT INTO admin_events (at, actor, action, key_id, detail) VALUES (?, ?, ?, ?, ?)'),
+    };
+  }
+
+  async create(key: NewKey, by: Actor): Promise<KeyRecord> {
+    const now = Date.now();
+    const run = this.#db.transaction(() => {
+      const version = (this.#stmt.nextVersion.get() as { v: number }).v;
+      this.#stmt.insert.run({
+        id: key.id, name: key.name, kind: key.kind, hash: key.hash, hint: key.hint, fingerprint: key.fingerprint,
+        public_key: key.publicKey, scopes: JSON.stringify(key.scopes), models: key.models === null ? null : JSON.stringify(key.models),
+        limits: JSON.stringify(key.limits), clamps: JSON.stringify(key.clamps), created_at: now, expires_at: key.expiresAt, version,
+      });
+      this.#stmt.event.run(now, by.actor, 'key.create', key.id, JSON.stringify({ name: key.name, kind: key.kind, scopes: key.scopes, models: key.models, expiresAt: key.expiresAt, limits: key.limits }));
+    });
+    run.immediate();
+    return fromRow(this.#stmt.byId.get(key.id) as Row);
+  }
+
+  async find(idOrName: string): Promise<KeyRecord | null> {
+    const byId = this.#stmt.byId.get(idOrName) as Row | undefined;
+    if (byId) return fromRow(byId);
+    const byName = this.#stmt.byName.all(idOrName) as Row[];
+    if (byName.length > 1) throw new Error(`${byName.length} keys are named "${idOrName}"; use the key id (see \`gatehouse keys list\`)`);
+    return byName[0] ? fromRow(byName[0]) : null;
+  }
+
+  async list(): Promise<KeyRecord[]> {
+    return (this.#stmt.all.all() as Row[]).map(fromRow);
+  }
+
+  async update(id: string, patch: KeyPatch, by: Actor): Promise<KeyRecord> {
+    const now = Date.now();
+    const run = this.#db.transaction(() => {
+      const row = this.#stmt.byId.get(id) as Row | undefined;
+      if (!row) throw new Error(`no key with id ${id}`);
+      const cur = fromRow(row);
+      const next = { ...cur, ...patch };
+      const version = (this.#stmt.nextVersion.get() as { v: number }).v;
+      this.#stmt.update.run({
+        id, name: next.name, scopes: JSON.stringify(next.scopes), models: next.models === null ? null : JSON.stringify(next.models),
+        limits: JSON.stringify(next.limits), clamps: JSON.stringify(next.clamps), expires_at: next.expiresAt, now, version,
+      });
+      this.#stmt.event.run(now, by.actor, 'key.update', id, JSON.stringify(keyDiff(cur, next)));
+    });
+    run.immediate();
+    return fromRow(this.#stmt.byId.get(id) as Row);
+  }
+
+  async revoke(id: string, by: Actor): Promise<KeyRecord> {
+    const now = Date.now();
+    const run = this.#db.transaction(() => {
+      const row = this.#stmt.byId.get(id) as Row | undefined;
+      if (!row) throw new Error(`no key with id ${id}`);
+      if (row.revoked_at !== null) return;
+      const version = (this.#stmt.nextVersion.get() as { v: number }).v;
+      this.#stmt.revoke.run({ id, now, version });
+      this.#stmt.event.run(now, by.actor, 'key.revoke', id, JSON.stringify({ name: row.name }));
+    });
+    run.immediate();
+    return fromRow(this.#stmt.byId.get(id) as Row);
+  }
+
+  async changesSince(version: number): Promise<{ version: number; records: KeyRecord[] }> {
+    const rows = this.#stmt.since.all(version) as Row[];
+    const max = rows.length ? rows[rows.length - 1]!.version : Math.max(version, (this.#stmt.maxVersion.get() as { v: number }).v);
+    return { version: max, records: rows.map(fromRow) };
+  }
+
+  async touch(lastUsed: ReadonlyMap<string, number>): Promise<void> {
+    if (lastUsed.size === 0) return;
+    this.#db.transaction(() => {
+      for (const [id, at] of lastUsed) this.#stmt.touch.run({ id, at });
+    })();
+  }
+
+  async ping(): Promise<void> {
+    this.#stmt.maxVersion.get();
+  }
+
+  async close(): Promise<void> {
+    /* the database handle is shared and closed by its owner (store/index.ts) */
+  }
+}
