@@ -37,5 +37,16 @@ export interface Limiter {
    * same address (a shared NAT) keeps working.
    */
   authFailure(ip: string): number;
+  /** Point-in-time gauges for /metrics (read at scrape time, never on the request path). */
+  snapshot?(): LimiterSnapshot;
   close(): Promise<void>;
+}
+
+export interface LimiterSnapshot {
+  inFlight: number;
+  queued: number;
+  /** Limit-store (Redis) errors since start. */
+  storeErrors: number;
+  /** True while falling back to per-process limits (on_store_error: local). */
+  degraded: boolean;
 }

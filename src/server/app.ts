@@ -129,6 +129,7 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
         forced.unref();
         await app.close();
         clearTimeout(forced);
+        await observer.close();
         await limiter.close();
         await pool.close().catch(() => {});
         await stores.close();

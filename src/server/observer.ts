@@ -7,6 +7,8 @@ import type { RequestScope } from './scope.js';
  */
 export interface Observer {
   requestEnded(scope: RequestScope): void;
+  /** Flush and stop (graceful shutdown); called once, after the last request has ended. */
+  close?(): Promise<void>;
 }
 
 export class Observers implements Observer {
@@ -22,5 +24,8 @@ export class Observers implements Observer {
         /* an observer's failure must never reach the client or the other observers */
       }
     }
+  }
+  async close(): Promise<void> {
+    for (const o of this.#list) await o.close?.().catch(() => {});
   }
 }
