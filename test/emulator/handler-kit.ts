@@ -1,0 +1,83 @@
+// Steps every model handler repeats: bind the body like gin's ShouldBindJSON, resolve the model
+// name like the server does, and pace a non-streamed generation so it takes as long as a streamed
+// one and still stops when the client leaves.
+import { chunkDelay, sleep, type Ctx } from './context.js';
+import { decodeStruct, GoTypeError, type Spec } from './go-decode.js';
+import { JsonEmptyError, JsonSyntaxError, parseFirstJsonValue } from './go-json.js';
+import { parseModelRef } from './model-names.js';
+import { sendError } from './reply.js';
+import type { InstalledModel } from './state.js';
+
+/** Decodes the body into `spec`, or answers 400 and returns undefined. */
+export function bindJson<T>(ctx: Ctx, spec: Spec): T | undefined {
+  try {
+    return decodeStruct<T>(spec, parseFirstJsonValue(ctx.body.toString('utf8')));
+  } catch (err) {
+    if (err instanceof JsonEmptyError) {
+      // Native handlers special-case io.EOF; the /v1 middlewares pass the raw "EOF" through.
+      sendError(ctx, 400, ctx.family === 'native' ? 'missing request body' : 'EOF');
+      return undefined;
+    }
+    if (err instanceof JsonSyntaxError || err instanceof GoTypeError) {
+      sendError(ctx, 400, err.message);
+      return undefined;
+    }
+    throw err;
+  }
+}
+
+export const CLOUD_DISABLED = 'ollama cloud is disabled: remote models are not available on this server (OLLAMA_NO_CLOUD=1)';
+
+/**
+ * Resolves a requested model to an installed one, or answers the error and returns undefined:
+ * 400 "model is required" when empty, 400 for a cloud+local ref, 403 for cloud refs (cloud is
+ * disabled), 404 "model 'x' not found" otherwise.
+ */
+export function resolveModel(ctx: Ctx, raw: string | undefined): InstalledModel | undefined {
+  if (!raw) {
+    sendError(ctx, 400, 'model is required');
+    return undefined;
+  }
+  const ref = parseModelRef(raw);
+  if (ref.kind === 'invalid') {
+    sendError(ctx, 400, ref.error);
+    return undefined;
+  }
+  if (ref.kind === 'cloud') {
+    sendError(ctx, 403, CLOUD_DISABLED);
+    return undefined;
+  }
+  const model = ctx.state.findModel(ref.name);
+  if (!model) {
+    sendError(ctx, 404, `model '${raw}' not found`);
+    return undefined;
+  }
+  return model;
+}
+
+/** Checks a capability ("completion", "embedding"), answering 400 like Ollama when missing. */
+export function requireCapability(ctx: Ctx, model: InstalledModel, capability: string, verb: string): boolean {
+  if (model.capabilities.includes(capability)) return true;
+  sendError(ctx, 400, `"${model.display}" does not support ${verb}`);
+  return false;
+}
+
+/** Spends the time `n` tokens take to generate; false when the client left meanwhile. */
+export async function generateSilently(ctx: Ctx, n: number): Promise<boolean> {
+  for (let i = 1; i < n; i++) {
+    if (!(await sleep(chunkDelay(ctx), ctx.signal))) return false;
+  }
+  return !ctx.signal.aborted;
+}
+
+/** Text of an OpenAI/Anthropic content value: a string or an array of `{type:"text",text}` parts. */
+export function contentText(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (Array.isArray(content)) {
+    return content
+      .map((p) => (typeof p === 'object' && p !== null && typeof (p as { text?: unknown }).text === 'string' ? (p as { text: string }).text : ''))
+      .filter((t) => t.length > 0)
+      .join('\n');
+  }
+  return '';
+}

@@ -1,0 +1,137 @@
+// Everything the emulator remembers between requests: installed models, uploaded blobs, loaded
+// models (for /api/ps), pending faults, recorded requests and the token counters.
+import { createHash } from 'node:crypto';
+import { displayName, isValidName, parseModelName, sameName, type ModelName } from './model-names.js';
+import type { Fault, RecordedRequest } from './types.js';
+
+export interface InstalledModel {
+  name: ModelName;
+  display: string;
+  digest: string;
+  size: number;
+  modifiedAt: string;
+  family: string;
+  capabilities: string[];
+}
+
+interface PendingFault {
+  fault: Fault;
+  remaining: number;
+}
+
+function describeModel(name: ModelName, capabilities?: string[]): InstalledModel {
+  const display = displayName(name);
+  const hex = createHash('sha256').update(display.toLowerCase()).digest('hex');
+  const embedding = /embed/i.test(name.model);
+  return {
+    name,
+    display,
+    digest: hex,
+    size: 1_000_000_000 + parseInt(hex.slice(0, 6), 16),
+    modifiedAt: new Date(Date.UTC(2025, 0, 1)).toISOString(),
+    family: (/^[a-z]+[0-9]*/i.exec(name.model)?.[0] ?? name.model).toLowerCase(),
+    capabilities: capabilities ?? (embedding ? ['embedding'] : ['completion', 'tools']),
+  };
+}
+
+export class EmulatorState {
+  readonly requests: RecordedRequest[] = [];
+  readonly tokensSent = { prompt: 0, completion: 0 };
+  readonly models: InstalledModel[] = [];
+  /** digest ("sha256:<hex>") → size */
+  readonly blobs = new Map<string, number>();
+  /** display name → expiry (ms since epoch) */
+  readonly loaded = new Map<string, number>();
+  private faults: PendingFault[] = [];
+  private activeHandlers = 0;
+  private readonly listeners = new Set<() => void>();
+
+  constructor(
+    models: readonly string[],
+    readonly chunks: number,
+    readonly chunkDelayMs: number,
+  ) {
+    for (const m of models) this.install(m);
+  }
+
+  findModel(raw: string): InstalledModel | undefined {
+    const name = parseModelName(raw);
+    if (!isValidName(name)) return undefined;
+    return this.models.find((m) => sameName(m.name, name));
+  }
+
+  /** Adds a model (no-op when present). Returns it, or undefined for an invalid name. */
+  install(raw: string, capabilities?: string[]): InstalledModel | undefined {
+    const existing = this.findModel(raw);
+    if (existing) return existing;
+    const name = parseModelName(raw);
+    if (!isValidName(name)) return undefined;
+    const model = describeModel(name, capabilities);
+    this.models.push(model);
+    return model;
+  }
+
+  remove(model: InstalledModel): void {
+    const i = this.models.indexOf(model);
+    if (i >= 0) this.models.splice(i, 1);
+    this.loaded.delete(model.display);
+  }
+
+  markLoaded(model: InstalledModel): void {
+    this.loaded.set(model.display, Date.now() + 5 * 60_000);
+  }
+
+  addFault(f: Fault): void {
+    this.faults.push({ fault: f, remaining: f.times ?? 1 });
+  }
+
+  clearFaults(): void {
+    this.faults = [];
+  }
+
+  /** Consumes one use of the first fault that matches this request. */
+  takeFault(r: RecordedRequest): Fault | undefined {
+    const hit = this.faults.find((p) => p.remaining > 0 && (p.fault.match ? p.fault.match(r) : true));
+    if (!hit) return undefined;
+    hit.remaining--;
+    if (hit.remaining <= 0) this.faults = this.faults.filter((p) => p !== hit);
+    return hit.fault;
+  }
+
+  countTokens(prompt: number, completion: number): void {
+    this.tokensSent.prompt += prompt;
+    this.tokensSent.completion += completion;
+    this.changed();
+  }
+
+  handlerStarted(): void {
+    this.activeHandlers++;
+    this.changed();
+  }
+
+  handlerEnded(): void {
+    this.activeHandlers--;
+    this.changed();
+  }
+
+  inFlight(): number {
+    return this.activeHandlers;
+  }
+
+  reset(): void {
+    this.requests.length = 0;
+    this.tokensSent.prompt = 0;
+    this.tokensSent.completion = 0;
+    this.clearFaults();
+    this.changed();
+  }
+
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  changed(): void {
+    for (const l of [...this.listeners]) l();
+  }
+}
