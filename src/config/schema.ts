@@ -35,6 +35,9 @@ const size = (def: string) =>
       return n;
     });
 
+/** A per-key limit: a whole number, or null for "none". */
+const limitCount = z.number().int().nonnegative().nullable().default(null);
+
 /** host:port, [v6]:port or :port. */
 const listenAddr = z.string().refine((s) => /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):\d{1,5}$/.test(s) && Number(s.slice(s.lastIndexOf(':') + 1)) <= 65535, {
   message: 'must be HOST:PORT (e.g. 127.0.0.1:11435, 0.0.0.0:11435, [::1]:11435)',
@@ -71,9 +74,25 @@ export const ConfigSchema = z.strictObject({
     .strictObject({
       cert: z.string().min(1).optional(),
       key: z.string().min(1).optional(),
+      /**
+       * PEM bundle of the CA(s) that issue client certificates (absolute path). Certificates are
+       * then verified against it (and only it); needed for subject-mapped principals and `require`.
+       */
+      client_ca: z
+        .string()
+        .min(1)
+        .refine((s) => s.startsWith('/') || s.startsWith('~/'), { message: 'must be an absolute path (or ~/…)' })
+        .optional(),
+      /** Client certificates (mTLS): none = not asked for; optional = asked for, used when sent; require = every connection must send one signed by client_ca. */
+      client_auth: z.enum(['none', 'optional', 'require']).default('none'),
     })
     .prefault({})
-    .refine((t) => !!t.cert === !!t.key, { message: 'tls.cert and tls.key must be set together' }),
+    .refine((t) => !!t.cert === !!t.key, { message: 'tls.cert and tls.key must be set together' })
+    .superRefine((t, ctx) => {
+      if (t.client_auth !== 'none' && !t.cert) ctx.addIssue({ code: 'custom', message: `tls.client_auth: ${t.client_auth} needs TLS (tls.cert and tls.key)` });
+      if (t.client_auth === 'require' && !t.client_ca) ctx.addIssue({ code: 'custom', message: 'tls.client_auth: require needs tls.client_ca (the CA that issues client certificates; a self-signed client certificate can be its own CA)' });
+      if (t.client_ca && t.client_auth === 'none') ctx.addIssue({ code: 'custom', message: 'tls.client_ca has no effect unless tls.client_auth is optional or require' });
+    }),
   routes: z
     .strictObject({
       /** pull, push, create, copy, delete, blobs: off unless switched on here (and then need models:manage). */
@@ -163,6 +182,67 @@ export const ConfigSchema = z.strictObject({
       max_images: z.number().int().nonnegative().default(16),
       /** Inputs in one embedding request. */
       max_embed_inputs: z.number().int().positive().default(512),
+    })
+    .prefault({}),
+  /**
+   * Request rates, token quotas, concurrency and the fair queue (docs/limits.md). A key's own
+   * limits (`gatehouse keys update --rpm …`) win; `null` there means "use limits.defaults".
+   */
+  limits: z
+    .strictObject({
+      /** memory: per process. redis: shared by every replica that uses the same redis.url and key_prefix. */
+      backend: z.enum(['memory', 'redis']).default('memory'),
+      /** Redis unreachable: closed = refuse with 503 (default); local = enforce per-process limits until it is back. */
+      on_store_error: z.enum(['closed', 'local']).default('closed'),
+      /** For keys whose own limit is unset. null = no limit; 0 = refuse everything. */
+      defaults: z
+        .strictObject({
+          rpm: limitCount,
+          tpm: limitCount,
+          tpd: limitCount,
+          concurrency: limitCount,
+        })
+        .prefault({}),
+      /** Inference requests in flight across all keys (protects the GPU). */
+      global: z.strictObject({ concurrency: limitCount }).prefault({}),
+      /** Per-model in-flight caps for inference requests; the first pattern (allowlist syntax) that matches a model applies. */
+      models: z
+        .record(z.string().min(1).refine((s) => /^[A-Za-z0-9_.:/*-]+$/.test(s), { message: 'must be a model pattern like "llama3*", "qwen2.5:*" or "*"' }), z.strictObject({ concurrency: z.number().int().nonnegative() }))
+        .default({}),
+      /** Requests that find a concurrency cap full wait here, served round-robin across keys. */
+      queue: z
+        .strictObject({
+          /** Waiting requests in this process; 0 = no queue (refuse at once). */
+          max_size: z.number().int().nonnegative().default(256),
+          /** Waiting requests of one key in this process. */
+          max_per_principal: z.number().int().nonnegative().default(32),
+          /** Longest wait before 429 (key's own cap) or 503 (global/model cap). */
+          max_wait: duration('30s'),
+        })
+        .prefault({}),
+      /** Failed authentications per client address; past `max` in `window`, failures answer 429. max 0 = off. */
+      auth_failures: z
+        .strictObject({
+          max: z.number().int().nonnegative().default(10),
+          window: duration('1m'),
+        })
+        .prefault({}),
+      /** redis backend: a replica that dies holding permits loses them after this long (renewed while held). */
+      lease_ttl: duration('30s').refine((ms) => ms >= 3000, { message: 'must be at least 3s' }),
+    })
+    .prefault({}),
+  /** Connection to Redis (limits.backend: redis). */
+  redis: z
+    .strictObject({
+      url: z
+        .string()
+        .default('redis://127.0.0.1:6379')
+        .refine((s) => /^rediss?:\/\/[^\s]+$/.test(s), { message: 'must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379/0' }),
+      /** Prefix of every key Gatehouse writes (in Redis Cluster, put a hash tag in it: "{gatehouse}:"). */
+      key_prefix: z.string().min(1).default('gatehouse:'),
+      connect_timeout: duration('2s'),
+      /** A limit check that takes longer counts as a store error (on_store_error). */
+      command_timeout: duration('1s'),
     })
     .prefault({}),
   log: z

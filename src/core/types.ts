@@ -30,7 +30,8 @@ export interface PrincipalClamps {
   allow_runner_options?: boolean;
 }
 
-export type PrincipalKind = 'api_key' | 'ssh_key';
+/** client_cert: a TLS client certificate (mTLS), matched by SHA-256 fingerprint or by subject. */
+export type PrincipalKind = 'api_key' | 'ssh_key' | 'client_cert';
 
 /** An authenticated caller, as the request path sees it (never holds key material). */
 export interface Principal {

@@ -16,7 +16,7 @@ import { openStores, type Stores } from '../store/index.js';
 import { Gateway } from './gateway.js';
 import { ensureInitialKey } from './initial-key.js';
 import { Health } from './health.js';
-import { createListener, isLoopback, splitHostPort } from './listen.js';
+import { createListener, isLoopback, reloadTls, splitHostPort } from './listen.js';
 import { Observers, type Observer } from './observer.js';
 import { RequestLog } from './request-log.js';
 
@@ -45,6 +45,8 @@ export interface RunningGateway {
   port: number;
   /** Stops accepting, lets in-flight responses finish up to `graceMs`, then closes everything. */
   close(graceMs?: number): Promise<void>;
+  /** SIGHUP: re-reads tls.cert/key/client_ca for new connections (open ones keep theirs). False if not TLS or the files did not load. */
+  reloadTls(): boolean;
 }
 
 export async function startGateway(o: StartOptions): Promise<RunningGateway> {
@@ -119,6 +121,20 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
   let closing: Promise<void> | null = null;
   return {
     app, gateway, stores, keys, health, url, port: addr.port,
+    reloadTls() {
+      if (!tls) {
+        log.info('SIGHUP: TLS is not configured here, nothing to reload');
+        return false;
+      }
+      try {
+        const now = reloadTls(app.server, config);
+        log.info({ subject: now.subject, sha256: now.fingerprint256, not_after: now.notAfter, client_auth: config.tls.client_auth }, 'tls certificate reloaded; new connections use it');
+        return true;
+      } catch (err) {
+        log.error({ err: (err as Error).message, cert: config.tls.cert, key: config.tls.key }, 'tls reload failed; still serving the previous certificate');
+        return false;
+      }
+    },
     close(graceMs = 10_000) {
       closing ??= (async () => {
         health.shuttingDown = true;

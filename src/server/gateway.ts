@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Logger } from 'pino';
 import { authenticateApiKey, malformedCredential, missingCredential, type AuthResult } from '../auth/authenticate.js';
+import { authenticateClientCert } from '../auth/client-cert.js';
 import { extractCredential } from '../auth/credentials.js';
 import type { KeyCache } from '../auth/key-cache.js';
 import type { ResolvedPrincipal } from '../auth/principal.js';
@@ -167,7 +168,8 @@ export class Gateway {
     const cred = extractCredential(req.headers.authorization, req.headers['x-api-key']);
     switch (cred.kind) {
       case 'none':
-        return { ok: false, error: missingCredential() };
+        // No header credential: a TLS client certificate (mTLS) may stand in; plain HTTP skips at once.
+        return authenticateClientCert(req.socket, this.#d.keys, this.#d.clock) ?? { ok: false, error: missingCredential() };
       case 'malformed':
         return { ok: false, error: malformedCredential(cred) };
       case 'api_key':

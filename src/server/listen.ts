@@ -2,6 +2,9 @@ import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { isIP } from 'node:net';
+import { createSecureContext, type SecureContextOptions, type Server as TlsServer } from 'node:tls';
+import { X509Certificate } from 'node:crypto';
+import { expandHome } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 
 /**
@@ -22,9 +25,36 @@ export function createListener(cfg: Config, handler: RequestListener): Server {
     requireHostHeader: true,
   };
   if (cfg.tls.cert && cfg.tls.key) {
-    return createHttpsServer({ ...opts, cert: readFileSync(cfg.tls.cert), key: readFileSync(cfg.tls.key) }, handler) as unknown as Server;
+    const mode = cfg.tls.client_auth;
+    // requestCert/rejectUnauthorized are fixed for the server's life; the files behind them are re-read by reloadTls.
+    return createHttpsServer({ ...opts, ...tlsContextOptions(cfg), requestCert: mode !== 'none', rejectUnauthorized: mode === 'require' }, handler) as unknown as Server;
   }
   return createHttpServer(opts, handler);
+}
+
+/**
+ * The certificate, key and client CA as read from disk now. With client certificates on, the only
+ * trust anchor is tls.client_ca, or none at all (`ca: []`): never Node's public root store, so a
+ * verified client chain always means "issued by the operator's CA".
+ */
+export function tlsContextOptions(cfg: Config): SecureContextOptions {
+  const t = cfg.tls;
+  const ca = t.client_auth === 'none' ? undefined : t.client_ca ? [readFileSync(expandHome(t.client_ca))] : [];
+  return { cert: readFileSync(t.cert!), key: readFileSync(t.key!), ...(ca ? { ca } : {}) };
+}
+
+/**
+ * SIGHUP: re-reads tls.cert, tls.key and tls.client_ca and swaps them in for new connections;
+ * connections already open keep theirs, so in-flight responses are untouched. A pair that does not
+ * load (unreadable, key does not match, half-written during renewal) is refused and the server keeps
+ * serving the previous one. Returns what is now served.
+ */
+export function reloadTls(server: Server, cfg: Config): { subject: string; fingerprint256: string; notAfter: string } {
+  const options = tlsContextOptions(cfg);
+  createSecureContext(options); // throws on a bad or mismatched pair, before anything is swapped
+  (server as unknown as TlsServer).setSecureContext(options);
+  const cert = new X509Certificate(options.cert as Buffer);
+  return { subject: cert.subject.replace(/\n/g, ', '), fingerprint256: cert.fingerprint256, notAfter: cert.validTo };
 }
 
 export function splitHostPort(listen: string): { host: string; port: number } {

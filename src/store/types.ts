@@ -57,3 +57,131 @@ export interface KeyStore {
   ping(): Promise<void>;
   close(): Promise<void>;
 }
+
+/**
+ * One request as the audit log keeps it: who, what, the decision, tokens and timing. Built from
+ * the RequestScope when the response has closed (audit/record.ts). Never holds key material, a
+ * hash, a header value, a prompt or an output.
+ */
+export interface AuditRecord {
+  /** Store-assigned, increasing in insertion order. */
+  id: number;
+  /** Arrival time, ms since the epoch. */
+  at: number;
+  requestId: string;
+  principalId: string | null;
+  principalName: string | null;
+  clientIp: string;
+  method: string;
+  /** Route id from the route table; null when no route matched. */
+  route: string | null;
+  /** The path, only when no route matched (truncated, key-shaped text redacted). */
+  path: string | null;
+  /** Scope the route requires; null for public or unmatched routes. */
+  scope: Scope | null;
+  /** First canonical model the request names (what usage reports group by); null if none. */
+  model: string | null;
+  models: string[];
+  decision: 'allowed' | 'refused';
+  /** GW_ERR_* code of a refusal or failure. */
+  reason: string | null;
+  status: number;
+  promptTokens: number | null;
+  completionTokens: number | null;
+  /** Counts were estimated (the stream ended before Ollama's final usage record). */
+  tokensEstimated: boolean;
+  ttfbMs: number | null;
+  durationMs: number;
+  bytesIn: number;
+  bytesOut: number;
+  clientAborted: boolean;
+  stream: boolean;
+  /** Upstream node the request was sent to; null when it never left Gatehouse. */
+  upstream: string | null;
+  /** Short error text when Ollama failed or broke a stream. */
+  upstreamError: string | null;
+}
+
+export type NewAuditRecord = Omit<AuditRecord, 'id'>;
+
+export interface AuditQuery {
+  /** at >= since (ms). */
+  since?: number;
+  /** at < until (ms). */
+  until?: number;
+  principalId?: string;
+  /** Only refusals. */
+  deniedOnly?: boolean;
+  /** id > afterId (tailing). */
+  afterId?: number;
+  /** Default 1000. */
+  limit?: number;
+  /** 'asc' (default): oldest first; 'desc': newest first. */
+  order?: 'asc' | 'desc';
+}
+
+/** A change to keys or configuration: who, what, when (the admin audit trail). */
+export interface AdminEvent {
+  id: number;
+  at: number;
+  /** e.g. `cli:alice@host`, `server:gatehouse@node1`. */
+  actor: string;
+  /** key.create, key.update, key.revoke, config.change … */
+  action: string;
+  keyId: string | null;
+  detail: Record<string, unknown>;
+}
+
+export interface AdminQuery {
+  since?: number;
+  until?: number;
+  keyId?: string;
+  /** Exact action, or a prefix ending in '.' (e.g. 'config.'). */
+  action?: string;
+  afterId?: number;
+  limit?: number;
+  order?: 'asc' | 'desc';
+}
+
+export type UsageGroupBy = 'key' | 'model' | 'day' | 'hour';
+
+export interface UsageQuery {
+  since: number;
+  until: number;
+  by: UsageGroupBy;
+  principalId?: string;
+}
+
+/** One group of a usage report. Latency percentiles are over allowed requests (nearest rank). */
+export interface UsageRow {
+  /** Principal id, model, or the bucket start (ms, UTC) for day/hour; null = none (unauthenticated, no model). */
+  group: string | number | null;
+  /** by key: the principal's name. */
+  label: string | null;
+  requests: number;
+  refused: number;
+  promptTokens: number;
+  completionTokens: number;
+  p50Ms: number | null;
+  p95Ms: number | null;
+}
+
+/** Request records, the admin trail and the usage reports computed from them. */
+export interface AuditStore {
+  /** Appends a batch in one transaction: all or none. */
+  append(records: readonly NewAuditRecord[]): Promise<void>;
+  query(q: AuditQuery): Promise<AuditRecord[]>;
+  usage(q: UsageQuery): Promise<UsageRow[]>;
+  recordAdmin(e: Omit<AdminEvent, 'id'>): Promise<void>;
+  adminEvents(q: AdminQuery): Promise<AdminEvent[]>;
+  /** Deletes request records with at < before, in bounded batches; returns how many. */
+  prune(before: number): Promise<number>;
+}
+
+/** An append that can never succeed (bad data, not a down database): retrying will not help. */
+export class PermanentStoreError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'PermanentStoreError';
+  }
+}

@@ -13,7 +13,8 @@ Options:
 ${COMMON_HELP}
 
 On first start with no keys, a key named "initial" is written to <data dir>/initial-key.
-SIGTERM/SIGINT stop accepting connections and let running responses finish (up to 30 s).`;
+SIGTERM/SIGINT stop accepting connections and let running responses finish (up to 30 s).
+SIGHUP re-reads tls.cert, tls.key and tls.client_ca for new connections; open ones are not dropped.`;
 
 export async function serveCommand(argv: string[]): Promise<number> {
   const { values } = parse(argv, { listen: { type: 'string' }, upstream: { type: 'string' } });
@@ -39,6 +40,9 @@ export async function serveCommand(argv: string[]): Promise<number> {
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
+    process.on('SIGHUP', () => {
+      if (!stopping) gw.reloadTls();
+    });
   });
   return 0;
 }

@@ -36,4 +36,72 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> = [
       );
     `,
   },
+  {
+    // TLS client certificates (mTLS) as a third kind of principal. SQLite cannot change a CHECK
+    // constraint in place, so the table is rebuilt (same columns, same order) and its index redone.
+    version: 2,
+    sql: `
+      CREATE TABLE keys_v2 (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('api_key', 'ssh_key', 'client_cert')),
+        hash TEXT UNIQUE,
+        hint TEXT,
+        fingerprint TEXT UNIQUE,
+        public_key TEXT,
+        scopes TEXT NOT NULL,
+        models TEXT,
+        limits TEXT NOT NULL,
+        clamps TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER,
+        revoked_at INTEGER,
+        last_used_at INTEGER,
+        updated_at INTEGER NOT NULL,
+        version INTEGER NOT NULL
+      );
+      INSERT INTO keys_v2 (id, name, kind, hash, hint, fingerprint, public_key, scopes, models, limits, clamps, created_at, expires_at, revoked_at, last_used_at, updated_at, version)
+        SELECT id, name, kind, hash, hint, fingerprint, public_key, scopes, models, limits, clamps, created_at, expires_at, revoked_at, last_used_at, updated_at, version FROM keys;
+      DROP TABLE keys;
+      ALTER TABLE keys_v2 RENAME TO keys;
+      CREATE INDEX keys_version ON keys (version);
+    `,
+  },
+  {
+    // Audit: one row per request (audit/record.ts), written in batches by audit/writer.ts.
+    version: 3,
+    sql: `
+      CREATE TABLE audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at INTEGER NOT NULL,
+        request_id TEXT NOT NULL,
+        principal_id TEXT,
+        principal_name TEXT,
+        client_ip TEXT NOT NULL,
+        method TEXT NOT NULL,
+        route TEXT,
+        path TEXT,
+        scope TEXT,
+        model TEXT,
+        models TEXT NOT NULL,
+        decision TEXT NOT NULL CHECK (decision IN ('allowed', 'refused')),
+        reason TEXT,
+        status INTEGER NOT NULL,
+        prompt_tokens INTEGER,
+        completion_tokens INTEGER,
+        tokens_estimated INTEGER NOT NULL,
+        ttfb_ms REAL,
+        duration_ms REAL NOT NULL,
+        bytes_in INTEGER NOT NULL,
+        bytes_out INTEGER NOT NULL,
+        client_aborted INTEGER NOT NULL,
+        stream INTEGER NOT NULL,
+        upstream TEXT,
+        upstream_error TEXT
+      );
+      CREATE INDEX audit_at ON audit (at);
+      CREATE INDEX audit_principal_at ON audit (principal_id, at);
+      CREATE INDEX admin_events_at ON admin_events (at);
+    `,
+  },
 ];

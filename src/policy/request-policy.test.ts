@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { principalFromRecord } from '../auth/principal.js';
+import { GatewayError } from '../core/errors.js';
+import { ROUTES } from '../routes/table.js';
+import type { KeyRecord } from '../store/types.js';
+import type { JsonObject } from './json-body.js';
+import { countImages, RequestPolicy } from './request-policy.js';
+
+const clamps = { max_num_ctx: 8192, max_num_predict: 1000, max_keep_alive: 600_000, max_images: 2, max_embed_inputs: 3 };
+const policy = new RequestPolicy(clamps);
+const route = (id: string) => ROUTES.find((r) => r.id === id)!;
+function principal(over: Partial<KeyRecord> = {}) {
+  return principalFromRecord({
+    id: 'key_x', name: 'x', kind: 'api_key', hash: 'h', hint: null, fingerprint: null, publicKey: null, scopes: ['inference'], models: null,
+    limits: { rpm: null, tpm: null, tpd: null, concurrency: null }, clamps: {}, createdAt: 0, expiresAt: null, revokedAt: null, lastUsedAt: null, updatedAt: 0, version: 1, ...over,
+  });
+}
+const apply = (id: string, body: JsonObject, p = principal()) => policy.apply(route(id), body, p, JSON.stringify(body).length);
+
+describe('resource clamps', () => {
+  it('num_predict absent, negative or over the cap becomes the cap; reservation = prompt estimate + cap', () => {
+    for (const options of [undefined, { num_predict: -1 }, { num_predict: 5000 }]) {
+      const body: JsonObject = { model: 'm', prompt: 'hi', ...(options ? { options } : {}) };
+      const r = apply('generate', body);
+      assert.ok(!(r instanceof GatewayError));
+      assert.equal((body.options as JsonObject).num_predict, 1000);
+      assert.equal(r.modified, true);
+      assert.equal(r.reserveTokens, r.promptEstimate + 1000);
+    }
+    const body: JsonObject = { model: 'm', prompt: 'hi', options: { num_predict: 10 } };
+    const r = apply('generate', body);
+    assert.ok(!(r instanceof GatewayError) && r.reserveTokens === r.promptEstimate + 10 && !r.modified);
+  });
+  it('max_tokens / max_output_tokens on the compatible routes', () => {
+    const a: JsonObject = { model: 'm', messages: [] };
+    apply('openai.chat', a);
+    assert.equal(a.max_tokens, 1000);
+    const b: JsonObject = { model: 'm', input: 'x', max_output_tokens: 99999 };
+    apply('openai.responses', b);
+    assert.equal(b.max_output_tokens, 1000);
+    const c: JsonObject = { model: 'm', max_tokens: 50, messages: [] };
+    const r = apply('anthropic.messages', c);
+    assert.ok(!(r instanceof GatewayError) && c.max_tokens === 50 && r.reserveTokens === r.promptEstimate + 50);
+  });
+  it('num_ctx over the cap is refused with the limit in the message', () => {
+    const r = apply('chat', { model: 'm', messages: [], options: { num_ctx: 100000 } });
+    assert.ok(r instanceof GatewayError);
+    assert.equal(r.status, 400);
+    assert.match(r.message, /8192/);
+  });
+  it('keep_alive: longer is lowered, negative refused, 0 needs models:manage', () => {
+    const body: JsonObject = { model: 'm', prompt: 'x', keep_alive: '24h' };
+    apply('generate', body);
+    assert.equal(body.keep_alive, '10m');
+    for (const ka of [-1, '-1m', '-5s']) assert.ok(apply('generate', { model: 'm', prompt: 'x', keep_alive: ka }) instanceof GatewayError, String(ka));
+    const unload = apply('generate', { model: 'm', prompt: '', keep_alive: 0 });
+    assert.ok(unload instanceof GatewayError && unload.status === 403);
+    assert.ok(!(apply('generate', { model: 'm', prompt: '', keep_alive: 0 }, principal({ scopes: ['inference', 'models:manage'] })) instanceof GatewayError));
+    assert.ok(apply('generate', { model: 'm', prompt: 'x', keep_alive: '5 minutes' }) instanceof GatewayError);
+  });
+  it('runner options are stripped unless the key may set them', () => {
+    const body: JsonObject = { model: 'm', prompt: 'x', options: { num_gpu: 0, main_gpu: 1, num_batch: 1, num_thread: 1, use_mmap: false, temperature: 0.1 } };
+    apply('generate', body);
+    assert.deepEqual(Object.keys(body.options as JsonObject).sort(), ['num_predict', 'temperature']);
+    const kept: JsonObject = { model: 'm', prompt: 'x', options: { num_gpu: 0 } };
+    apply('generate', kept, principal({ clamps: { allow_runner_options: true } }));
+    assert.equal((kept.options as JsonObject).num_gpu, 0);
+  });
+  it('images and embedding batches are capped', () => {
+    assert.equal(countImages({ images: ['a'], messages: [{ images: ['b'] }, { content: [{ type: 'image_url' }, { type: 'text' }] }] } as JsonObject), 3);
+    assert.ok(apply('chat', { model: 'm', messages: [{ role: 'user', content: 'x', images: ['a', 'b', 'c'] }] }) instanceof GatewayError);
+    assert.ok(apply('embed', { model: 'm', input: ['a', 'b', 'c', 'd'] }) instanceof GatewayError);
+    assert.ok(!(apply('embed', { model: 'm', input: ['a', 'b', 'c'] }) instanceof GatewayError));
+  });
+  it('per-key clamps override the gateway\'s', () => {
+    const body: JsonObject = { model: 'm', prompt: 'x' };
+    apply('generate', body, principal({ clamps: { max_num_predict: 20 } }));
+    assert.equal((body.options as JsonObject).num_predict, 20);
+  });
+});
