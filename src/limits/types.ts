@@ -49,4 +49,6 @@ export interface LimiterSnapshot {
   storeErrors: number;
   /** True while falling back to per-process limits (on_store_error: local). */
   degraded: boolean;
+  /** True while the limit store (Redis) is unreachable, whatever on_store_error says. */
+  storeUnavailable?: boolean;
 }

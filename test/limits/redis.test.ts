@@ -1,0 +1,292 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import { ManualClock } from '../../src/core/clock.js';
+import type { GatewayLimiter } from '../../src/limits/limiter.js';
+import type { Admission } from '../../src/limits/types.js';
+import {
+  build, capturingLog, deletePrefix, eventually, isRefusal, principal, redisAvailable, REDIS_URL, request, SKIP_REDIS, SKIP_REDIS_SERVER, redisServerInstalled, sleep, startOwnRedis, TAGS, tryAdmit, uniquePrefix, within,
+  type OwnRedis,
+} from './helpers.js';
+
+/**
+ * The Redis backend beyond the shared contract: several replicas (limiters on one key prefix)
+ * enforce one limit exactly, permits of a dead replica expire, waiting requests hear about permits
+ * freed elsewhere, and an outage follows limits.on_store_error both ways (on a private
+ * redis-server that the test stops and starts; the system Redis is never touched).
+ */
+
+const up = await redisAvailable();
+const ownRedis = redisServerInstalled();
+
+describe('redis backend: replicas share one limit', { skip: up ? false : SKIP_REDIS }, () => {
+  const prefixes: string[] = [];
+  const open: GatewayLimiter[] = [];
+  const replicas = async (n: number, limits: Parameters<typeof build>[1] = {}, clock = new ManualClock()) => {
+    const prefix = uniquePrefix('replicas');
+    prefixes.push(prefix);
+    const out: GatewayLimiter[] = [];
+    for (let i = 0; i < n; i++) out.push((await build('redis', limits, { clock, prefix })).limiter);
+    open.push(...out);
+    return { ls: out, clock, prefix };
+  };
+  after(async () => {
+    await Promise.all(open.map((l) => l.close()));
+    for (const p of prefixes) await deletePrefix(p);
+  });
+
+  it('rpm: 200 concurrent requests over two replicas, exactly rpm=50 admitted', async () => {
+    const { ls } = await replicas(2);
+    const p = principal('shared-rpm', { rpm: 50 });
+    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => tryAdmit(ls[i % 2]!, request(p, { route: TAGS }))));
+    assert.equal(results.filter((r) => !isRefusal(r)).length, 50);
+    assert.ok(results.filter(isRefusal).every((r) => r.code === 'GW_ERR_RATE_LIMITED'));
+  });
+
+  it('tpm: concurrent reservations over two replicas never exceed the limit; settlements are exact', async () => {
+    const { ls } = await replicas(2);
+    const p = principal('shared-tpm', { tpm: 1000 });
+    const results = await Promise.all(Array.from({ length: 300 }, (_, i) => tryAdmit(ls[i % 2]!, request(p, { tokens: 10 }))));
+    const ok = results.filter((r): r is Admission => !isRefusal(r));
+    assert.equal(ok.length, 100, '1000 tokens / 10 reserved each');
+    // Settle half at 3 tokens (refund 7 each), half at 10: 50 × 7 = 350 come back.
+    ok.forEach((a, i) => a.release({ prompt: 1, completion: i % 2 ? 2 : 9, estimated: false }));
+    await eventually(async () => {
+      const probe = await tryAdmit(ls[0]!, request(p, { tokens: 0 }));
+      if (isRefusal(probe)) return false;
+      probe.release(null);
+      return probe.headers['x-ratelimit-remaining-tokens'] === '350';
+    }, 3000, 'the refunds to reach Redis');
+  });
+
+  it('concurrency: a cap of 3 holds across replicas under concurrent load', async () => {
+    const { ls } = await replicas(2, { queue: { max_size: 0 } });
+    const p = principal('shared-cc', { concurrency: 3 });
+    const results = await Promise.all(Array.from({ length: 40 }, (_, i) => tryAdmit(ls[i % 2]!, request(p))));
+    const ok = results.filter((r): r is Admission => !isRefusal(r));
+    assert.equal(ok.length, 3);
+    assert.ok(results.filter(isRefusal).every((r) => r.code === 'GW_ERR_CONCURRENCY' && r.status === 429));
+    for (const a of ok) a.release(null);
+  });
+
+  it('a request waiting on one replica gets a permit freed on another within milliseconds (pub/sub wake-up)', async () => {
+    const { ls } = await replicas(2, { global: { concurrency: 1 }, queue: { max_wait: '10s' } });
+    const [a, b] = ls as [GatewayLimiter, GatewayLimiter];
+    const lat: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const held = await a.admit(request(principal(`holder-${i}`)));
+      const waiting = Promise.resolve(b.admit(request(principal(`waiter-${i}`))));
+      await eventually(() => b.snapshot().queued === 1, 2000, 'the request to queue');
+      await sleep(30); // past the first polls: what is measured is the wake-up, not a poll
+      const t0 = performance.now();
+      held.release(null);
+      const got = await waiting;
+      lat.push(performance.now() - t0);
+      got.release(null);
+    }
+    lat.sort((x, y) => x - y);
+    const median = lat[5]!;
+    console.log(`# cross-replica wake-up latency: median ${median.toFixed(1)} ms, max ${lat[9]!.toFixed(1)} ms`);
+    assert.ok(median < 50, `median wake-up ${median.toFixed(1)} ms`);
+  });
+
+  it('permits of a replica that died are freed after lease_ttl', async () => {
+    const clock = new ManualClock();
+    const { ls } = await replicas(2, { queue: { max_size: 0 }, lease_ttl: '10s' }, clock);
+    const [dead, alive] = ls as [GatewayLimiter, GatewayLimiter];
+    const p = principal('crash', { concurrency: 2 });
+    await dead.admit(request(p));
+    await dead.admit(request(p));
+    await dead.close(); // "crashes": never releases, never renews
+    assert.ok(isRefusal(await tryAdmit(alive, request(p))));
+    clock.advance(9_000);
+    assert.ok(isRefusal(await tryAdmit(alive, request(p))), 'leases still valid');
+    clock.advance(1_001);
+    const a = await tryAdmit(alive, request(p));
+    assert.ok(!isRefusal(a), 'expired leases are purged');
+    a.release(null);
+  });
+
+  it('a held permit is renewed, so a long stream keeps it past lease_ttl', async () => {
+    const clock = new ManualClock();
+    const { ls } = await replicas(2, { queue: { max_size: 0 }, lease_ttl: '3s' }, clock);
+    const [holder, other] = ls as [GatewayLimiter, GatewayLimiter];
+    const p = principal('renew', { concurrency: 1 });
+    const a = await holder.admit(request(p));
+    clock.advance(2_000);
+    await sleep(1_200); // the renew timer (every lease_ttl/3 = 1 s) moves the expiry to now + 3 s
+    clock.advance(2_000); // 4 s after admission: past the first expiry
+    assert.ok(isRefusal(await tryAdmit(other, request(p))), 'the permit is still held');
+    a.release(null);
+    await eventually(async () => {
+      const x = await tryAdmit(other, request(p));
+      if (isRefusal(x)) return false;
+      x.release(null);
+      return true;
+    }, 2000, 'the released permit');
+  });
+
+  it('every key written has a TTL', async () => {
+    const { ls, prefix } = await replicas(1, { global: { concurrency: 5 }, models: { '*': { concurrency: 5 } } });
+    const l = ls[0]!;
+    const p = principal('ttl', { rpm: 10, tpm: 1000, tpd: 10_000, concurrency: 2 });
+    const a = await l.admit(request(p, { tokens: 50 }));
+    a.release({ prompt: 10, completion: 70, estimated: false });
+    const b = await l.admit(request(p, { tokens: 50 }));
+    l.authFailure('192.0.2.1');
+    await sleep(50);
+    const r = new Redis(REDIS_URL);
+    try {
+      const keys = await r.keys(`${prefix}*`);
+      assert.ok(keys.length >= 5, keys.join(' '));
+      for (const k of keys) assert.ok((await r.pttl(k)) > 0, `${k} has no TTL`);
+    } finally {
+      r.disconnect();
+      b.release(null);
+    }
+  });
+});
+
+describe('redis backend: outages follow limits.on_store_error', { skip: ownRedis ? false : SKIP_REDIS_SERVER }, () => {
+  let own: OwnRedis;
+  const open: GatewayLimiter[] = [];
+  before(async () => {
+    own = await startOwnRedis();
+  });
+  after(async () => {
+    await Promise.all(open.map((l) => l.close()));
+    await own.stop();
+  });
+
+  const make = async (mode: 'closed' | 'local', limits: Parameters<typeof build>[1] = {}) => {
+    const cap = capturingLog();
+    const { limiter } = await build('redis', { on_store_error: mode, ...limits }, { url: own.url, log: cap.log, redis: { command_timeout: '300ms', connect_timeout: '300ms' } });
+    open.push(limiter);
+    return { limiter, lines: cap.lines };
+  };
+
+  it('closed (the default): Redis stopped → 503 GW_ERR_LIMITS_UNAVAILABLE, logged once, counted; back → shared limits again', async () => {
+    const { limiter, lines } = await make('closed');
+    const p = principal('outage-closed', { rpm: 1000 });
+    const ok = await tryAdmit(limiter, request(p, { route: TAGS }));
+    assert.ok(!isRefusal(ok));
+    await own.stop();
+    for (let i = 0; i < 20; i++) {
+      const r = await tryAdmit(limiter, request(p, { route: TAGS }));
+      assert.ok(isRefusal(r), `request ${i} during the outage must be refused`);
+      assert.equal(r.code, 'GW_ERR_LIMITS_UNAVAILABLE');
+      assert.equal(r.status, 503);
+      assert.ok(r.headers?.['retry-after']);
+    }
+    const s = limiter.snapshot();
+    assert.equal(s.storeUnavailable, true);
+    assert.equal(s.degraded, false);
+    assert.ok(s.storeErrors >= 1);
+    // A key with no limits is not affected by the outage (nothing to check).
+    assert.ok(!isRefusal(await tryAdmit(limiter, request(principal('unlimited'), { route: TAGS }))));
+    await own.start();
+    await eventually(async () => !isRefusal(await tryAdmit(limiter, request(p, { route: TAGS }))), 8000, 'automatic recovery');
+    assert.equal(limiter.snapshot().storeUnavailable, false);
+    const down = lines().filter((l) => /unreachable/.test(l.msg));
+    const back = lines().filter((l) => /reachable again/.test(l.msg));
+    assert.equal(down.length, 1, 'one log line per transition');
+    assert.equal(back.length, 1);
+    assert.equal(down[0]!.level, 50);
+  });
+
+  it('local: Redis stopped → per-process limits (still enforced), degraded; back → shared again', async () => {
+    const { limiter, lines } = await make('local');
+    const p = principal('outage-local', { rpm: 3 });
+    await own.stop();
+    const results = [];
+    for (let i = 0; i < 6; i++) results.push(await tryAdmit(limiter, request(p, { route: TAGS })));
+    assert.equal(results.filter((r) => !isRefusal(r)).length, 3, 'the local limiter still limits');
+    assert.ok(results.slice(3).every((r) => isRefusal(r) && r.code === 'GW_ERR_RATE_LIMITED'));
+    assert.equal(limiter.snapshot().degraded, true);
+    assert.ok(limiter.snapshot().storeErrors >= 1);
+    await own.start();
+    await eventually(() => limiter.snapshot().storeUnavailable === false, 8000, 'automatic recovery');
+    assert.equal(limiter.snapshot().degraded, false);
+    // Shared again: the fresh Redis has a full bucket for this key.
+    assert.ok(!isRefusal(await tryAdmit(limiter, request(p, { route: TAGS }))));
+    assert.equal(lines().filter((l) => /per-process limits/.test(l.msg)).length, 1);
+    assert.equal(lines().filter((l) => /reachable again/.test(l.msg)).length, 1);
+  });
+
+  it('a settlement that times out is applied once (never replayed twice)', async () => {
+    const { limiter } = await make('closed');
+    const p = principal('once', { tpm: 1000 });
+    const a = await limiter.admit(request(p, { tokens: 100 }));
+    const r = new Redis(own.url);
+    try {
+      await r.call('CLIENT', 'PAUSE', '1200', 'ALL');
+      a.release({ prompt: 200, completion: 300, estimated: false }); // 500 used: times out, but Redis runs it after the pause
+      await eventually(() => limiter.snapshot().storeUnavailable === true, 3000, 'the timeout to mark the store down');
+      await eventually(() => limiter.snapshot().storeUnavailable === false, 8000, 'recovery');
+      await sleep(100);
+      const probe = await tryAdmit(limiter, request(p, { tokens: 0 }));
+      assert.ok(!isRefusal(probe));
+      assert.equal(probe.headers['x-ratelimit-remaining-tokens'], '500', '1000 - 500, counted exactly once');
+      probe.release(null);
+    } finally {
+      r.disconnect();
+    }
+  });
+
+  it('a settlement refused unsent while Redis is down is replayed when it is back', async () => {
+    const { limiter } = await make('local');
+    const p = principal('replay', { tpm: 1000 });
+    const a = await limiter.admit(request(p, { tokens: 100 }));
+    await own.stop();
+    await eventually(() => limiter.snapshot().storeUnavailable === true, 3000, 'the store to be marked down');
+    a.release({ prompt: 200, completion: 300, estimated: false });
+    await sleep(50);
+    await own.start(); // an empty Redis: the bucket starts full, the replay takes 500 - 100 reserved
+    await eventually(() => limiter.snapshot().storeUnavailable === false, 8000, 'recovery');
+    await eventually(async () => {
+      const probe = await tryAdmit(limiter, request(p, { tokens: 0 }));
+      if (isRefusal(probe)) return false;
+      probe.release(null);
+      return probe.headers['x-ratelimit-remaining-tokens'] === '600';
+    }, 3000, 'the replayed settlement');
+  });
+
+  it('scripts are reloaded after Redis forgets them (NOSCRIPT → EVAL)', async () => {
+    const { limiter } = await make('closed');
+    const p = principal('noscript', { rpm: 5 });
+    assert.ok(!isRefusal(await tryAdmit(limiter, request(p, { route: TAGS }))));
+    const r = new Redis(own.url);
+    try {
+      await r.script('FLUSH');
+    } finally {
+      r.disconnect();
+    }
+    const x = await tryAdmit(limiter, request(p, { route: TAGS }));
+    assert.ok(!isRefusal(x));
+    assert.equal(x.headers['x-ratelimit-remaining-requests'], '3');
+    assert.equal(limiter.snapshot().storeErrors, 0);
+  });
+
+  it('a gateway that starts while Redis is down refuses (closed), then works once Redis is up', async () => {
+    await own.stop();
+    const { limiter } = await make('closed');
+    const p = principal('late', { rpm: 5 });
+    const r = await tryAdmit(limiter, request(p, { route: TAGS }));
+    assert.ok(isRefusal(r) && r.code === 'GW_ERR_LIMITS_UNAVAILABLE');
+    await own.start();
+    await eventually(async () => !isRefusal(await tryAdmit(limiter, request(p, { route: TAGS }))), 8000, 'the first connection');
+  });
+
+  it('a request waiting in the queue when Redis goes away is answered (503 in closed mode), not stranded', async () => {
+    const { limiter } = await make('closed', { global: { concurrency: 1 }, queue: { max_wait: '20s' } });
+    const held = await limiter.admit(request(principal('q-holder')));
+    const waiting = tryAdmit(limiter, request(principal('q-waiter')));
+    await eventually(() => limiter.snapshot().queued === 1, 2000, 'the waiter to queue');
+    await own.stop();
+    const r = await within(waiting, 5000);
+    assert.notEqual(r, 'pending', 'the waiter must not hang until max_wait');
+    assert.ok(isRefusal(r as Awaited<typeof waiting>));
+    held.release(null);
+    await own.start();
+  });
+});
