@@ -53,6 +53,9 @@ function groupExpr(by: UsageGroupBy): string {
       return 'principal_id';
     case 'model':
       return 'model';
+    case 'all':
+      // A constant that both databases accept in GROUP BY / PARTITION BY (a literal is not).
+      return '(at * 0)';
     default:
       // Integer division on an integer column in both SQLite and PostgreSQL: UTC bucket start.
       return `(at / ${BUCKET[by]}) * ${BUCKET[by]}`;
@@ -91,16 +94,16 @@ export function mergeUsage(by: UsageGroupBy, totals: Record<string, unknown>[], 
   const rows = totals.map((t): UsageRow => {
     const pr = p.get(keyOf(t.g));
     return {
-      group: t.g === null || t.g === undefined ? null : timeBucket ? num(t.g) : String(t.g),
+      group: t.g === null || t.g === undefined || by === 'all' ? null : timeBucket ? num(t.g) : String(t.g),
       label: by === 'key' ? ((t.label as string | null) ?? null) : null,
       requests: num(t.requests), refused: num(t.refused), promptTokens: num(t.prompt), completionTokens: num(t.completion),
       p50Ms: pr ? numOrNull(pr.p50) : null, p95Ms: pr ? numOrNull(pr.p95) : null,
     };
   });
   if (timeBucket) rows.sort((a, b) => (a.group as number) - (b.group as number));
-  else rows.sort((a, b) => b.requests - a.requests || String(a.group).localeCompare(String(b.group)));
+  else rows.sort((a, b) => b.requests - a.requests || (a.group === null ? 1 : 0) - (b.group === null ? 1 : 0) || String(a.group).localeCompare(String(b.group)));
   return rows;
 }
 
-/** Deleting old records in slices keeps each transaction (and lock) short. */
+/** Deleting old records in slices keeps each transaction (and lock) short (PostgreSQL; SQLite uses smaller ones). */
 export const PRUNE_SLICE = 5000;

@@ -1,14 +1,38 @@
 import { mkdirSync, chmodSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { KeyStore } from './types.js';
+import type { AuditStore, KeyStore } from './types.js';
 import { openSqlite, type Db } from './sqlite/open.js';
 import { SqliteKeyStore } from './sqlite/keys.js';
+import { SqliteAuditStore } from './sqlite/audit.js';
+import { isPostgresUrl } from './postgres/url.js';
 
 export interface Stores {
   keys: KeyStore;
-  /** Where the stores live, for messages. */
+  /** Request records, the admin trail (key and config changes) and usage reports. */
+  audit: AuditStore;
+  /** Where the stores live, for messages (passwords hidden). */
   location: string;
+  backend: 'sqlite' | 'postgres';
+  /**
+   * Calls `onChange` soon after any process changes a key (PostgreSQL LISTEN/NOTIFY); returns an
+   * unsubscribe function. Null when the backend can only be polled (SQLite: a local file, polled
+   * every 250 ms, which is cheap).
+   */
+  watchKeys: ((onChange: () => void) => () => void) | null;
   close(): Promise<void>;
+}
+
+export interface OpenStoresOptions {
+  dataDir: string;
+  /** `sqlite` (default: <data dir>/gatehouse.db) or a postgres:// URL (config key `store`). */
+  store?: string;
+  /**
+   * `cli` (default): every commit is fsynced, so a key change is durable once the CLI says so,
+   * even across a power cut. `server`: WAL commits are not fsynced one by one (the audit batches
+   * would otherwise wait on the disk on the event loop); a crash of the process still loses
+   * nothing committed, a power cut at most the last moments of audit records.
+   */
+  role?: 'cli' | 'server';
 }
 
 /** Creates the data dir with owner-only permissions (0700), tightening it if it already exists. */
@@ -19,15 +43,46 @@ export function ensureDataDir(dir: string): void {
 }
 
 /** The store factory: the one place that knows which backend is in use. */
-export async function openStores(opts: { dataDir: string }): Promise<Stores> {
+export async function openStores(opts: OpenStoresOptions): Promise<Stores> {
+  if (opts.store && isPostgresUrl(opts.store)) return openPostgresStores(opts.store, opts.role ?? 'cli');
   ensureDataDir(opts.dataDir);
   const file = join(opts.dataDir, 'gatehouse.db');
   const db: Db = openSqlite(file);
+  if ((opts.role ?? 'cli') === 'cli') db.pragma('synchronous = FULL');
   return {
     keys: new SqliteKeyStore(db),
+    audit: new SqliteAuditStore(db),
     location: file,
+    backend: 'sqlite',
+    watchKeys: null,
     async close() {
       db.close();
+    },
+  };
+}
+
+async function openPostgresStores(url: string, role: 'cli' | 'server'): Promise<Stores> {
+  // Loaded only when configured: SQLite users never load pg.
+  const [{ openPostgres }, { PostgresKeyStore }, { PostgresAuditStore }, { KeyChangeListener }] = await Promise.all([
+    import('./postgres/open.js'), import('./postgres/keys.js'), import('./postgres/audit.js'), import('./postgres/notify.js'),
+  ]);
+  const h = await openPostgres(url, { max: role === 'server' ? 5 : 2 });
+  let listener: InstanceType<typeof KeyChangeListener> | null = null;
+  return {
+    keys: new PostgresKeyStore(h),
+    audit: new PostgresAuditStore(h),
+    location: h.target.display,
+    backend: 'postgres',
+    watchKeys(onChange) {
+      listener ??= new KeyChangeListener(h.clientConfig, h.channel);
+      return listener.subscribe(onChange);
+    },
+    async close() {
+      await listener?.close();
+      // A query stuck on an unreachable database must not hold up shutdown past its deadline.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([h.pool.end().catch(() => {}), new Promise<void>((r) => (timer = setTimeout(r, 3000)))]);
+      clearTimeout(timer);
     },
   };
 }

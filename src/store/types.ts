@@ -143,7 +143,8 @@ export interface AdminQuery {
   order?: 'asc' | 'desc';
 }
 
-export type UsageGroupBy = 'key' | 'model' | 'day' | 'hour';
+/** `all`: one row for the whole period (the report's total, with its percentiles). */
+export type UsageGroupBy = 'key' | 'model' | 'day' | 'hour' | 'all';
 
 export interface UsageQuery {
   since: number;

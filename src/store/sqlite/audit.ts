@@ -1,5 +1,5 @@
 import type { Statement } from 'better-sqlite3';
-import { AUDIT_COLUMNS, PRUNE_SLICE, adminFromRow, auditFromRow, auditValues, mergeUsage, usageSql } from '../audit-shared.js';
+import { AUDIT_COLUMNS, adminFromRow, auditFromRow, auditValues, mergeUsage, usageSql } from '../audit-shared.js';
 import type { AdminEvent, AdminQuery, AuditQuery, AuditRecord, AuditStore, NewAuditRecord, UsageQuery, UsageRow } from '../types.js';
 import type { Db } from './open.js';
 
@@ -8,6 +8,12 @@ import type { Db } from './open.js';
  * statement prepared once, so a few hundred rows cost about a millisecond; WAL keeps readers
  * (`gatehouse audit --follow`, `gatehouse usage`) from ever blocking the writer.
  */
+/**
+ * Rows deleted per prune transaction. SQLite runs on the event loop: 1000 rows hold it for a few
+ * milliseconds (5000 took 10–20 ms), and requests get in between slices.
+ */
+const PRUNE_SLICE = 1000;
+
 export class SqliteAuditStore implements AuditStore {
   readonly #db: Db;
   readonly #insert: Statement;

@@ -1,0 +1,138 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Limiter } from '../limits/types.js';
+import type { Observer } from '../server/observer.js';
+import type { RequestScope } from '../server/scope.js';
+
+/**
+ * Every gatehouse_* metric, defined in one place on a registry of our own (never prom-client's
+ * global one). Labels carry route ids, scopes, status codes, GW_ERR_* codes, model names and
+ * principal *names*: never a key, a key hash, a key id prefix or a prompt (threats.md F1, F3).
+ * Request metrics are updated by MetricsObserver once per request; gauges that describe the
+ * process (in-flight, queue depths, store health) are read at scrape time, never on the request path.
+ */
+
+export interface MetricsSources {
+  /** Limiter gauges (in flight, queued, store errors, degraded), when the limiter offers them. */
+  limiter?: Limiter | null;
+  keys?: { readonly size: number; readonly health: { lastOkAt: number; lastError: Error | null } } | null;
+  audit?: { readonly stats: { queued: number; written: number; dropped: number; writeErrors: number } } | null;
+  /** Is Ollama answering? Called at scrape time (cache it). */
+  upstreamUp?: (() => Promise<boolean>) | null;
+  /** Node.js process metrics (process_*, nodejs_*). Default true. */
+  processMetrics?: boolean;
+}
+
+export interface GatewayMetrics {
+  readonly registry: Registry;
+  readonly observer: Observer;
+  render(): Promise<string>;
+  readonly contentType: string;
+}
+
+const LIMITER_CODES = new Set(['GW_ERR_RATE_LIMITED', 'GW_ERR_TOKENS_EXHAUSTED', 'GW_ERR_CONCURRENCY', 'GW_ERR_QUEUE_FULL', 'GW_ERR_LIMITS_UNAVAILABLE', 'GW_ERR_AUTH_TOO_MANY_FAILURES']);
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
+const OVERHEAD_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5];
+/** Most model × principal series kept for the token counter; beyond this the model is "other". */
+const MAX_TOKEN_SERIES = 2000;
+
+export function createMetrics(src: MetricsSources = {}): GatewayMetrics {
+  const registry = new Registry();
+  const registers = [registry];
+  if (src.processMetrics !== false) collectDefaultMetrics({ register: registry });
+
+  const requests = new Counter({ name: 'gatehouse_requests_total', help: 'Requests answered, by route id, required scope, HTTP status and decision.', labelNames: ['route', 'scope', 'status', 'decision'] as const, registers });
+  const refusals = new Counter({ name: 'gatehouse_refusals_total', help: 'Refused requests by GW_ERR_* code.', labelNames: ['reason'] as const, registers });
+  const limiterRefusals = new Counter({ name: 'gatehouse_limiter_refusals_total', help: 'Requests refused by rate, token, concurrency or queue limits (and failed-auth throttling), by GW_ERR_* code.', labelNames: ['reason'] as const, registers });
+  const tokens = new Counter({ name: 'gatehouse_tokens_total', help: 'Tokens counted from Ollama responses, by model, principal name and kind (prompt|completion).', labelNames: ['model', 'principal', 'kind'] as const, registers });
+  const estimated = new Counter({ name: 'gatehouse_tokens_estimated_requests_total', help: 'Requests whose token counts were estimated (the stream ended before the final usage record).', registers });
+  const duration = new Histogram({ name: 'gatehouse_request_duration_seconds', help: 'Arrival to response closed, by route id.', labelNames: ['route'] as const, buckets: LATENCY_BUCKETS, registers });
+  const ttfb = new Histogram({ name: 'gatehouse_time_to_first_byte_seconds', help: 'Arrival to the first response byte of proxied requests, by route id.', labelNames: ['route'] as const, buckets: LATENCY_BUCKETS, registers });
+  const overhead = new Histogram({ name: 'gatehouse_overhead_seconds', help: 'Time spent in Gatehouse before a request went upstream.', buckets: OVERHEAD_BUCKETS, registers });
+  const bytes = new Counter({ name: 'gatehouse_bytes_total', help: 'Body bytes received from clients (in) and sent to them (out).', labelNames: ['direction'] as const, registers });
+  const bytesIn = bytes.labels('in');
+  const bytesOut = bytes.labels('out');
+  const aborts = new Counter({ name: 'gatehouse_client_aborts_total', help: 'Requests whose client went away before the response finished, by route id.', labelNames: ['route'] as const, registers });
+  const upstreamErrors = new Counter({ name: 'gatehouse_upstream_errors_total', help: 'Upstream failures by GW_ERR_UPSTREAM_* code, or "stream_error" for an error Ollama wrote into a started stream.', labelNames: ['reason'] as const, registers });
+
+  new Gauge({
+    name: 'gatehouse_upstream_up', help: '1 when Ollama answered the last health probe (cached a few seconds), else 0.', registers,
+    async collect() {
+      if (src.upstreamUp) this.set((await src.upstreamUp()) ? 1 : 0);
+    },
+  });
+  if (src.limiter?.snapshot) {
+    const snap = () => src.limiter!.snapshot!();
+    new Gauge({ name: 'gatehouse_requests_in_flight', help: 'Requests admitted by the limiter and not yet finished.', registers, collect() { this.set(snap().inFlight); } });
+    new Gauge({ name: 'gatehouse_requests_queued', help: 'Requests waiting in the limiter queue.', registers, collect() { this.set(snap().queued); } });
+    new Gauge({ name: 'gatehouse_limiter_degraded', help: '1 while the limiter falls back to per-process limits (limit store unreachable).', registers, collect() { this.set(snap().degraded ? 1 : 0); } });
+    new Counter({ name: 'gatehouse_limiter_store_errors_total', help: 'Errors talking to the limit store since start.', registers, collect() { this.reset(); this.inc(snap().storeErrors); } });
+  }
+  if (src.audit) {
+    const stats = () => src.audit!.stats;
+    new Gauge({ name: 'gatehouse_audit_queue_depth', help: 'Audit records waiting to be written.', registers, collect() { this.set(stats().queued); } });
+    new Counter({ name: 'gatehouse_audit_records_written_total', help: 'Audit records written to the store.', registers, collect() { this.reset(); this.inc(stats().written); } });
+    new Counter({ name: 'gatehouse_audit_records_dropped_total', help: 'Audit records dropped because the queue was full (store slow or down) or the store rejected them.', registers, collect() { this.reset(); this.inc(stats().dropped); } });
+    new Counter({ name: 'gatehouse_audit_write_errors_total', help: 'Failed audit batch writes (each is retried unless rejected as invalid).', registers, collect() { this.reset(); this.inc(stats().writeErrors); } });
+  }
+  if (src.keys) {
+    const keys = src.keys;
+    new Gauge({ name: 'gatehouse_keys_loaded', help: 'Keys in the in-memory key cache (including revoked and expired).', registers, collect() { this.set(keys.size); } });
+    new Gauge({
+      name: 'gatehouse_key_store_staleness_seconds', help: 'Seconds since the key cache last heard from the key store (keys keep working from memory meanwhile).', registers,
+      collect() { this.set(keys.health.lastOkAt ? (Date.now() - keys.health.lastOkAt) / 1000 : -1); },
+    });
+  }
+
+  // prom-client hashes the label values on every labels() call; the children for a route (and
+  // route × status × decision) are looked up once and kept, so the request path pays a Map lookup.
+  type Child<T> = T extends { labels(...v: string[]): infer C } ? C : never;
+  const byRoute = new Map<string, { duration: Child<typeof duration>; ttfb: Child<typeof ttfb>; outcome: Map<string, Child<typeof requests>> }>();
+  const routeChildren = (route: string) => {
+    let c = byRoute.get(route);
+    if (!c) byRoute.set(route, (c = { duration: duration.labels(route), ttfb: ttfb.labels(route), outcome: new Map() }));
+    return c;
+  };
+
+  const tokenSeries = new Map<string, { prompt: Child<typeof tokens>; completion: Child<typeof tokens> }>();
+  const observer: Observer = {
+    requestEnded(s: RequestScope): void {
+      const route = s.route?.id ?? 'unmatched';
+      const seconds = (performance.now() - s.start) / 1000;
+      const rc = routeChildren(route);
+      const outcomeKey = s.decision === 'allowed' ? s.status : -s.status;
+      let counter = rc.outcome.get(String(outcomeKey));
+      if (!counter) rc.outcome.set(String(outcomeKey), (counter = requests.labels(route, s.route?.scope ?? 'public', String(s.status), s.decision)));
+      counter.inc();
+      rc.duration.observe(seconds);
+      if (s.decision === 'refused' && s.reason) {
+        refusals.labels(s.reason).inc();
+        if (LIMITER_CODES.has(s.reason)) limiterRefusals.labels(s.reason).inc();
+      }
+      if (s.ttfbMs !== null) rc.ttfb.observe(s.ttfbMs / 1000);
+      if (s.overheadMs !== null) overhead.observe(s.overheadMs / 1000);
+      if (s.bytesIn) bytesIn.inc(s.bytesIn);
+      if (s.bytesOut) bytesOut.inc(s.bytesOut);
+      if (s.clientAborted) aborts.labels(route).inc();
+      if (s.reason !== null && s.reason.startsWith('GW_ERR_UPSTREAM_')) upstreamErrors.labels(s.reason).inc();
+      else if (s.upstreamError !== null) upstreamErrors.labels('stream_error').inc();
+      const u = s.usage;
+      if (u && (u.prompt > 0 || u.completion > 0)) {
+        const principal = s.principal?.name ?? '';
+        const model = s.models[0] ?? '';
+        const series = `${model}\u0000${principal}`;
+        let t = tokenSeries.get(series);
+        if (!t) {
+          // Past the cap, new pairs are counted under model="other" (not cached: rare by design).
+          const m = tokenSeries.size < MAX_TOKEN_SERIES ? model : 'other';
+          t = { prompt: tokens.labels(m, principal, 'prompt'), completion: tokens.labels(m, principal, 'completion') };
+          if (m === model) tokenSeries.set(series, t);
+        }
+        if (u.prompt > 0) t.prompt.inc(u.prompt);
+        if (u.completion > 0) t.completion.inc(u.completion);
+        if (u.estimated) estimated.inc();
+      }
+    },
+  };
+
+  return { registry, observer, render: () => registry.metrics(), contentType: registry.contentType };
+}

@@ -1,0 +1,73 @@
+/**
+ * PostgreSQL schema, versioned like the SQLite one: append only, a shipped version is never
+ * edited. All pending versions run in one transaction under an advisory lock, so replicas that
+ * start together migrate once. The tables mirror the SQLite ones; `version` comes from a
+ * sequence and every key change also NOTIFYs (store/postgres/keys.ts).
+ */
+export const PG_MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> = [
+  {
+    version: 1,
+    sql: `
+      CREATE SEQUENCE key_version_seq;
+      CREATE TABLE keys (
+        id text PRIMARY KEY,
+        name text NOT NULL,
+        kind text NOT NULL CHECK (kind IN ('api_key', 'ssh_key', 'client_cert')),
+        hash text UNIQUE,
+        hint text,
+        fingerprint text UNIQUE,
+        public_key text,
+        scopes jsonb NOT NULL,
+        models jsonb,
+        limits jsonb NOT NULL,
+        clamps jsonb NOT NULL,
+        created_at bigint NOT NULL,
+        expires_at bigint,
+        revoked_at bigint,
+        last_used_at bigint,
+        updated_at bigint NOT NULL,
+        version bigint NOT NULL
+      );
+      CREATE INDEX keys_version ON keys (version);
+      CREATE TABLE admin_events (
+        id bigserial PRIMARY KEY,
+        at bigint NOT NULL,
+        actor text NOT NULL,
+        action text NOT NULL,
+        key_id text,
+        detail jsonb NOT NULL
+      );
+      CREATE INDEX admin_events_at ON admin_events (at);
+      CREATE TABLE audit (
+        id bigserial PRIMARY KEY,
+        at bigint NOT NULL,
+        request_id text NOT NULL,
+        principal_id text,
+        principal_name text,
+        client_ip text NOT NULL,
+        method text NOT NULL,
+        route text,
+        path text,
+        scope text,
+        model text,
+        models jsonb NOT NULL,
+        decision text NOT NULL CHECK (decision IN ('allowed', 'refused')),
+        reason text,
+        status integer NOT NULL,
+        prompt_tokens bigint,
+        completion_tokens bigint,
+        tokens_estimated boolean NOT NULL,
+        ttfb_ms double precision,
+        duration_ms double precision NOT NULL,
+        bytes_in bigint NOT NULL,
+        bytes_out bigint NOT NULL,
+        client_aborted boolean NOT NULL,
+        stream boolean NOT NULL,
+        upstream text,
+        upstream_error text
+      );
+      CREATE INDEX audit_at ON audit (at);
+      CREATE INDEX audit_principal_at ON audit (principal_id, at);
+    `,
+  },
+];
