@@ -54,7 +54,7 @@ export function parseSubject(text: string): string | null {
   if (t === '') return null;
   const parts = t.startsWith('/') ? t.slice(1).split('/') : t.split(/(?<!\\),/);
   const out = parts.map((p) => p.trim()).filter((p) => p !== '');
-  if (out.length === 0 || out.some((p) => !/^[A-Za-z][A-Za-z0-9.]*=./.test(p))) return null;
+  if (out.length === 0 || out.some((p) => !/^[A-Za-z][A-Za-z0-9.]*\s*=\s*\S/.test(p))) return null;
   return canonicalSubject(out);
 }
 
