@@ -1,24 +1,32 @@
 import { ConfigError } from '../config/load.js';
 import { UsageError } from './args.js';
-import { CONFIG_HELP, configCommand } from './commands/config.js';
-import { KEYS_HELP, keysCommand } from './commands/keys.js';
-import { SERVE_HELP, serveCommand } from './commands/serve.js';
 
 export const MAIN_HELP = `gatehouse: an authenticating gateway in front of Ollama
 
 Usage:
   gatehouse serve [--config FILE] [--listen HOST:PORT] [--upstream URL] [--data-dir DIR]
-  gatehouse keys create|add-ssh|list|show|update|revoke ...
+  gatehouse keys create|add-ssh|add-cert|list|show|update|revoke ...
   gatehouse config check [--config FILE]
+  gatehouse usage [--since 24h|7d|DATE] [--until ..] [--by key|model|day|hour] [--key ID] [--json|--csv]
+  gatehouse audit [--since ..] [--key ID] [--denied] [--follow] [--json] [--admin]
+  gatehouse doctor [--config FILE] [--json]     check a deployment; exits 1 on critical findings
 
 Run \`gatehouse <command> --help\` for a command's options.
 Quick start: \`gatehouse serve\` (Ollama on 127.0.0.1:11434; Gatehouse on 127.0.0.1:11435), then
 \`gatehouse keys create --name me\` and send the key as "Authorization: Bearer <key>".`;
 
-const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
-  serve: { run: serveCommand, help: SERVE_HELP },
-  keys: { run: keysCommand, help: KEYS_HELP },
-  config: { run: configCommand, help: CONFIG_HELP },
+/**
+ * Each command is imported only when it runs: `keys list` should not pay for loading the server,
+ * the metrics registry and the Postgres driver.
+ */
+type Run = (argv: string[]) => Promise<number>;
+const COMMANDS: Record<string, () => Promise<Run>> = {
+  serve: async () => (await import('./commands/serve.js')).serveCommand,
+  keys: async () => (await import('./commands/keys.js')).keysCommand,
+  config: async () => (await import('./commands/config.js')).configCommand,
+  usage: async () => (await import('./commands/usage.js')).usageCommand,
+  audit: async () => (await import('./commands/audit.js')).auditCommand,
+  doctor: async () => (await import('./commands/doctor.js')).doctorCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {
@@ -28,16 +36,16 @@ export async function main(argv: string[]): Promise<number> {
     return name ? 0 : 2;
   }
   if (name === '--version' || name === '-v') {
-    console.log(process.env.npm_package_version ?? '0.1.0');
+    console.log(await packageVersion());
     return 0;
   }
-  const cmd = COMMANDS[name];
-  if (!cmd) {
+  const load = COMMANDS[name];
+  if (!load) {
     console.error(`gatehouse: unknown command "${name}"\n\n${MAIN_HELP}`);
     return 2;
   }
   try {
-    return await cmd.run(rest);
+    return await (await load())(rest);
   } catch (err) {
     if (err instanceof UsageError) {
       console.error(`gatehouse ${name}: ${err.message}`);
@@ -50,4 +58,10 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`gatehouse ${name}: ${(err as Error).message}`);
     return 1;
   }
+}
+
+async function packageVersion(): Promise<string> {
+  const { readFileSync } = await import('node:fs');
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
 }

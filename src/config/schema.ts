@@ -70,6 +70,26 @@ export const ConfigSchema = z.strictObject({
   upstream: upstreamUrl.default('http://127.0.0.1:11434'),
   /** Key store, audit and the initial key live here (created with mode 0700). */
   data_dir: z.string().min(1).default('~/.gatehouse'),
+  /**
+   * Where keys, usage and audit records live: `sqlite` (a file in data_dir) or a PostgreSQL URL
+   * (`postgres://user@host:5432/db?schema=gatehouse`) shared by several Gatehouse replicas.
+   */
+  store: z
+    .string()
+    .default('sqlite')
+    .refine(
+      (s) => {
+        if (s === 'sqlite') return true;
+        if (!/^postgres(ql)?:\/\//.test(s)) return false;
+        try {
+          const schema = new URL(s).searchParams.get('schema');
+          return schema === null || /^[a-z_][a-z0-9_]{0,39}$/.test(schema);
+        } catch {
+          return false;
+        }
+      },
+      { message: 'must be "sqlite" or a PostgreSQL URL such as postgres://gatehouse@db:5432/gatehouse (optional ?schema=name: lower-case letters, digits, _)' },
+    ),
   tls: z
     .strictObject({
       cert: z.string().min(1).optional(),
@@ -99,6 +119,15 @@ export const ConfigSchema = z.strictObject({
       manage: z.boolean().default(false),
       /** /api/me, signout, web search/fetch, :cloud models: spend the server owner's ollama.com account. */
       cloud: z.boolean().default(false),
+    })
+    .prefault({}),
+  /** Rules for the model-management routes, when routes.manage is on. */
+  manage: z
+    .strictObject({
+      /** Registries pulls (and create `from`) may fetch from and pushes may publish to. `hf.co` is opt-in. */
+      registries: z.array(z.string().regex(/^[a-z0-9][a-z0-9.-]*(:\d{1,5})?$/, 'must be a registry host like registry.ollama.ai or hf.co')).default(['registry.ollama.ai']),
+      /** Hosts a created model may name as remote_host (none by default). */
+      remote_hosts: z.array(z.string().regex(/^[a-z0-9][a-z0-9.-]*$/, 'must be a host name')).default([]),
     })
     .prefault({}),
   cors: z
@@ -243,6 +272,33 @@ export const ConfigSchema = z.strictObject({
       connect_timeout: duration('2s'),
       /** A limit check that takes longer counts as a store error (on_store_error). */
       command_timeout: duration('1s'),
+    })
+    .prefault({}),
+  /** The audit log: one record per request, allowed or refused, written in batches off the request path. */
+  audit: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** Records older than this are deleted automatically; 0 keeps them forever. */
+      retention: duration('90d'),
+      /** Queued records are written at least this often (a crash loses at most this much). */
+      flush_interval: duration('250ms'),
+      /** Records per write. */
+      batch_size: z.number().int().min(1).max(5000).default(500),
+      /** Records waiting to be written; when full, new records are dropped and counted (never blocking requests). */
+      queue_size: z.number().int().min(1).max(1_000_000).default(20_000),
+    })
+    .prefault({}),
+  metrics: z
+    .strictObject({
+      /**
+       * Prometheus /metrics: HOST:PORT for a separate listener (unauthenticated: keep it on loopback
+       * or a private network), `main` to serve it on the main listener to keys with the `metrics`
+       * scope only, or `off`.
+       */
+      listen: z
+        .string()
+        .default('127.0.0.1:9464')
+        .refine((s) => s === 'main' || s === 'off' || listenAddr.safeParse(s).success, { message: 'must be HOST:PORT (e.g. 127.0.0.1:9464), "main" (the main listener, for keys with the metrics scope) or "off"' }),
     })
     .prefault({}),
   log: z

@@ -9,13 +9,16 @@ import { isModelRef, parseModelRef, type ModelRef } from './model-name.js';
  * reservation. Wrong types and missing models are refused here, before anything is forwarded.
  */
 
+/** A model named by a request, with the body field that named it. */
+export interface NamedModel extends ModelRef {
+  field: string;
+}
+
 export interface InspectedJson {
   body: JsonObject;
-  models: ModelRef[];
+  models: NamedModel[];
   /** The response will stream (native default on, OpenAI/Anthropic default off). */
   stream: boolean;
-  /** Body was changed and must be re-serialized before forwarding. */
-  modified: boolean;
   /** Gatehouse turned on streamed usage for a client that did not ask (strip it again on the way back). */
   injectedUsage: boolean;
 }
@@ -48,13 +51,13 @@ export function inspectJson(route: RouteDef, text: string): InspectedJson | Gate
     return refuse('GW_ERR_BODY_INVALID', 'field "keep_alive" must be a duration string ("5m") or a number of seconds');
   }
 
-  const models: ModelRef[] = [];
+  const models: NamedModel[] = [];
   for (const field of route.modelFields) {
     const v = body[field];
     if (typeof v !== 'string' || v === '') continue;
     const ref = parseModelRef(v);
     if (!isModelRef(ref)) return refuse('GW_ERR_MODEL_NAME_INVALID', `${field}: ${ref.error}`);
-    models.push(ref);
+    models.push({ ...ref, field });
   }
   const required = REQUIRED[route.id] ?? (route.modelFields.length ? [route.modelFields] : []);
   for (const anyOf of required) {
@@ -64,7 +67,6 @@ export function inspectJson(route: RouteDef, text: string): InspectedJson | Gate
   }
 
   const stream = route.streamsByDefault ? body.stream !== false : body.stream === true;
-  let modified = false;
   let injectedUsage = false;
   if (stream && (route.accounting === 'openai-chat' || route.accounting === 'openai-completions')) {
     // Ollama sends usage in an OpenAI stream only when asked (ollama-api.md §1.3); without it a
@@ -72,9 +74,8 @@ export function inspectJson(route: RouteDef, text: string): InspectedJson | Gate
     const so = body.stream_options as JsonObject | undefined | null;
     if (!so || so.include_usage !== true) {
       body.stream_options = { ...(so ?? {}), include_usage: true } as Json;
-      modified = true;
       injectedUsage = true;
     }
   }
-  return { body, models, stream, modified, injectedUsage };
+  return { body, models, stream, injectedUsage };
 }

@@ -16,6 +16,8 @@ const POLICY_FIELDS = new Set([
   'options', 'keep_alive', 'max_tokens', 'max_completion_tokens', 'max_output_tokens', 'images',
   'messages', 'input', 'prompt', 'system', 'insecure', 'remote_host', 'files', 'adapters', 'quantize',
   'tools', 'content', 'instructions', 'suffix', 'template', 'raw', 'context', 'think', 'format',
+  // content parts (image counting) and /api/create file fields
+  'type', 'source', 'image_url', 'draft_files', 'path', 'modelfile', 'quantization_source',
 ]);
 
 export const MAX_DEPTH = 64;
@@ -69,13 +71,23 @@ function checkNested(body: JsonObject): BodyProblem | null {
     const p = checkStructKeys(so, 'stream_options.');
     if (p) return p;
   }
-  const msgs = body.messages;
-  if (Array.isArray(msgs)) {
-    for (let i = 0; i < msgs.length; i++) {
-      const m = msgs[i];
-      if (m && typeof m === 'object' && !Array.isArray(m)) {
-        const p = checkStructKeys(m, `messages[${i}].`);
-        if (p) return p;
+  // messages[] (chat, OpenAI, Anthropic) and input[] (Responses) are structs, and so are their
+  // content parts, whose `type` decides what is an image.
+  for (const list of ['messages', 'input'] as const) {
+    const items = body[list];
+    if (!Array.isArray(items)) continue;
+    for (let i = 0; i < items.length; i++) {
+      const m = items[i];
+      if (!m || typeof m !== 'object' || Array.isArray(m)) continue;
+      const p = checkStructKeys(m, `${list}[${i}].`);
+      if (p) return p;
+      const content = m.content;
+      if (!Array.isArray(content)) continue;
+      for (let j = 0; j < content.length; j++) {
+        const part = content[j];
+        if (!part || typeof part !== 'object' || Array.isArray(part)) continue;
+        const q = checkStructKeys(part, `${list}[${i}].content[${j}].`);
+        if (q) return q;
       }
     }
   }

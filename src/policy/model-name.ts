@@ -10,6 +10,8 @@ export const DEFAULT_NAMESPACE = 'library';
 export const DEFAULT_TAG = 'latest';
 
 export interface ModelRef {
+  /** The name exactly as the client wrote it (for messages that must read like Ollama's). */
+  raw: string;
   /** `host/namespace/model:tag`, lower-case. The form allowlists are matched against. */
   canonical: string;
   /** Routed by Ollama to ollama.com (`:cloud`, `-cloud`): spends the server owner's account. */
@@ -59,7 +61,7 @@ export function parseModelRef(input: string): ModelRefResult {
   if (!HOST.test(host) || !PART.test(namespace) || !PART.test(model) || !PART.test(tag)) {
     return { error: `invalid model name ${JSON.stringify(input)}` };
   }
-  return { canonical: `${host}/${namespace}/${model}:${tag}`, cloud, host };
+  return { raw: input, canonical: `${host}/${namespace}/${model}:${tag}`, cloud, host };
 }
 
 export function isModelRef(r: ModelRefResult): r is ModelRef {

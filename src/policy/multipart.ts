@@ -29,7 +29,8 @@ export function readFormFields(body: Buffer, boundary: string, wanted: ReadonlyS
     const next = body.indexOf(delim, headerEnd + 4);
     if (next === -1) return { ok: false, reason: 'multipart body is not terminated' };
     const disp = /^content-disposition:\s*form-data\s*;(.*)$/im.exec(headers);
-    const name = disp ? /(?:^|;)\s*name="([^"]*)"/i.exec(disp[1]!)?.[1] : undefined;
+    const name = disp ? dispositionName(disp[1]!) : undefined;
+    if (name === null) return { ok: false, reason: 'multipart Content-Disposition parameters must be plain (no name*=, no duplicates)' };
     if (name !== undefined && wanted.has(name)) {
       // The value ends before the CRLF that precedes the next boundary.
       let end = next;
@@ -42,4 +43,27 @@ export function readFormFields(body: Buffer, boundary: string, wanted: ReadonlyS
     pos = next;
   }
   return { ok: false, reason: 'too many multipart parts' };
+}
+
+/**
+ * The `name` parameter of a Content-Disposition, read the way Go's mime.ParseMediaType reads it
+ * (case-insensitive parameter names, token or quoted-string values), so Gatehouse sees the same
+ * field names Ollama's FormValue does. RFC 2231 forms (`name*=`) and repeated parameters are
+ * refused (null): Go decodes or rejects them, and guessing would let a field slip past policy.
+ */
+export function dispositionName(params: string): string | undefined | null {
+  let name: string | undefined;
+  const seen = new Set<string>();
+  let rest = params;
+  for (;;) {
+    rest = rest.replace(/^[\s;]+/, '');
+    if (rest === '') return name;
+    const m = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([!#$%&'*+.^_`|~0-9A-Za-z-]+))/.exec(rest);
+    if (!m) return null;
+    const key = m[1]!.toLowerCase();
+    if (key.endsWith('*') || seen.has(key)) return null;
+    seen.add(key);
+    if (key === 'name') name = m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : m[3];
+    rest = rest.slice(m[0].length);
+  }
 }

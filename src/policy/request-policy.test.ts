@@ -25,12 +25,11 @@ describe('resource clamps', () => {
       const r = apply('generate', body);
       assert.ok(!(r instanceof GatewayError));
       assert.equal((body.options as JsonObject).num_predict, 1000);
-      assert.equal(r.modified, true);
       assert.equal(r.reserveTokens, r.promptEstimate + 1000);
     }
     const body: JsonObject = { model: 'm', prompt: 'hi', options: { num_predict: 10 } };
     const r = apply('generate', body);
-    assert.ok(!(r instanceof GatewayError) && r.reserveTokens === r.promptEstimate + 10 && !r.modified);
+    assert.ok(!(r instanceof GatewayError) && r.reserveTokens === r.promptEstimate + 10);
   });
   it('max_tokens / max_output_tokens on the compatible routes', () => {
     const a: JsonObject = { model: 'm', messages: [] };
@@ -77,5 +76,21 @@ describe('resource clamps', () => {
     const body: JsonObject = { model: 'm', prompt: 'x' };
     apply('generate', body, principal({ clamps: { max_num_predict: 20 } }));
     assert.equal((body.options as JsonObject).num_predict, 20);
+  });
+});
+
+describe('keep_alive is read in whole nanoseconds, as Go does', () => {
+  it('values below one nanosecond are an unload (needs models:manage)', () => {
+    for (const ka of [1e-10, 5e-10, '0.5ns', '0.9ns', '-0.5ns', '0s', '0']) {
+      const r = apply('generate', { model: 'm', prompt: '', keep_alive: ka });
+      assert.ok(r instanceof GatewayError && r.status === 403, `keep_alive ${JSON.stringify(ka)}`);
+    }
+  });
+  it('ordinary values pass or are lowered', () => {
+    const body: JsonObject = { model: 'm', prompt: 'x', keep_alive: '1ns' };
+    assert.ok(!(apply('generate', body) instanceof GatewayError));
+    assert.ok(!(apply('generate', { model: 'm', prompt: 'x', keep_alive: 300 }) instanceof GatewayError));
+    assert.ok(!(apply('generate', { model: 'm', prompt: 'x', keep_alive: '1h30m' }) instanceof GatewayError));
+    assert.ok(apply('generate', { model: 'm', prompt: 'x', keep_alive: '.s' }) instanceof GatewayError);
   });
 });

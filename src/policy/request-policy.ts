@@ -14,7 +14,6 @@ import type { Json, JsonObject } from './json-body.js';
  */
 
 export interface PolicyResult {
-  modified: boolean;
   /** Tokens to reserve before forwarding (0 for routes that produce no tokens). */
   reserveTokens: number;
   promptEstimate: number;
@@ -42,9 +41,8 @@ export class RequestPolicy {
 
   apply(route: RouteDef, body: JsonObject, p: ResolvedPrincipal, bodyBytes: number): PolicyResult | GatewayError {
     const kind = route.accounting;
-    if (kind === 'none' || kind === 'openai-transcription') return { modified: false, reserveTokens: 0, promptEstimate: 0 };
+    if (kind === 'none' || kind === 'openai-transcription') return { reserveTokens: 0, promptEstimate: 0 };
     const c = this.#effective(p);
-    let modified = false;
     const native = kind.startsWith('ollama-');
 
     if (native) {
@@ -59,7 +57,6 @@ export class RequestPolicy {
           for (const o of RUNNER_OPTIONS) {
             if (o in options) {
               delete options[o];
-              modified = true;
             }
           }
         }
@@ -73,7 +70,6 @@ export class RequestPolicy {
         }
         if (ms > c.max_keep_alive) {
           body.keep_alive = formatDuration(c.max_keep_alive);
-          modified = true;
         }
       }
     }
@@ -95,7 +91,6 @@ export class RequestPolicy {
         if (np !== undefined && np !== null && typeof np !== 'number') return refuse('GW_ERR_BODY_INVALID', 'options.num_predict must be a number');
         if (!options) body.options = options = {};
         options.num_predict = c.max_num_predict;
-        modified = true;
         maxOutput = c.max_num_predict;
       } else maxOutput = np;
     } else {
@@ -109,13 +104,11 @@ export class RequestPolicy {
           seen = true;
           if (v > c.max_num_predict || v < 0) {
             body[f] = c.max_num_predict;
-            modified = true;
             maxOutput = Math.max(maxOutput, c.max_num_predict);
           } else maxOutput = Math.max(maxOutput, v);
         }
         if (!seen) {
           body[fields[0]!] = c.max_num_predict;
-          modified = true;
           maxOutput = c.max_num_predict;
         }
       }
@@ -126,7 +119,7 @@ export class RequestPolicy {
     const bytesEstimate = Math.ceil(bodyBytes / 4);
     const embedding = kind === 'ollama-embed' || kind === 'ollama-embeddings' || kind === 'openai-embeddings';
     const promptEstimate = embedding ? bytesEstimate : Math.min(bytesEstimate, c.max_num_ctx);
-    return { modified, reserveTokens: promptEstimate + maxOutput, promptEstimate };
+    return { reserveTokens: promptEstimate + maxOutput, promptEstimate };
   }
 
   #effective(p: ResolvedPrincipal): ClampConfig {
@@ -147,7 +140,13 @@ export function countImages(body: JsonObject): number {
   let n = Array.isArray(body.images) ? body.images.length : 0;
   const lists: Json[] = [];
   if (Array.isArray(body.messages)) lists.push(...body.messages);
-  if (Array.isArray(body.input)) lists.push(...body.input);
+  if (Array.isArray(body.input)) {
+    // Responses input items are either messages (with content parts) or bare parts.
+    for (const item of body.input) {
+      lists.push(item);
+      if (item && typeof item === 'object' && !Array.isArray(item) && (item.type === 'input_image' || item.type === 'image')) n++;
+    }
+  }
   for (const m of lists) {
     if (!m || typeof m !== 'object' || Array.isArray(m)) continue;
     if (Array.isArray(m.images)) n += m.images.length;

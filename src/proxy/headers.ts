@@ -15,7 +15,7 @@ const DROP_REQUEST = new Set([
 
 const DROP_RESPONSE = new Set([
   'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade',
-  'set-cookie', 'server', 'date', 'access-control-allow-origin', 'access-control-allow-credentials',
+  'set-cookie', 'proxy-authenticate', 'server', 'date', 'access-control-allow-origin', 'access-control-allow-credentials',
   'access-control-allow-headers', 'access-control-allow-methods', 'access-control-expose-headers', 'access-control-max-age',
 ]);
 

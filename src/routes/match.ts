@@ -76,7 +76,7 @@ function canonicalParam(kind: 'model' | 'digest' | 'opaque', seg: string): strin
       return null;
     }
     // After decoding it is still one path segment of plain name characters.
-    return /^[A-Za-z0-9._:-]+$/.test(decoded) && !decoded.includes('..') ? decoded : null;
+    return /^[A-Za-z0-9._:-]+$/.test(decoded) && !decoded.includes('..') && decoded !== '.' ? decoded : null;
   }
   if (kind === 'digest') return /^[A-Za-z0-9:-]+$/.test(seg) ? seg : null;
   return OPAQUE_SEGMENT.test(seg) ? seg : null;

@@ -49,8 +49,8 @@ export interface RouteDef {
   readonly gate?: Gate;
   readonly accounting: Accounting;
   readonly list?: ListFilter;
-  /** Gatehouse answers this route itself (health probes). */
-  readonly local?: 'healthz' | 'readyz';
+  /** Gatehouse answers this route itself (health probes; /metrics when metrics.listen is `main`). */
+  readonly local?: 'healthz' | 'readyz' | 'metrics';
   /** Native routes stream unless `"stream": false`; OpenAI/Anthropic only with `"stream": true`. */
   readonly streamsByDefault?: boolean;
 }
@@ -66,6 +66,9 @@ export const ROUTES: readonly RouteDef[] = Object.freeze([
   r({ id: 'healthz.head', method: 'HEAD', path: '/healthz', scope: null, family: 'ollama', local: 'healthz', ...none }),
   r({ id: 'readyz', method: 'GET', path: '/readyz', scope: null, family: 'ollama', local: 'readyz', ...none }),
   r({ id: 'readyz.head', method: 'HEAD', path: '/readyz', scope: null, family: 'ollama', local: 'readyz', ...none }),
+  // Prometheus metrics, answered by Gatehouse and never forwarded. Exists only with
+  // `metrics.listen: main`; otherwise the gateway answers 404 as for any unknown path.
+  r({ id: 'metrics', method: 'GET', path: '/metrics', scope: 'metrics', family: 'ollama', local: 'metrics', ...none }),
 
   // models:read
   r({ id: 'version', method: 'GET', path: '/api/version', scope: 'models:read', family: 'ollama', ...none }),

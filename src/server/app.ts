@@ -3,12 +3,13 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { AuthorizedKeysFile } from '../auth/authorized-keys-file.js';
 import { KeyCache } from '../auth/key-cache.js';
+import { LastUsed } from '../auth/last-used.js';
 import type { ResolvedPrincipal } from '../auth/principal.js';
 import { SshAuthenticator } from '../auth/ssh-auth.js';
 import { ReplayGuard } from '../auth/ssh/replay-guard.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import type { Config } from '../config/schema.js';
-import { Unlimited } from '../limits/unlimited.js';
+import { createLimiter } from '../limits/index.js';
 import type { Limiter } from '../limits/types.js';
 import { RequestPolicy } from '../policy/request-policy.js';
 import { createUpstreamPool, upstreamHost } from '../proxy/upstream.js';
@@ -19,6 +20,13 @@ import { Health } from './health.js';
 import { createListener, isLoopback, reloadTls, splitHostPort } from './listen.js';
 import { Observers, type Observer } from './observer.js';
 import { RequestLog } from './request-log.js';
+import { AuditWriter } from '../audit/writer.js';
+import { recordConfigChange, serverActor } from '../audit/config-events.js';
+import { createMetrics } from '../metrics/definitions.js';
+import { metricsEndpoint } from '../metrics/endpoint.js';
+import { startMetricsListener, type MetricsListener } from '../metrics/listener.js';
+import { upstreamProbe } from '../metrics/upstream-probe.js';
+import { compileHostCheck } from './host-check.js';
 
 /**
  * The composition root: builds every part from the validated config and wires them together.
@@ -52,12 +60,14 @@ export interface RunningGateway {
 export async function startGateway(o: StartOptions): Promise<RunningGateway> {
   const { config, log } = o;
   const clock = o.clock ?? systemClock;
-  const stores = await openStores({ dataDir: config.data_dir });
+  const stores = await openStores({ dataDir: config.data_dir, store: config.store, role: 'server' });
   await ensureInitialKey(stores.keys, config.data_dir, log);
   const keys = new KeyCache(stores.keys);
   await keys.refresh();
   if (keys.health.lastError) throw keys.health.lastError;
   keys.start(250);
+  // Postgres: NOTIFY brings a revocation from any replica or CLI in milliseconds; the poll stays.
+  const unwatchKeys = stores.watchKeys?.(() => void keys.refresh()) ?? null;
 
   let fileKeys: AuthorizedKeysFile | null = null;
   if (config.ssh.enabled && config.ssh.authorized_keys) {
@@ -81,10 +91,19 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
     bodyTimeoutMs: config.timeouts.upstream_body,
   });
   const host = upstreamHost(config.upstream);
-  const limiter = o.limiter ?? new Unlimited();
+  const limiter = o.limiter ?? (await createLimiter(config, { clock, log }));
   const health = new Health(keys, pool, host);
-  const observer = new Observers([new RequestLog(log), ...(o.observers ?? [])]);
-  const gateway = new Gateway({ config, clock, keys, ssh, pool, upstreamHost: host, limiter, policy: new RequestPolicy(config.clamps), observer, health, log });
+  const audit = config.audit.enabled
+    ? new AuditWriter({ store: stores.audit, batchSize: config.audit.batch_size, queueSize: config.audit.queue_size, flushIntervalMs: config.audit.flush_interval, retentionMs: config.audit.retention, log })
+    : null;
+  const metrics = config.metrics.listen === 'off' ? null : createMetrics({ limiter, keys, audit, upstreamUp: upstreamProbe(pool, host) });
+  const observer = new Observers([new RequestLog(log), ...(audit ? [audit] : []), ...(metrics ? [metrics.observer] : []), ...(o.observers ?? [])]);
+  const lastUsed = new LastUsed(stores.keys);
+  lastUsed.start();
+  const gateway = new Gateway({
+    config, clock, keys, ssh, pool, upstreamHost: host, limiter, policy: new RequestPolicy(config.clamps), observer, health, log, lastUsed,
+    metricsEndpoint: metrics && config.metrics.listen === 'main' ? metricsEndpoint(metrics) : null,
+  });
 
   const app = Fastify({
     loggerInstance: log,
@@ -116,7 +135,27 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
     log.warn(`LISTENING ON ${config.listen} WITHOUT TLS: API keys and prompts cross the network in clear text. Set tls.cert and tls.key, or put a TLS terminator in front and listen on loopback.`);
     if (ssh) log.warn('Ed25519 (ollama CLI) authentication is on without TLS: a captured signed request can be replayed for ±' + windowSec + ' s and its body changed. Use TLS, or set ssh.replay: once.');
   }
-  log.info({ url, upstream: config.upstream, data_dir: config.data_dir, keys: keys.size, manage_routes: config.routes.manage, cloud_routes: config.routes.cloud }, 'gatehouse listening');
+  let metricsListener: MetricsListener | null = null;
+  if (metrics && config.metrics.listen !== 'main') {
+    const hostOk = compileHostCheck(config.allowed_hosts);
+    try {
+      metricsListener = await startMetricsListener(config.metrics.listen, metrics, (h) => hostOk(h).ok);
+      log.info({ metrics_url: metricsListener.url }, 'metrics listening');
+      if (!isLoopback(splitHostPort(config.metrics.listen).host)) {
+        log.warn(`the metrics listener on ${config.metrics.listen} has no authentication: keep it on a private network, or set metrics.listen: main to serve /metrics only to keys with the "metrics" scope`);
+      }
+    } catch (err) {
+      // Metrics are not worth refusing traffic for; say so loudly.
+      log.error({ err: (err as Error).message, listen: config.metrics.listen }, 'cannot open the metrics listener; serving without /metrics');
+    }
+  }
+  try {
+    const changed = await recordConfigChange(stores.audit, config, serverActor());
+    if (changed?.action === 'config.change') log.info({ changed: Object.keys(changed.detail.changes as object) }, 'configuration changed since the last start (recorded in the audit trail)');
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'could not record the configuration in the audit trail');
+  }
+  log.info({ url, upstream: config.upstream, data_dir: config.data_dir, store: stores.location, keys: keys.size, manage_routes: config.routes.manage, cloud_routes: config.routes.cloud }, 'gatehouse listening');
 
   let closing: Promise<void> | null = null;
   return {
@@ -145,9 +184,14 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
         forced.unref();
         await app.close();
         clearTimeout(forced);
-        await observer.close();
-        await limiter.close();
+        unwatchKeys?.();
+        // Upstream exchanges end (or are aborted with their clients) before the observers close,
+        // so every request has been observed when the audit writer flushes for the last time.
         await pool.close().catch(() => {});
+        await metricsListener?.close();
+        await observer.close();
+        await lastUsed.stop();
+        await limiter.close();
         await stores.close();
       })();
       return closing;

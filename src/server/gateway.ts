@@ -6,6 +6,7 @@ import { authenticateApiKey, malformedCredential, missingCredential, type AuthRe
 import { authenticateClientCert } from '../auth/client-cert.js';
 import { extractCredential } from '../auth/credentials.js';
 import type { KeyCache } from '../auth/key-cache.js';
+import type { LastUsed } from '../auth/last-used.js';
 import type { ResolvedPrincipal } from '../auth/principal.js';
 import { endpointAllowed } from '../auth/ssh/authorized-keys.js';
 import type { SshAuthenticator } from '../auth/ssh-auth.js';
@@ -16,6 +17,7 @@ import type { Family } from '../core/types.js';
 import type { Config } from '../config/schema.js';
 import type { Admission, Limiter } from '../limits/types.js';
 import { inspectJson } from '../policy/inspect-request.js';
+import { checkManageRequest, type ManageRules } from '../policy/manage.js';
 import { filterModelList } from '../policy/list-filter.js';
 import type { ModelRef } from '../policy/model-name.js';
 import { isModelRef, parseModelRef } from '../policy/model-name.js';
@@ -34,6 +36,7 @@ import { RequestScope } from './scope.js';
 import { limitedStream } from './limited-stream.js';
 import type { Health } from './health.js';
 import type { RequestPolicy } from '../policy/request-policy.js';
+import type { MetricsEndpoint } from '../metrics/endpoint.js';
 
 export interface GatewayDeps {
   config: Config;
@@ -47,6 +50,10 @@ export interface GatewayDeps {
   observer: Observer;
   health: Health;
   log: Logger;
+  /** Batches last-used times to the key store. */
+  lastUsed?: LastUsed;
+  /** Answers GET /metrics on this listener (metrics.listen: main); null = the route does not exist here. */
+  metricsEndpoint?: MetricsEndpoint | null;
 }
 
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -65,6 +72,7 @@ export class Gateway {
   readonly #cors: CorsPolicy;
   readonly #addr: ReturnType<typeof compileClientAddress>;
   readonly #basePath: string;
+  readonly #manage: ManageRules;
 
   constructor(deps: GatewayDeps) {
     this.#d = deps;
@@ -72,6 +80,7 @@ export class Gateway {
     this.#cors = compileCors(deps.config.cors.origins, deps.config.cors.max_age);
     this.#addr = compileClientAddress(deps.config.trusted_proxies);
     this.#basePath = deps.config.base_path;
+    this.#manage = { registries: deps.config.manage.registries, remoteHosts: deps.config.manage.remote_hosts };
   }
 
   handle(req: IncomingMessage, res: ServerResponse): void {
@@ -126,7 +135,7 @@ export class Gateway {
     scope.route = route;
 
     if (route.scope === null) {
-      if (route.local) return this.#d.health.answer(route.local, res, scope, corsHeaders);
+      if (route.local && route.local !== 'metrics') return this.#d.health.answer(route.local, res, scope, corsHeaders);
       // Public: credentials are ignored, and never forwarded.
       return this.#forward(scope, req, res, route, m.upstreamPath, null, null, corsHeaders, null);
     }
@@ -142,15 +151,21 @@ export class Gateway {
     }
     const principal = auth.principal;
     scope.principal = principal;
+    this.#d.lastUsed?.note(principal.id, scope.startedAt);
 
     const denied = this.#routeDenied(route, principal, path);
     if (denied) return this.#refuse(scope, res, denied, family, corsHeaders);
+    if (route.local === 'metrics') {
+      // Authenticated like every protected route; answered here only with metrics.listen: main.
+      if (this.#d.metricsEndpoint) return this.#d.metricsEndpoint(res, scope, corsHeaders);
+      return this.#refuse(scope, res, refuse('GW_ERR_ROUTE_NOT_FOUND', 'not found: /metrics is not served on this listener (the operator can set metrics.listen: main to serve it here)'), family, corsHeaders);
+    }
 
     if (m.param !== null && route.param?.kind === 'model') {
       const ref = parseModelRef(m.param);
+      if (isModelRef(ref)) scope.models = [ref.canonical];
       const err = isModelRef(ref) ? this.#modelDenied([ref], principal, route.family) : notFoundModel(m.param);
       if (err) return this.#refuse(scope, res, err, family, corsHeaders);
-      scope.models = [(ref as ModelRef).canonical];
     }
 
     switch (route.body) {
@@ -165,6 +180,9 @@ export class Gateway {
   }
 
   #authenticate(req: IncomingMessage, path: string, query: string, scope: RequestScope): AuthResult {
+    // Node keeps only the first of two Authorization headers; a second one is an ambiguity, not a
+    // detail to ignore.
+    if ((req.headersDistinct.authorization?.length ?? 0) > 1) return { ok: false, error: malformedCredential({ kind: 'malformed', reason: 'Authorization was sent more than once' }) };
     const cred = extractCredential(req.headers.authorization, req.headers['x-api-key']);
     switch (cred.kind) {
       case 'none':
@@ -205,7 +223,7 @@ export class Gateway {
         if (!this.#d.config.routes.cloud) return refuse('GW_ERR_ROUTE_DISABLED', 'Ollama cloud models are disabled on this gateway (they spend the server owner\'s ollama.com account); the operator can enable them with routes.cloud: true');
         if (!p.scopes.has('cloud')) return refuse('GW_ERR_SCOPE_MISSING', `this key ("${p.name}") lacks the "cloud" scope needed for cloud models`);
       }
-      if (!p.allowlist.allows(m.canonical)) return notFoundModel(displayName(m), family);
+      if (!p.allowlist.allows(m.canonical)) return notFoundModel(m.raw, family);
     }
     return null;
   }
@@ -230,21 +248,25 @@ export class Gateway {
       }
       const ref = parseModelRef(names[0]!);
       if (!isModelRef(ref)) return this.#refuse(scope, res, refuse('GW_ERR_MODEL_NAME_INVALID', `model: ${ref.error}`), route.family, cors);
+      scope.models = [ref.canonical];
       const denied = this.#modelDenied([ref], p, route.family);
       if (denied) return this.#refuse(scope, res, denied, route.family, cors);
-      scope.models = [ref.canonical];
       return this.#admitAndForward(scope, req, res, route, upstreamPath, body, cors, 0, null, false);
     }
 
     const inspected = inspectJson(route, body.toString('utf8'));
     if (inspected instanceof GatewayError) return this.#refuse(scope, res, inspected, route.family, cors);
-    const denied = this.#modelDenied(inspected.models, p, route.family);
-    if (denied) return this.#refuse(scope, res, denied, route.family, cors);
+    // Recorded before the allowlist check: the audit trail shows which model a refused request wanted.
     scope.models = inspected.models.map((m) => m.canonical);
+    const denied = this.#modelDenied(inspected.models, p, route.family) ?? checkManageRequest(route, inspected.body, inspected.models, this.#manage);
+    if (denied) return this.#refuse(scope, res, denied, route.family, cors);
     scope.stream = inspected.stream;
     const applied = this.#d.policy.apply(route, inspected.body, p, body.length);
     if (applied instanceof GatewayError) return this.#refuse(scope, res, applied, route.family, cors);
-    const out = inspected.modified || applied.modified ? Buffer.from(JSON.stringify(inspected.body)) : body;
+    // Always forward the body as Gatehouse read it, never the client's bytes: Go reads duplicate
+    // keys differently from JSON.parse (a later null keeps the earlier value, repeated objects
+    // merge), so forwarding the original text could run what was never authorized.
+    const out = Buffer.from(JSON.stringify(inspected.body));
     return this.#admitAndForward(scope, req, res, route, upstreamPath, out, cors, applied.reserveTokens, applied.promptEstimate, inspected.injectedUsage);
   }
 
@@ -323,6 +345,9 @@ export class Gateway {
           scope.upstreamError = o.upstreamError;
         }
         if (o.tap) scope.usage = o.tap.usage(acct?.promptEstimate ?? 0);
+        // The client left before Ollama answered: the prompt was being evaluated all the same, so it
+        // counts (otherwise leaving early would be a way around tpm).
+        else if (acct && route.accounting !== 'none' && o.clientAborted) scope.usage = { prompt: acct.promptEstimate, completion: 0, estimated: true };
         admission?.release(scope.usage);
         this.#settled(scope);
       },
@@ -342,9 +367,11 @@ export class Gateway {
   #refuse(scope: RequestScope, res: ServerResponse, err: GatewayError, family: Family, extra?: Record<string, string> | null, upstreamFailure = false): void {
     if (!upstreamFailure) scope.decision = 'refused';
     scope.reason = err.code;
-    const headers = extra ? { ...extra } : undefined;
-    sendError(res, err, family, scope.id, headers);
-    scope.bytesOut = Number(res.getHeader('content-length') ?? 0);
+    const headers: Record<string, string> = extra ? { ...extra } : {};
+    // A model the key may not use must look exactly like a model Ollama does not have, which
+    // reaches the client through the proxy with its overhead header.
+    if (err.code === 'GW_ERR_MODEL_NOT_FOUND') headers['x-gatehouse-overhead-ms'] = (performance.now() - scope.start).toFixed(3);
+    scope.bytesOut = sendError(res, err, family, scope.id, headers);
   }
 
   /** Called when the response has closed and when an exchange has finished; observes once both have. */
@@ -358,10 +385,6 @@ export class Gateway {
 function declaredLength(req: IncomingMessage): number | null {
   const v = req.headers['content-length'];
   return v !== undefined && /^\d+$/.test(v) ? Number(v) : null;
-}
-
-function displayName(m: ModelRef): string {
-  return m.canonical.replace(/^registry\.ollama\.ai\/library\//, '').replace(/:latest$/, '');
 }
 
 /** A model the key may not use is answered exactly as a missing model (no hint that it exists). */

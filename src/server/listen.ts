@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
+import { createServer as createHttpServer, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { isIP } from 'node:net';
 import { createSecureContext, type SecureContextOptions, type Server as TlsServer } from 'node:tls';
@@ -14,6 +14,7 @@ import type { Config } from '../config/schema.js';
  * in read-body/limited-stream (Node's requestTimeout would cut long blob uploads).
  */
 export function createListener(cfg: Config, handler: RequestListener): Server {
+  handler = guardRequests(handler, cfg.timeouts.client_body);
   const opts = {
     headersTimeout: cfg.timeouts.client_headers,
     requestTimeout: 0,
@@ -23,6 +24,8 @@ export function createListener(cfg: Config, handler: RequestListener): Server {
     noDelay: true,
     insecureHTTPParser: false,
     requireHostHeader: true,
+    // One more than we accept, so guardRequests can tell "too many" from "exactly the limit".
+    maxHeadersCount: MAX_HEADER_FIELDS + 1,
   };
   if (cfg.tls.cert && cfg.tls.key) {
     const mode = cfg.tls.client_auth;
@@ -68,4 +71,48 @@ export function isLoopback(host: string): boolean {
   if (host === 'localhost') return true;
   if (isIP(host) === 4) return host.startsWith('127.');
   return host === '::1';
+}
+
+/** More header fields than any client sends (browsers and SDKs send 10–30). */
+export const MAX_HEADER_FIELDS = 100;
+
+/**
+ * What Node's HTTP parser leaves to the application (SECURITY.md, protocol-level defences):
+ * - more than MAX_HEADER_FIELDS header fields is refused with 431; Node itself would silently
+ *   drop the fields past maxHeadersCount and carry on with the rest;
+ * - more than one Host header is refused with 400 (RFC 9112 §3.2); Node keeps the first and drops
+ *   the others, so a proxy in front that reads the last one would see another host;
+ * - a request body still arriving after the response was sent (an early 401, 404, 408 or 413) gets
+ *   `lingerMs` more to finish, then the connection is closed. Without this a client trickling a
+ *   body holds the socket for ever while Node discards it byte by byte (slowloris after refusal).
+ */
+function guardRequests(handler: RequestListener, lingerMs: number): RequestListener {
+  return (req, res) => {
+    res.once('finish', () => {
+      if (req.complete) return;
+      const socket = req.socket;
+      const timer = setTimeout(() => {
+        if (!req.complete) socket.destroy();
+      }, lingerMs);
+      timer.unref();
+      const stop = (): void => clearTimeout(timer);
+      req.once('end', () => {
+        stop();
+        socket.off('close', stop);
+      });
+      socket.once('close', stop);
+    });
+    const raw = req.rawHeaders;
+    if (raw.length > 2 * MAX_HEADER_FIELDS) return protocolRefusal(res, 431, `the request has more than ${MAX_HEADER_FIELDS} header fields`);
+    let hosts = 0;
+    for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') hosts++;
+    if (hosts > 1) return protocolRefusal(res, 400, 'the request has more than one Host header');
+    handler(req, res);
+  };
+}
+
+function protocolRefusal(res: ServerResponse, status: number, message: string): void {
+  const body = JSON.stringify({ error: message });
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', connection: 'close' });
+  res.end(res.req.method === 'HEAD' ? undefined : body);
 }

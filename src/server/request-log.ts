@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { safePath } from '../audit/record.js';
 import type { Observer } from './observer.js';
 import type { RequestScope } from './scope.js';
 
@@ -17,7 +18,7 @@ export class RequestLog implements Observer {
     if (!this.#log.isLevelEnabled(level)) return;
     this.#log[level](
       {
-        request_id: s.id, method: s.method, path: s.path.slice(0, 200), route: s.route?.id ?? null, status: s.status,
+        request_id: s.id, method: s.method, path: safePath(s.path), route: s.route?.id ?? null, status: s.status,
         decision: s.decision, reason: s.reason, principal: s.principal?.name ?? null, principal_id: s.principal?.id ?? null,
         client: s.clientIp, models: s.models, ms: Math.round((performance.now() - s.start) * 10) / 10,
         tokens: s.usage ? s.usage.prompt + s.usage.completion : undefined, aborted: s.clientAborted || undefined,

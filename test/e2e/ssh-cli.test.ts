@@ -31,7 +31,7 @@ describe('ollama CLI Ed25519 authentication', () => {
   let mistralOnly: OllamaSigner;
 
   before(async () => {
-    s = await startStack();
+    s = await startStack({ config: { limits: { auth_failures: { max: 0 } } } });
     const k1 = generateKeyPair(keyDir, 'ed25519', 'id_cli');
     const k2 = generateKeyPair(keyDir, 'ed25519', 'id_stranger');
     const k3 = generateKeyPair(keyDir, 'ed25519', 'id_readonly');

@@ -67,6 +67,8 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
     upstream: emu.url,
     data_dir: dataDir,
     log: { level: 'info', format: 'json' },
+    // Test gateways run side by side: no shared fixed metrics port unless a test asks for one.
+    metrics: { listen: 'off' },
     ...o.config,
   };
   const configFile = join(dataDir, 'gatehouse.yaml');

@@ -1,3 +1,4 @@
+import { redactConfig } from '../../config/redact.js';
 import { COMMON_HELP, configFrom, parse, UsageError } from '../args.js';
 
 export const CONFIG_HELP = `gatehouse config check: validate the configuration without starting
@@ -24,7 +25,7 @@ export async function configCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const { config, file } = configFrom(values);
-  if (values.json) console.log(JSON.stringify(config, null, 2));
+  if (values.json) console.log(JSON.stringify(redactConfig(config), null, 2));
   else console.log(`configuration OK${file ? ` (${file})` : ' (defaults and environment; no config file)'}`);
   return 0;
 }

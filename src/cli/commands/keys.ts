@@ -2,12 +2,14 @@ import { readFileSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { generateApiKey } from '../../auth/api-key.js';
 import { describePublicKeyLineFailure, formatPublicKeyLine, parsePublicKeyLine } from '../../auth/ssh/public-key.js';
+import { certRegistration } from '../../auth/client-cert-register.js';
 import { newKeyId } from '../../core/ids.js';
 import { ALL_SCOPES, DEFAULT_SCOPES, type PrincipalClamps, type PrincipalLimits, type Scope } from '../../core/types.js';
 import { formatDuration, parseDuration } from '../../config/units.js';
 import { invalidPatterns } from '../../policy/model-allowlist.js';
 import { openStores } from '../../store/index.js';
 import type { Actor, KeyPatch, KeyRecord } from '../../store/types.js';
+import type { Config } from '../../config/schema.js';
 import { COMMON_HELP, configFrom, parse, UsageError } from '../args.js';
 import { table, when } from '../output.js';
 
@@ -52,6 +54,7 @@ export const KEYS_HELP = `gatehouse keys: manage API keys and registered SSH key
 Usage:
   gatehouse keys create --name NAME [--scopes LIST] [--models GLOBS] [--expires DURATION] [limits] [--json]
   gatehouse keys add-ssh --name NAME (--pubkey-file FILE | --pubkey "ssh-ed25519 AAAA... comment") [--scopes ..] [--models ..] [--expires ..] [limits] [--json]
+  gatehouse keys add-cert --name NAME (--cert-file FILE [--match fingerprint|subject] | --subject "CN=..., O=...") [--scopes ..] [--models ..] [--expires ..] [limits] [--json]
   gatehouse keys list [--json]
   gatehouse keys show ID [--json]
   gatehouse keys update ID [--name NAME] [--scopes ..] [--models ..] [--expires ..] [limits] [--json]
@@ -65,6 +68,10 @@ Options:
 ${POLICY_HELP}
   --pubkey-file FILE      (add-ssh) an OpenSSH public key file, e.g. ~/.ollama/id_ed25519.pub
   --pubkey LINE           (add-ssh) the public key line itself
+  --cert-file FILE        (add-cert) a TLS client certificate (PEM/DER, no private key); pinned by its
+                          SHA-256 fingerprint, or with --match subject: any certificate with its subject
+                          issued by tls.client_ca
+  --subject DN            (add-cert) map a subject, e.g. "CN=alice, O=Example" (needs tls.client_ca)
 ${COMMON_HELP}`;
 
 export async function keysCommand(argv: string[]): Promise<number> {
@@ -74,13 +81,13 @@ export async function keysCommand(argv: string[]): Promise<number> {
     console.log(KEYS_HELP);
     return sub ? 0 : 2;
   }
-  const { values, positionals } = parse(rest, { name: { type: 'string' }, 'pubkey-file': { type: 'string' }, pubkey: { type: 'string' }, ...POLICY_OPTIONS });
+  const { values, positionals } = parse(rest, { name: { type: 'string' }, 'pubkey-file': { type: 'string' }, pubkey: { type: 'string' }, 'cert-file': { type: 'string' }, subject: { type: 'string' }, match: { type: 'string' }, ...POLICY_OPTIONS });
   if (values.help) {
     console.log(KEYS_HELP);
     return 0;
   }
   const { config } = configFrom(values);
-  const stores = await openStores({ dataDir: config.data_dir });
+  const stores = await openStores({ dataDir: config.data_dir, store: config.store });
   const by: Actor = { actor: `cli:${safeUser()}@${hostname()}` };
   try {
     switch (sub) {
@@ -88,6 +95,8 @@ export async function keysCommand(argv: string[]): Promise<number> {
         return await create(stores.keys, values, by, false);
       case 'add-ssh':
         return await create(stores.keys, values, by, true);
+      case 'add-cert':
+        return await create(stores.keys, values, by, 'cert', config.tls);
       case 'list':
         return await list(stores.keys, !!values.json);
       case 'show':
@@ -107,7 +116,7 @@ export async function keysCommand(argv: string[]): Promise<number> {
 type Values = Record<string, string | boolean | undefined>;
 type KeyStoreT = Awaited<ReturnType<typeof openStores>>['keys'];
 
-async function create(store: KeyStoreT, v: Values, by: Actor, ssh: boolean): Promise<number> {
+async function create(store: KeyStoreT, v: Values, by: Actor, ssh: boolean | 'cert', tls?: Config['tls']): Promise<number> {
   const name = str(v.name);
   if (!name) throw new UsageError('--name is required');
   const common = {
@@ -127,6 +136,21 @@ async function create(store: KeyStoreT, v: Values, by: Actor, ssh: boolean): Pro
       console.log(`Created API key ${rec.id} ("${rec.name}")\n\n  ${k.key}\n`);
       console.log('This is the only time the key is shown: store it now. Use it as "Authorization: Bearer <key>"');
       console.log(`(OpenAI SDKs: api_key=<key>; Anthropic SDKs: x-api-key; ollama-python: OLLAMA_API_KEY=<key>).\n`);
+      console.log(describe(rec));
+    }
+    return 0;
+  }
+  if (ssh === 'cert') {
+    const reg = certRegistration({ certFile: str(v['cert-file']), subject: str(v.subject), match: str(v.match) }, tls!);
+    if ('error' in reg) throw new UsageError(reg.error);
+    const dup = (await store.list()).find((r) => r.fingerprint === reg.fingerprint);
+    if (dup) throw new UsageError(`${reg.fingerprint} is already registered as ${dup.id} ("${dup.name}")`);
+    const rec = await store.create({ ...common, kind: 'client_cert', hash: null, hint: null, fingerprint: reg.fingerprint, publicKey: reg.summary }, by);
+    if (v.json) console.log(JSON.stringify({ ...publicView(rec), notes: reg.notes }));
+    else {
+      console.log(`Registered client certificate ${rec.id} ("${rec.name}") by ${reg.match}: ${rec.fingerprint}\n`);
+      for (const n of reg.notes) console.log(`note: ${n}`);
+      console.log('The holder sends no API key, only its certificate: curl --cert CERT.pem --key KEY.pem https://<gateway>/api/tags\n');
       console.log(describe(rec));
     }
     return 0;
@@ -161,7 +185,7 @@ async function list(store: KeyStoreT, json: boolean): Promise<number> {
   console.log(
     table([
       ['ID', 'NAME', 'KIND', 'KEY', 'SCOPES', 'MODELS', 'STATUS', 'LAST USED'],
-      ...all.map((r) => [r.id, r.name, r.kind === 'api_key' ? 'api' : 'ssh', r.hint ? `${r.hint}…` : (r.fingerprint ?? ''), r.scopes.join(','), r.models ? r.models.join(',') : '*', status(r, now), when(r.lastUsedAt)]),
+      ...all.map((r) => [r.id, r.name, r.kind === 'api_key' ? 'api' : r.kind === 'client_cert' ? 'cert' : 'ssh', r.hint ? `${r.hint}…` : (r.fingerprint ?? ''), r.scopes.join(','), r.models ? r.models.join(',') : '*', status(r, now), when(r.lastUsedAt)]),
     ]),
   );
   return 0;
@@ -214,7 +238,7 @@ function describe(r: KeyRecord): string {
   return table([
     ['id', r.id],
     ['name', r.name],
-    ['kind', r.kind === 'api_key' ? `API key (${r.hint}…)` : `SSH key ${r.fingerprint}`],
+    ['kind', r.kind === 'api_key' ? `API key (${r.hint}…)` : r.kind === 'client_cert' ? `client certificate ${r.fingerprint}` : `SSH key ${r.fingerprint}`],
     ...(r.publicKey ? [['public key', r.publicKey]] : []),
     ['scopes', r.scopes.join(', ')],
     ['models', r.models ? r.models.join(', ') : 'all'],

@@ -26,17 +26,25 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const log = createLogger(config.log);
   if (file) log.info({ file }, 'config loaded');
   const gw = await startGateway({ config, log });
-  await new Promise<void>((resolve) => {
+  const code = await new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;
       stopping = true;
       log.info({ signal }, 'shutting down: no new connections, waiting for in-flight requests');
-      void gw.close(30_000).then(() => {
-        log.info('stopped');
-        log.flush();
-        resolve();
-      });
+      // In-flight responses get up to 30 s; then the audit queue is flushed and the stores closed.
+      gw.close(30_000).then(
+        () => {
+          log.info('stopped');
+          log.flush();
+          resolve(0);
+        },
+        (err: Error) => {
+          log.error({ err: err.message }, 'shutdown failed');
+          log.flush();
+          resolve(1);
+        },
+      );
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
@@ -44,5 +52,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       if (!stopping) gw.reloadTls();
     });
   });
-  return 0;
+  // Everything is closed; should a stray handle keep the event loop alive, exit anyway.
+  setTimeout(() => process.exit(code), 3000).unref();
+  return code;
 }
