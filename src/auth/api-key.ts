@@ -25,8 +25,15 @@ function toBase62(n: bigint, width: number): string {
   return out.padStart(width, '0');
 }
 
+/** CRC32 in 6 base62 digits; plain number arithmetic (a CRC fits in 32 bits), run on every request. */
 function checksum(body: string): string {
-  return toBase62(BigInt(crc32(body)), CHECK_CHARS);
+  let n = crc32(body);
+  let out = '';
+  for (let i = 0; i < CHECK_CHARS; i++) {
+    out = ALPHABET[n % 62]! + out;
+    n = Math.floor(n / 62);
+  }
+  return out;
 }
 
 export interface NewApiKey {

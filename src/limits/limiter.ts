@@ -103,7 +103,7 @@ export class GatewayLimiter implements Limiter {
     // (FIFO within a key); anything else is decided at once.
     const head = this.#queue.head(spec.pid);
     if (head && (head.blocker === 'principal' || (head.blocker === 'global' && global !== null) || (head.blocker === 'model' && models.some((m) => m.model === head.model)))) {
-      return this.#enqueue(spec, req.signal, head.blocker, head.model, null);
+      return this.#enqueue(spec, req, head.blocker, head.model, null);
     }
     let r: AcquireResult | Promise<AcquireResult>;
     try {
@@ -111,8 +111,8 @@ export class GatewayLimiter implements Limiter {
     } catch (err) {
       return Promise.reject(err);
     }
-    if (isPromise(r)) return r.then((x) => this.#decide(spec, x, req.signal));
-    return this.#decide(spec, r, req.signal);
+    if (isPromise(r)) return r.then((x) => this.#decide(spec, x, req));
+    return this.#decide(spec, r, req);
   }
 
   authFailure(ip: string): number {
@@ -148,10 +148,10 @@ export class GatewayLimiter implements Limiter {
     if (this.#queue.size > 0) this.#pump();
   }
 
-  #decide(spec: AcquireSpec, r: AcquireResult, signal: AbortSignal): Admission | Promise<Admission> {
+  #decide(spec: AcquireSpec, r: AcquireResult, req: AdmissionRequest): Admission | Promise<Admission> {
     if (r.ok) return this.#granted(r);
     if (RATE_BLOCKERS.has(r.blocker)) return Promise.reject(rateRefusal(r, spec));
-    return this.#enqueue(spec, signal, r.blocker, r.model, r);
+    return this.#enqueue(spec, req, r.blocker, r.model, r);
   }
 
   #granted(r: Granted): Admission {
@@ -163,12 +163,14 @@ export class GatewayLimiter implements Limiter {
     return Math.min(60, retryAfterSeconds(this.#holdMs));
   }
 
-  #enqueue(spec: AcquireSpec, signal: AbortSignal, blocker: Blocker, model: string | undefined, w: Windows | null): Promise<Admission> {
+  /** `req.signal` is read only here: callers may create it lazily, and only a waiter needs one. */
+  #enqueue(spec: AcquireSpec, req: AdmissionRequest, blocker: Blocker, model: string | undefined, w: Windows | null): Promise<Admission> {
     const cap = blocker === 'principal' ? spec.concurrency : blocker === 'global' ? spec.global : spec.models.find((m) => m.model === model)?.cap;
     const q = this.#q;
     if (cap === 0 || q.maxSize === 0 || q.maxWaitMs === 0) return Promise.reject(concurrencyRefusal(blocker, spec, model, this.#retryAfter(), 'full', 0, w));
     if (this.#queue.countFor(spec.pid) >= q.maxPerPrincipal) return Promise.reject(concurrencyRefusal('principal', spec, model, this.#retryAfter(), 'queue-full', 0, w));
     if (this.#queue.size >= q.maxSize) return Promise.reject(concurrencyRefusal(blocker, spec, model, this.#retryAfter(), 'queue-full', 0, w));
+    const signal = req.signal;
     if (signal.aborted) return Promise.reject(signal.reason);
     return new Promise<Admission>((resolve, reject) => {
       const now = performance.now();

@@ -16,8 +16,12 @@ export interface AdmissionRequest {
   models: readonly string[];
   /** Tokens to reserve up front: prompt estimate + output cap (0 for routes that use no tokens). */
   reserveTokens: number;
-  /** Fires when the client goes away while the request waits in a queue. */
-  signal: AbortSignal;
+  /**
+   * Fires when the client goes away while the request waits in a queue. Read it only when a
+   * request is about to wait: the gateway creates it lazily (a getter), so requests that are
+   * admitted at once never pay for an AbortController.
+   */
+  readonly signal: AbortSignal;
 }
 
 export interface Admission {

@@ -50,18 +50,23 @@ export function parseJsonObject(text: string): { ok: true; body: JsonObject } | 
   return { ok: true, body };
 }
 
-/** Iterative, so a hostile `[[[[…]]]]` cannot overflow our stack after JSON.parse accepted it. */
+/**
+ * Depth check without allocating: a recursion that stops at MAX_DEPTH, so a hostile `[[[[…]]]]`
+ * (which JSON.parse accepts) is refused before anything walks it further.
+ */
 function checkDepth(root: Json): BodyProblem | null {
-  const stack: Array<[Json, number]> = [[root, 1]];
-  while (stack.length) {
-    const [node, depth] = stack.pop()!;
-    if (depth > MAX_DEPTH) return { code: 'GW_ERR_BODY_INVALID', message: `request body is nested deeper than ${MAX_DEPTH} levels` };
-    if (node !== null && typeof node === 'object') {
-      if (Array.isArray(node)) for (const v of node) { if (v !== null && typeof v === 'object') stack.push([v, depth + 1]); }
-      else for (const k in node) { const v = node[k]!; if (v !== null && typeof v === 'object') stack.push([v, depth + 1]); }
-    }
+  return tooDeep(root, 1) ? { code: 'GW_ERR_BODY_INVALID', message: `request body is nested deeper than ${MAX_DEPTH} levels` } : null;
+}
+
+function tooDeep(node: Json, depth: number): boolean {
+  if (node === null || typeof node !== 'object') return false;
+  if (depth > MAX_DEPTH) return true;
+  if (Array.isArray(node)) {
+    for (let i = 0; i < node.length; i++) if (tooDeep(node[i]!, depth + 1)) return true;
+  } else {
+    for (const k in node) if (tooDeep(node[k]!, depth + 1)) return true;
   }
-  return null;
+  return false;
 }
 
 /** The objects Ollama decodes into Go structs (maps such as `options`, `format`, `tools[].parameters` are case-sensitive in Go and skipped). */
@@ -94,15 +99,25 @@ function checkNested(body: JsonObject): BodyProblem | null {
   return null;
 }
 
+const PLAIN_KEY = /^[a-z0-9_]*$/;
+
 function checkStructKeys(obj: JsonObject, where: string): BodyProblem | null {
-  let seen: Map<string, string> | null = null;
+  // Fast path: when every key is plain lower-case ASCII, each is its own fold and JSON.parse has
+  // already merged exact duplicates, so no two keys can be one field to Go.
+  let plain = true;
   for (const key in obj) {
-    // Fast path: plain lower-case ASCII keys are their own fold and the common case.
-    const folded = /^[a-z0-9_]*$/.test(key) ? key : foldKey(key);
+    if (!PLAIN_KEY.test(key)) {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) return null;
+  const seen = new Map<string, string>();
+  for (const key in obj) {
+    const folded = PLAIN_KEY.test(key) ? key : foldKey(key);
     if (folded !== key && POLICY_FIELDS.has(folded)) {
       return { code: 'GW_ERR_BODY_AMBIGUOUS_FIELD', message: `field "${where}${key}" must be spelled "${where}${folded}": Ollama reads field names case-insensitively, Gatehouse does not guess` };
     }
-    seen ??= new Map();
     const prev = seen.get(folded);
     if (prev !== undefined) {
       return { code: 'GW_ERR_BODY_AMBIGUOUS_FIELD', message: `fields "${where}${prev}" and "${where}${key}" are the same field to Ollama (names are case-insensitive); send it once` };

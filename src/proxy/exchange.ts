@@ -1,5 +1,4 @@
 import type { ServerResponse } from 'node:http';
-import type { Dispatcher } from 'undici';
 import type { GatewayError } from '../core/errors.js';
 import type { Family } from '../core/types.js';
 import type { Accounting } from '../routes/table.js';
@@ -9,9 +8,14 @@ import { mapUpstreamError } from './upstream-errors.js';
 
 /**
  * One request/response exchange with Ollama, as an undici dispatch handler. Bytes flow from
- * Ollama to the client chunk by chunk with backpressure (pause upstream while the client socket
+ * Ollama to the client chunk by chunk with backpressure (upstream paused while the client socket
  * is full) and no buffering; a UsageTap watches them for token counts. A client that goes away
  * aborts the upstream request so the GPU stops. Whatever happens, `onFinish` runs exactly once.
+ *
+ * It implements undici's own handler interface (onConnect/onHeaders/onData/onComplete/onError)
+ * rather than the controller-based one: undici 7 dispatches to that interface natively, while the
+ * other is adapted per request (a wrapper object, a controller, headers parsed into an object),
+ * which was measurable on the hot path. Response headers stay a flat raw list end to end.
  */
 
 export interface ExchangeOutcome {
@@ -31,8 +35,8 @@ export interface ExchangeOptions {
   family: Family;
   accounting: Accounting;
   stripInjectedUsage: boolean;
-  /** Headers Gatehouse adds to every proxied response (request id, overhead, rate limits). */
-  extraHeaders: () => Record<string, string>;
+  /** Headers Gatehouse adds to every proxied response (request id, overhead, rate limits), flat. */
+  extraHeaders: string[];
   /** Replace the whole body (model lists filtered by allowlist); null = pass through. */
   rewriteBody: ((body: Buffer, status: number) => Buffer) | null;
   onError: (err: GatewayError) => void;
@@ -41,9 +45,10 @@ export interface ExchangeOptions {
 
 const MAX_REWRITE = 16 * 1024 * 1024;
 
-export class Exchange implements Dispatcher.DispatchHandler {
+export class Exchange {
   readonly #o: ExchangeOptions;
-  #controller: Dispatcher.DispatchController | null = null;
+  #abort: ((reason?: Error) => void) | null = null;
+  #resume: (() => void) | null = null;
   #status = 0;
   #bytesOut = 0;
   #firstByteAt: number | null = null;
@@ -64,68 +69,71 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.#done) return;
     this.#clientGone = true;
     // Stop generation upstream at once: Ollama cancels the runner when the connection closes.
-    this.#controller?.abort(new ClientGoneError());
+    this.#abort?.(new ClientGoneError());
   };
 
   readonly #onDrain = (): void => {
     if (this.#paused) {
       this.#paused = false;
-      this.#controller?.resume();
+      this.#resume?.();
     }
   };
 
-  onRequestStart(controller: Dispatcher.DispatchController): void {
-    this.#controller = controller;
-    if (this.#clientGone) controller.abort(new ClientGoneError());
+  onConnect(abort: (reason?: Error) => void): void {
+    this.#abort = abort;
+    if (this.#clientGone) abort(new ClientGoneError());
   }
 
-  onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
     this.#status = statusCode;
-    const ct = String(headers['content-type'] ?? '');
-    this.#mode = ct.startsWith('application/x-ndjson') ? 'ndjson' : ct.startsWith('text/event-stream') ? 'sse' : 'json';
-    const encoded = headers['content-encoding'] !== undefined && headers['content-encoding'] !== 'identity';
+    this.#resume = resume;
+    const res = this.#o.res;
+    const { headers, contentType, encoded } = clientResponseHeaders(rawHeaders, this.#o.stripInjectedUsage);
+    this.#mode = contentType.startsWith('application/x-ndjson') ? 'ndjson' : contentType.startsWith('text/event-stream') ? 'sse' : 'json';
     if (this.#o.accounting !== 'none' && statusCode < 400 && !encoded) {
       this.#tap = new UsageTap({ kind: this.#o.accounting, mode: this.#mode, stripInjectedUsage: this.#o.stripInjectedUsage && this.#mode === 'sse' });
     }
     if (this.#o.rewriteBody && statusCode === 200 && !encoded) {
       this.#rewrite = [];
-      return; // headers are written once the rewritten body is known
+      return true; // headers are written once the rewritten body is known
     }
-    const res = this.#o.res;
-    const out = clientResponseHeaders(headers, this.#o.stripInjectedUsage);
-    Object.assign(out, this.#o.extraHeaders());
+    const extra = this.#o.extraHeaders;
+    for (let i = 0; i < extra.length; i++) headers.push(extra[i]!);
     this.#firstByteAt = performance.now();
-    res.writeHead(statusCode, out);
+    res.writeHead(statusCode, headers);
     // Streams must reach the client per chunk, not when Nagle or a buffer decides.
     if (this.#mode !== 'json') res.flushHeaders();
     res.on('drain', this.#onDrain);
+    return true;
   }
 
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+  onData(chunk: Buffer): boolean {
     if (this.#rewrite) {
       this.#rewriteBytes += chunk.length;
       if (this.#rewriteBytes > MAX_REWRITE) {
-        controller.abort(Object.assign(new Error('model list too large to filter'), { code: 'GW_REWRITE_TOO_LARGE' }));
-        return;
+        this.#abort?.(Object.assign(new Error('model list too large to filter'), { code: 'GW_REWRITE_TOO_LARGE' }));
+        return true;
       }
       this.#rewrite.push(chunk);
-      return;
+      return true;
     }
     const out = this.#tap ? this.#tap.data(chunk) : chunk;
-    if (out === null || out.length === 0) return;
+    if (out === null || out.length === 0) return true;
     this.#bytesOut += out.length;
-    if (!this.#o.res.write(out) && !this.#paused) {
+    if (!this.#o.res.write(out)) {
+      // Backpressure: undici stops reading from Ollama until the client has drained.
       this.#paused = true;
-      controller.pause();
+      return false;
     }
+    return true;
   }
 
-  onResponseEnd(): void {
+  onComplete(): void {
     const res = this.#o.res;
     if (this.#rewrite) {
-      const body = this.#o.rewriteBody!(Buffer.concat(this.#rewrite), this.#status);
+      const body = this.#o.rewriteBody!(this.#rewrite.length === 1 ? this.#rewrite[0]! : Buffer.concat(this.#rewrite), this.#status);
       this.#rewrite = null;
-      const headers: Record<string, string | number> = { 'content-type': 'application/json; charset=utf-8', 'content-length': body.length, ...this.#o.extraHeaders() };
+      const headers = ['content-type', 'application/json; charset=utf-8', 'content-length', String(body.length), ...this.#o.extraHeaders];
       this.#firstByteAt = performance.now();
       res.writeHead(this.#status, headers);
       this.#bytesOut = body.length;
@@ -142,7 +150,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#finish(null);
   }
 
-  onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
+  onError(err: Error): void {
     if (this.#done) return;
     if (err instanceof ClientGoneError || this.#clientGone) {
       this.#tap?.end();

@@ -45,14 +45,29 @@ export function upstreamRequestHeaders(h: IncomingHttpHeaders, host: string, req
   return out;
 }
 
-/** Response headers to pass to the client (undici gives lower-case names). */
-export function clientResponseHeaders(h: Record<string, string | string[] | undefined>, dropLength: boolean): Record<string, string | string[]> {
-  const listed = connectionListed(h.connection);
-  const out: Record<string, string | string[]> = {};
-  for (const name in h) {
-    if (DROP_RESPONSE.has(name) || (listed && listed.has(name)) || (dropLength && name === 'content-length')) continue;
-    const v = h[name];
-    if (v !== undefined) out[name] = v;
+/**
+ * Response headers to pass to the client, from undici's raw list ([name, value, …] as Buffers),
+ * kept flat for `res.writeHead` and in latin1 so header bytes pass through unchanged. Also reports
+ * the content type and whether the body is encoded (the usage tap only reads plain bodies).
+ */
+export function clientResponseHeaders(raw: Buffer[], dropLength: boolean): { headers: string[]; contentType: string; encoded: boolean } {
+  const headers: string[] = [];
+  let contentType = '';
+  let encoded = false;
+  let listed: Set<string> | null = null;
+  const names: string[] = new Array(raw.length >> 1);
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toString('latin1').toLowerCase();
+    names[i >> 1] = name;
+    if (name === 'connection') listed = connectionListed(raw[i + 1]!.toString('latin1'));
   }
-  return out;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = names[i >> 1]!;
+    if (DROP_RESPONSE.has(name) || (listed && listed.has(name)) || (dropLength && name === 'content-length')) continue;
+    const value = raw[i + 1]!.toString('latin1');
+    if (name === 'content-type') contentType = value;
+    else if (name === 'content-encoding' && value !== 'identity') encoded = true;
+    headers.push(name, value);
+  }
+  return { headers, contentType, encoded };
 }

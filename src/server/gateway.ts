@@ -100,6 +100,12 @@ export class Gateway {
       this.#settled(scope);
     });
 
+    if (this.#d.health.shuttingDown) {
+      // A request that arrives on a kept-alive connection while shutting down: answer it and
+      // close, so the client retries on a replica that is not going away.
+      res.shouldKeepAlive = false;
+      return this.#refuse(scope, res, refuse('GW_ERR_SHUTTING_DOWN', 'the gateway is shutting down; retry shortly', { headers: { 'retry-after': '1' } }), familyForPath(path));
+    }
     const host = this.#host(req.headers.host);
     if (!host.ok) return this.#refuse(scope, res, refuse(host.malformed ? 'GW_ERR_HOST_MALFORMED' : 'GW_ERR_HOST_REJECTED', host.reason), familyForPath(path));
 
@@ -170,12 +176,12 @@ export class Gateway {
 
     switch (route.body) {
       case 'none':
-        return void this.#admitAndForward(scope, req, res, route, m.upstreamPath, null, corsHeaders, 0, null, false);
+        return this.#admitAndForward(scope, req, res, route, m.upstreamPath, null, corsHeaders, 0, null, false);
       case 'raw':
         return this.#forwardRaw(scope, req, res, route, m.upstreamPath, corsHeaders);
       case 'json':
       case 'multipart':
-        return void this.#withBody(scope, req, res, route, m.upstreamPath, corsHeaders);
+        return this.#withBody(scope, req, res, route, m.upstreamPath, corsHeaders);
     }
   }
 
@@ -228,32 +234,20 @@ export class Gateway {
     return null;
   }
 
-  async #withBody(scope: RequestScope, req: IncomingMessage, res: ServerResponse, route: RouteDef, upstreamPath: string, cors: Record<string, string> | null): Promise<void> {
+  #withBody(scope: RequestScope, req: IncomingMessage, res: ServerResponse, route: RouteDef, upstreamPath: string, cors: Record<string, string> | null): void {
     const limits = this.#d.config.body_limits;
     const max = route.body === 'multipart' ? limits.multipart : limits.json;
-    const body = await readBody(req, max, this.#d.config.timeouts.client_body);
-    if (body instanceof GatewayError) return this.#refuse(scope, res, body, route.family, cors);
-    scope.bytesIn = body.length;
-    if (body.length === 0) return this.#refuse(scope, res, refuse('GW_ERR_BODY_MISSING', 'missing request body'), route.family, cors);
+    readBody(req, max, this.#d.config.timeouts.client_body, (body) => {
+      if (body instanceof GatewayError) return this.#refuse(scope, res, body, route.family, cors);
+      scope.bytesIn = body.length;
+      if (body.length === 0) return this.#refuse(scope, res, refuse('GW_ERR_BODY_MISSING', 'missing request body'), route.family, cors);
+      if (route.body === 'multipart') return this.#multipart(scope, req, res, route, upstreamPath, cors, body);
+      this.#json(scope, req, res, route, upstreamPath, cors, body);
+    });
+  }
+
+  #json(scope: RequestScope, req: IncomingMessage, res: ServerResponse, route: RouteDef, upstreamPath: string, cors: Record<string, string> | null, body: Buffer): void {
     const p = scope.principal!;
-
-    if (route.body === 'multipart') {
-      const boundary = boundaryOf(req.headers['content-type']);
-      if (!boundary) return this.#refuse(scope, res, refuse('GW_ERR_BODY_INVALID', 'expected a multipart/form-data body with a boundary'), route.family, cors);
-      const form = readFormFields(body, boundary, new Set(['model']));
-      if (!form.ok) return this.#refuse(scope, res, refuse('GW_ERR_BODY_INVALID', form.reason), route.family, cors);
-      const names = form.fields.get('model') ?? [];
-      if (names.length !== 1) {
-        return this.#refuse(scope, res, refuse(names.length ? 'GW_ERR_BODY_AMBIGUOUS_FIELD' : 'GW_ERR_MODEL_REQUIRED', names.length ? 'send the "model" form field once' : '"model" is required'), route.family, cors);
-      }
-      const ref = parseModelRef(names[0]!);
-      if (!isModelRef(ref)) return this.#refuse(scope, res, refuse('GW_ERR_MODEL_NAME_INVALID', `model: ${ref.error}`), route.family, cors);
-      scope.models = [ref.canonical];
-      const denied = this.#modelDenied([ref], p, route.family);
-      if (denied) return this.#refuse(scope, res, denied, route.family, cors);
-      return this.#admitAndForward(scope, req, res, route, upstreamPath, body, cors, 0, null, false);
-    }
-
     const inspected = inspectJson(route, body.toString('utf8'));
     if (inspected instanceof GatewayError) return this.#refuse(scope, res, inspected, route.family, cors);
     // Recorded before the allowlist check: the audit trail shows which model a refused request wanted.
@@ -267,7 +261,24 @@ export class Gateway {
     // keys differently from JSON.parse (a later null keeps the earlier value, repeated objects
     // merge), so forwarding the original text could run what was never authorized.
     const out = Buffer.from(JSON.stringify(inspected.body));
-    return this.#admitAndForward(scope, req, res, route, upstreamPath, out, cors, applied.reserveTokens, applied.promptEstimate, inspected.injectedUsage);
+    this.#admitAndForward(scope, req, res, route, upstreamPath, out, cors, applied.reserveTokens, applied.promptEstimate, inspected.injectedUsage);
+  }
+
+  #multipart(scope: RequestScope, req: IncomingMessage, res: ServerResponse, route: RouteDef, upstreamPath: string, cors: Record<string, string> | null, body: Buffer): void {
+    const boundary = boundaryOf(req.headers['content-type']);
+    if (!boundary) return this.#refuse(scope, res, refuse('GW_ERR_BODY_INVALID', 'expected a multipart/form-data body with a boundary'), route.family, cors);
+    const form = readFormFields(body, boundary, new Set(['model']));
+    if (!form.ok) return this.#refuse(scope, res, refuse('GW_ERR_BODY_INVALID', form.reason), route.family, cors);
+    const names = form.fields.get('model') ?? [];
+    if (names.length !== 1) {
+      return this.#refuse(scope, res, refuse(names.length ? 'GW_ERR_BODY_AMBIGUOUS_FIELD' : 'GW_ERR_MODEL_REQUIRED', names.length ? 'send the "model" form field once' : '"model" is required'), route.family, cors);
+    }
+    const ref = parseModelRef(names[0]!);
+    if (!isModelRef(ref)) return this.#refuse(scope, res, refuse('GW_ERR_MODEL_NAME_INVALID', `model: ${ref.error}`), route.family, cors);
+    scope.models = [ref.canonical];
+    const denied = this.#modelDenied([ref], scope.principal!, route.family);
+    if (denied) return this.#refuse(scope, res, denied, route.family, cors);
+    this.#admitAndForward(scope, req, res, route, upstreamPath, body, cors, 0, null, false);
   }
 
   /** Blob uploads: streamed to Ollama with a byte cap, never buffered. */
@@ -278,32 +289,54 @@ export class Gateway {
       return this.#refuse(scope, res, refuse('GW_ERR_BODY_TOO_LARGE', `upload is larger than body_limits.blob (${max} bytes)`), route.family, cors);
     }
     const body = limitedStream(req, max, this.#d.config.timeouts.client_body, (n: number) => (scope.bytesIn = n));
-    void this.#admitAndForward(scope, req, res, route, upstreamPath, body, cors, 0, null, false);
+    this.#admitAndForward(scope, req, res, route, upstreamPath, body, cors, 0, null, false);
   }
 
-  async #admitAndForward(
+  /**
+   * Asks the limiter, then forwards. The common answer is immediate (memory backend, nothing
+   * full), so that path stays synchronous; the abort signal a queued request needs is only
+   * created if the limiter actually asks for it.
+   */
+  #admitAndForward(
     scope: RequestScope, req: IncomingMessage, res: ServerResponse, route: RouteDef, upstreamPath: string,
     body: Buffer | Readable | null, cors: Record<string, string> | null, reserveTokens: number, promptEstimate: number | null, injectedUsage: boolean,
-  ): Promise<void> {
-    const abort = new AbortController();
-    const onClose = (): void => abort.abort();
-    res.once('close', onClose);
-    let admission: Admission;
-    try {
-      admission = await this.#d.limiter.admit({ principal: scope.principal!, route, models: scope.models, reserveTokens, signal: abort.signal });
-    } catch (err) {
-      res.off('close', onClose);
-      if (abort.signal.aborted) return;
+  ): void {
+    let ac: AbortController | null = null;
+    const request = {
+      principal: scope.principal!,
+      route,
+      models: scope.models,
+      reserveTokens,
+      get signal(): AbortSignal {
+        if (!ac) {
+          const controller = (ac = new AbortController());
+          if (res.destroyed || scope.clientAborted) controller.abort();
+          else res.once('close', () => controller.abort());
+        }
+        return ac.signal;
+      },
+    };
+    const refused = (err: unknown): void => {
+      if (ac?.signal.aborted || res.destroyed) return;
       const e = err instanceof GatewayError ? err : refuse('GW_ERR_LIMITS_UNAVAILABLE', 'the gateway cannot check limits right now; try again shortly', { cause: err });
-      return this.#refuse(scope, res, e, route.family, cors);
+      this.#refuse(scope, res, e, route.family, cors);
+    };
+    const admitted = (admission: Admission): void => {
+      if (res.destroyed || ac?.signal.aborted) {
+        admission.release(null);
+        scope.clientAborted = true;
+        return;
+      }
+      this.#forward(scope, req, res, route, upstreamPath, body, admission, cors, { promptEstimate: promptEstimate ?? 0, injectedUsage });
+    };
+    let result: Admission | Promise<Admission>;
+    try {
+      result = this.#d.limiter.admit(request);
+    } catch (err) {
+      return refused(err);
     }
-    res.off('close', onClose);
-    if (abort.signal.aborted || res.destroyed) {
-      admission.release(null);
-      scope.clientAborted = true;
-      return;
-    }
-    this.#forward(scope, req, res, route, upstreamPath, body, admission, cors, { promptEstimate: promptEstimate ?? 0, injectedUsage });
+    if (result instanceof Promise) result.then(admitted, refused);
+    else admitted(result);
   }
 
   #forward(
@@ -317,12 +350,9 @@ export class Gateway {
     scope.upstream = this.#d.config.upstream;
     const overhead = performance.now() - scope.start;
     scope.overheadMs = overhead;
-    const extra = (): Record<string, string> => {
-      const h: Record<string, string> = { 'x-request-id': scope.id, 'x-gatehouse-overhead-ms': overhead.toFixed(3) };
-      if (admission) Object.assign(h, admission.headers);
-      if (cors) Object.assign(h, cors);
-      return h;
-    };
+    const extra = ['x-request-id', scope.id, 'x-gatehouse-overhead-ms', overhead.toFixed(3)];
+    if (admission) for (const k in admission.headers) extra.push(k, admission.headers[k]!);
+    if (cors) for (const k in cors) extra.push(k, cors[k]!);
     const list = route.list && p ? route.list : null;
     const cloudAllowed = p ? this.#d.config.routes.cloud && p.scopes.has('cloud') : false;
     scope.hold();

@@ -6,12 +6,13 @@ import { refuse, type GatewayError } from '../core/errors.js';
  * client cannot make Gatehouse hold megabytes or a socket forever. A declared Content-Length over
  * the cap is refused before reading a byte.
  */
-export function readBody(req: IncomingMessage, maxBytes: number, timeoutMs: number): Promise<Buffer | GatewayError> {
+export function readBody(req: IncomingMessage, maxBytes: number, timeoutMs: number, resolve: (body: Buffer | GatewayError) => void): void {
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > maxBytes) {
-    return Promise.resolve(tooLarge(maxBytes));
+    resolve(tooLarge(maxBytes));
+    return;
   }
-  return new Promise((resolve) => {
+  {
     const chunks: Buffer[] = [];
     let size = 0;
     let settled = false;
@@ -40,7 +41,7 @@ export function readBody(req: IncomingMessage, maxBytes: number, timeoutMs: numb
     req.on('end', onEnd);
     req.on('error', onError);
     req.on('aborted', onError);
-  });
+  }
 }
 
 function tooLarge(max: number): GatewayError {

@@ -13,10 +13,13 @@ import type { Db } from './open.js';
  * milliseconds (5000 took 10–20 ms), and requests get in between slices.
  */
 const PRUNE_SLICE = 1000;
+/** Rows per multi-row INSERT (25 rows × 25 columns = 625 parameters, far under SQLite's limit). */
+const MULTI_ROWS = 25;
 
 export class SqliteAuditStore implements AuditStore {
   readonly #db: Db;
   readonly #insert: Statement;
+  readonly #insertMany: Statement;
   readonly #insertAdmin: Statement;
   readonly #pruneSlice: Statement;
   /** Query statements by SQL text: a handful of filter combinations, each prepared once. */
@@ -25,6 +28,8 @@ export class SqliteAuditStore implements AuditStore {
   constructor(db: Db) {
     this.#db = db;
     this.#insert = db.prepare(`INSERT INTO audit (${AUDIT_COLUMNS.join(', ')}) VALUES (${AUDIT_COLUMNS.map(() => '?').join(', ')})`);
+    const row = `(${AUDIT_COLUMNS.map(() => '?').join(', ')})`;
+    this.#insertMany = db.prepare(`INSERT INTO audit (${AUDIT_COLUMNS.join(', ')}) VALUES ${Array(MULTI_ROWS).fill(row).join(', ')}`);
     this.#insertAdmin = db.prepare('INSERT INTO admin_events (at, actor, action, key_id, detail) VALUES (?, ?, ?, ?, ?)');
     this.#pruneSlice = db.prepare(`DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < ? ORDER BY at LIMIT ${PRUNE_SLICE})`);
   }
@@ -32,9 +37,21 @@ export class SqliteAuditStore implements AuditStore {
   async append(records: readonly NewAuditRecord[]): Promise<void> {
     if (records.length === 0) return;
     const insert = this.#insert;
+    const insertMany = this.#insertMany;
     this.#db
       .transaction(() => {
-        for (const r of records) insert.run(auditValues(r).map(sqliteValue));
+        // Rows go in MULTI_ROWS at a time: one statement call per group instead of per row saves
+        // about a microsecond per record (measured), and audit runs for every request.
+        let i = 0;
+        if (records.length >= MULTI_ROWS) {
+          const values: unknown[] = new Array(MULTI_ROWS * AUDIT_COLUMNS.length);
+          for (; i + MULTI_ROWS <= records.length; i += MULTI_ROWS) {
+            let k = 0;
+            for (let j = i; j < i + MULTI_ROWS; j++) for (const v of auditValues(records[j]!)) values[k++] = sqliteValue(v);
+            insertMany.run(values);
+          }
+        }
+        for (; i < records.length; i++) insert.run(auditValues(records[i]!).map(sqliteValue));
       })
       .immediate();
   }
