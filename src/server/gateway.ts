@@ -188,7 +188,7 @@ export class Gateway {
   #authenticate(req: IncomingMessage, path: string, query: string, scope: RequestScope): AuthResult {
     // Node keeps only the first of two Authorization headers; a second one is an ambiguity, not a
     // detail to ignore.
-    if ((req.headersDistinct.authorization?.length ?? 0) > 1) return { ok: false, error: malformedCredential({ kind: 'malformed', reason: 'Authorization was sent more than once' }) };
+    if (headerCount(req.rawHeaders, 'authorization') > 1) return { ok: false, error: malformedCredential({ kind: 'malformed', reason: 'Authorization was sent more than once' }) };
     const cred = extractCredential(req.headers.authorization, req.headers['x-api-key']);
     switch (cred.kind) {
       case 'none':
@@ -410,6 +410,16 @@ export class Gateway {
     scope.finished = true;
     this.#d.observer.requestEnded(scope);
   }
+}
+
+/** How many times a header appears (raw list; `req.headersDistinct` would build a second object per request). */
+function headerCount(raw: string[], lowerName: string): number {
+  let n = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const k = raw[i]!;
+    if (k.length === lowerName.length && k.toLowerCase() === lowerName) n++;
+  }
+  return n;
 }
 
 function declaredLength(req: IncomingMessage): number | null {

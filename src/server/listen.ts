@@ -87,21 +87,24 @@ export const MAX_HEADER_FIELDS = 100;
  *   body holds the socket for ever while Node discards it byte by byte (slowloris after refusal).
  */
 function guardRequests(handler: RequestListener, lingerMs: number): RequestListener {
-  return (req, res) => {
-    res.once('finish', () => {
-      if (req.complete) return;
-      const socket = req.socket;
-      const timer = setTimeout(() => {
-        if (!req.complete) socket.destroy();
-      }, lingerMs);
-      timer.unref();
-      const stop = (): void => clearTimeout(timer);
-      req.once('end', () => {
-        stop();
-        socket.off('close', stop);
-      });
-      socket.once('close', stop);
+  // One shared listener instead of a closure per request: it finds its request through `this`.
+  function lingerAfterAnswer(this: ServerResponse): void {
+    const req = this.req;
+    if (req.complete) return;
+    const socket = req.socket;
+    const timer = setTimeout(() => {
+      if (!req.complete) socket.destroy();
+    }, lingerMs);
+    timer.unref();
+    const stop = (): void => clearTimeout(timer);
+    req.once('end', () => {
+      stop();
+      socket.off('close', stop);
     });
+    socket.once('close', stop);
+  }
+  return (req, res) => {
+    res.once('finish', lingerAfterAnswer);
     const raw = req.rawHeaders;
     if (raw.length > 2 * MAX_HEADER_FIELDS) return protocolRefusal(res, 431, `the request has more than ${MAX_HEADER_FIELDS} header fields`);
     let hosts = 0;

@@ -106,6 +106,15 @@ describe('UsageTap', () => {
     assert.equal(tap.upstreamError, 'model crashed');
   });
 
+  it('non-streamed JSON: model-controlled fields that look like counts do not fool it', () => {
+    // Ollama tool-call arguments are objects, so a model can emit "eval_count" keys; the real
+    // counts come after them (Metrics are the last fields of the response).
+    const body = '{"model":"m","message":{"role":"assistant","content":"\\"eval_count\\":1","tool_calls":[{"function":{"name":"f","arguments":{"eval_count":999999,"prompt_eval_count":888888}}}]},"done":true,"prompt_eval_count":7,"eval_count":3}';
+    assert.deepEqual(run({ kind: 'ollama-chat', mode: 'json', stripInjectedUsage: false }, body, [40]).tap.usage(0), { prompt: 7, completion: 3, estimated: false });
+    const load = '{"model":"m","created_at":"x","message":{"role":"assistant","content":""},"done":true,"done_reason":"load"}';
+    assert.deepEqual(run({ kind: 'ollama-chat', mode: 'json', stripInjectedUsage: false }, load).tap.usage(50), { prompt: 0, completion: 0, estimated: false });
+  });
+
   it('non-streamed JSON: parsed whole when small, scanned when large', () => {
     const small = '{"model":"m","message":{"role":"assistant","content":"x"},"done":true,"prompt_eval_count":3,"eval_count":4}';
     assert.deepEqual(run({ kind: 'ollama-chat', mode: 'json', stripInjectedUsage: false }, small, [5]).tap.usage(0), { prompt: 3, completion: 4, estimated: false });

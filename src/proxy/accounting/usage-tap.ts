@@ -201,9 +201,16 @@ export class UsageTap {
 
   #finishJson(): void {
     if (!this.#json) return;
-    const body = Buffer.concat(this.#json);
+    const body = this.#json.length === 1 ? this.#json[0]! : Buffer.concat(this.#json);
     this.#json = null;
     const max = this.#o.maxJson ?? 4 * 1024 * 1024;
+    const scanned = this.#jsonBytes <= max ? scanTail(this.#o.kind, body) : null;
+    if (scanned) {
+      this.#chunks = 1;
+      this.#apply(scanned);
+      this.sawEnd = true;
+      return;
+    }
     if (this.#jsonBytes <= max) {
       const o = parseObject(body);
       if (o) {
@@ -220,6 +227,45 @@ export class UsageTap {
 }
 
 const NEWLINE = Buffer.from('\n');
+
+/**
+ * Counts from a complete non-streamed body without decoding it: the last occurrence of each
+ * count field, read as bytes. Sound for these shapes because Go serializes the counts after
+ * everything a model or client controls (Ollama's Metrics are the last fields of a response,
+ * OpenAI's `usage` the last of a completion), and inside JSON strings a quote is always escaped,
+ * so `"eval_count":` can only be the field itself. Saves a string copy and a parse per request.
+ * Returns null for other kinds or when the fields are absent (the caller parses instead).
+ */
+const TAIL_FIELDS: Partial<Record<Accounting, readonly [Buffer, Buffer | null]>> = {
+  'ollama-generate': [Buffer.from('"prompt_eval_count":'), Buffer.from('"eval_count":')],
+  'ollama-chat': [Buffer.from('"prompt_eval_count":'), Buffer.from('"eval_count":')],
+  'ollama-embed': [Buffer.from('"prompt_eval_count":'), null],
+  'openai-chat': [Buffer.from('"prompt_tokens":'), Buffer.from('"completion_tokens":')],
+  'openai-completions': [Buffer.from('"prompt_tokens":'), Buffer.from('"completion_tokens":')],
+  'openai-embeddings': [Buffer.from('"prompt_tokens":'), null],
+};
+
+function scanTail(kind: Accounting, body: Buffer): Counts | null {
+  const fields = TAIL_FIELDS[kind];
+  if (!fields) return null;
+  const prompt = lastNumber(body, fields[0]);
+  if (prompt === undefined) return null;
+  const completion = fields[1] ? lastNumber(body, fields[1]) : 0;
+  return { prompt, completion: completion ?? 0 };
+}
+
+function lastNumber(buf: Buffer, field: Buffer): number | undefined {
+  const at = buf.lastIndexOf(field);
+  if (at === -1) return undefined;
+  let n = 0;
+  let digits = 0;
+  for (let i = at + field.length; i < buf.length && digits < 16; i++, digits++) {
+    const c = buf[i]!;
+    if (c < 48 || c > 57) break;
+    n = n * 10 + (c - 48);
+  }
+  return digits > 0 ? n : undefined;
+}
 
 function parseObject(buf: Buffer): Record<string, unknown> | null {
   try {
