@@ -27,12 +27,17 @@ export function parse<O extends NonNullable<ParseArgsConfig['options']>>(argv: s
   }
 }
 
-/** Loads and validates config with the common flags (and any extra flag→key overrides). */
-export function configFrom(values: Record<string, unknown>, extra: Record<string, unknown> = {}): Loaded {
-  return loadConfig({
+/**
+ * Loads and validates config with the common flags (and any extra flag→key overrides). Warnings
+ * go to stderr unless the caller reports them itself (`serve` logs them).
+ */
+export function configFrom(values: Record<string, unknown>, extra: Record<string, unknown> = {}, printWarnings = true): Loaded {
+  const loaded = loadConfig({
     configPath: values.config as string | undefined,
     flags: { data_dir: values['data-dir'], ...extra },
   });
+  if (printWarnings) for (const w of loaded.warnings) console.error(`warning: ${w}`);
+  return loaded;
 }
 
 export { ConfigError };

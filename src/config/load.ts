@@ -24,6 +24,8 @@ export interface Loaded {
   config: Config;
   /** The file actually read, if any. */
   file: string | null;
+  /** Things worth saying that do not stop Gatehouse (e.g. GATEHOUSE_* variables that name no setting). */
+  warnings: string[];
 }
 
 export class ConfigError extends Error {
@@ -36,6 +38,7 @@ export class ConfigError extends Error {
 const ENV_PREFIX = 'GATEHOUSE_';
 /** Env vars that are not config keys. */
 const ENV_NOT_CONFIG = new Set(['GATEHOUSE_CONFIG']);
+const TOP_LEVEL_KEYS = new Set(Object.keys(ConfigSchema.shape));
 
 export function loadConfig(input: LoadInput = {}): Loaded {
   const env = input.env ?? process.env;
@@ -61,11 +64,19 @@ export function loadConfig(input: LoadInput = {}): Loaded {
   }
 
   const origin = new Map<string, string>();
+  const warnings: string[] = [];
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith(ENV_PREFIX) || ENV_NOT_CONFIG.has(name) || value === undefined) continue;
     const path = name.slice(ENV_PREFIX.length).toLowerCase().split('__');
     if (path.some((p) => p === '')) {
       problems.push(`environment variable ${name}: empty key segment`);
+      continue;
+    }
+    // Other tools share the prefix (the benchmark harness sets GATEHOUSE_REPO): a variable whose
+    // first segment names no section is not ours and is reported, not fatal. Anything under a real
+    // section (GATEHOUSE_ROUTES__MANGE) is validated like a file key, so typos there still fail.
+    if (!TOP_LEVEL_KEYS.has(path[0]!)) {
+      warnings.push(`environment variable ${name} does not name a setting; ignored`);
       continue;
     }
     setPath(raw, path, envValue(value));
@@ -99,7 +110,7 @@ export function loadConfig(input: LoadInput = {}): Loaded {
   config.data_dir = resolve(cwd, expandHome(config.data_dir));
   if (config.tls.cert) config.tls.cert = resolve(file ? resolve(file, '..') : cwd, expandHome(config.tls.cert));
   if (config.tls.key) config.tls.key = resolve(file ? resolve(file, '..') : cwd, expandHome(config.tls.key));
-  return { config: deepFreeze(config), file };
+  return { config: deepFreeze(config), file, warnings };
 }
 
 export function expandHome(p: string): string {

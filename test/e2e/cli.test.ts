@@ -56,6 +56,11 @@ describe('gatehouse config check', () => {
     assert.equal(secret.code, 0, secret.stderr);
     assert.ok(!secret.stdout.includes('s3cret-pass'), 'passwords are redacted');
     assert.match(secret.stdout, /postgres:\/\/gh:\*\*\*@127\.0\.0\.1:5432\/test/);
+    // Other tools share the prefix (the shared bench harness sets GATEHOUSE_REPO): a variable
+    // that names no section is reported and ignored, a typo inside a section is an error.
+    const foreign = cli(['config', 'check', '--config', f], { GATEHOUSE_REPO: '/somewhere' });
+    assert.equal(foreign.code, 0, foreign.stderr);
+    assert.match(foreign.stderr, /GATEHOUSE_REPO does not name a setting; ignored/);
     const bad = cli(['config', 'check', '--config', f], { GATEHOUSE_ROUTES__CLOWD: 'true' });
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /routes\.clowd: unknown key \(from environment variable GATEHOUSE_ROUTES__CLOWD\)/);

@@ -22,9 +22,10 @@ export async function serveCommand(argv: string[]): Promise<number> {
     console.log(SERVE_HELP);
     return 0;
   }
-  const { config, file } = configFrom(values, { listen: values.listen, upstream: values.upstream });
+  const { config, file, warnings } = configFrom(values, { listen: values.listen, upstream: values.upstream }, false);
   const log = createLogger(config.log);
   if (file) log.info({ file }, 'config loaded');
+  for (const w of warnings) log.warn(w);
   const gw = await startGateway({ config, log });
   const code = await new Promise<number>((resolve) => {
     let stopping = false;
