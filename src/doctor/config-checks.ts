@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import { expandHome } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { isLoopback, splitHostPort } from '../server/listen.js';
+import { isLoopback, splitHostPort } from '../core/ip.js';
 import type { Finding } from './types.js';
 
 /** Checks that need only the configuration (and the TLS files it names). */

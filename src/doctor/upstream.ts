@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import type { Config } from '../config/schema.js';
-import { isLoopback, splitHostPort } from '../server/listen.js';
+import { isLoopback, splitHostPort } from '../core/ip.js';
 import { hostPort, httpGet, localAddresses, ollamaVersion, type ProbeResult } from './probe.js';
 import type { DoctorReport, Finding } from './types.js';
 

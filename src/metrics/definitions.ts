@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { FastCounter, FastHistogram, type CounterSeries, type HistogramSeries } from './fast-metrics.js';
 import type { Limiter } from '../limits/types.js';
 import type { Observer } from '../server/observer.js';
 import type { RequestScope } from '../server/scope.js';
@@ -40,19 +41,20 @@ export function createMetrics(src: MetricsSources = {}): GatewayMetrics {
   const registers = [registry];
   if (src.processMetrics !== false) collectDefaultMetrics({ register: registry });
 
-  const requests = new Counter({ name: 'gatehouse_requests_total', help: 'Requests answered, by route id, required scope, HTTP status and decision.', labelNames: ['route', 'scope', 'status', 'decision'] as const, registers });
-  const refusals = new Counter({ name: 'gatehouse_refusals_total', help: 'Refused requests by GW_ERR_* code.', labelNames: ['reason'] as const, registers });
-  const limiterRefusals = new Counter({ name: 'gatehouse_limiter_refusals_total', help: 'Requests refused by rate, token, concurrency or queue limits (and failed-auth throttling), by GW_ERR_* code.', labelNames: ['reason'] as const, registers });
-  const tokens = new Counter({ name: 'gatehouse_tokens_total', help: 'Tokens counted from Ollama responses, by model, principal name and kind (prompt|completion).', labelNames: ['model', 'principal', 'kind'] as const, registers });
-  const estimated = new Counter({ name: 'gatehouse_tokens_estimated_requests_total', help: 'Requests whose token counts were estimated (the stream ended before the final usage record).', registers });
-  const duration = new Histogram({ name: 'gatehouse_request_duration_seconds', help: 'Arrival to response closed, by route id.', labelNames: ['route'] as const, buckets: LATENCY_BUCKETS, registers });
-  const ttfb = new Histogram({ name: 'gatehouse_time_to_first_byte_seconds', help: 'Arrival to the first response byte of proxied requests, by route id.', labelNames: ['route'] as const, buckets: LATENCY_BUCKETS, registers });
-  const overhead = new Histogram({ name: 'gatehouse_overhead_seconds', help: 'Time spent in Gatehouse before a request went upstream.', buckets: OVERHEAD_BUCKETS, registers });
-  const bytes = new Counter({ name: 'gatehouse_bytes_total', help: 'Body bytes received from clients (in) and sent to them (out).', labelNames: ['direction'] as const, registers });
-  const bytesIn = bytes.labels('in');
-  const bytesOut = bytes.labels('out');
-  const aborts = new Counter({ name: 'gatehouse_client_aborts_total', help: 'Requests whose client went away before the response finished, by route id.', labelNames: ['route'] as const, registers });
-  const upstreamErrors = new Counter({ name: 'gatehouse_upstream_errors_total', help: 'Upstream failures by GW_ERR_UPSTREAM_* code, or "stream_error" for an error Ollama wrote into a started stream.', labelNames: ['reason'] as const, registers });
+  // Per-request metrics: fast series (see fast-metrics.ts), looked up once per label combination.
+  const requests = new FastCounter(registry, 'gatehouse_requests_total', 'Requests answered, by route id, required scope, HTTP status and decision.', ['route', 'scope', 'status', 'decision']);
+  const refusals = new FastCounter(registry, 'gatehouse_refusals_total', 'Refused requests by GW_ERR_* code.', ['reason']);
+  const limiterRefusals = new FastCounter(registry, 'gatehouse_limiter_refusals_total', 'Requests refused by rate, token, concurrency or queue limits (and failed-auth throttling), by GW_ERR_* code.', ['reason']);
+  const tokens = new FastCounter(registry, 'gatehouse_tokens_total', 'Tokens counted from Ollama responses, by model, principal name and kind (prompt|completion).', ['model', 'principal', 'kind']);
+  const estimated = new FastCounter(registry, 'gatehouse_tokens_estimated_requests_total', 'Requests whose token counts were estimated (the stream ended before the final usage record).', []).series();
+  const duration = new FastHistogram(registry, 'gatehouse_request_duration_seconds', 'Arrival to response closed, by route id.', ['route'], LATENCY_BUCKETS);
+  const ttfb = new FastHistogram(registry, 'gatehouse_time_to_first_byte_seconds', 'Arrival to the first response byte of proxied requests, by route id.', ['route'], LATENCY_BUCKETS);
+  const overhead = new FastHistogram(registry, 'gatehouse_overhead_seconds', 'Time spent in Gatehouse before a request went upstream.', [], OVERHEAD_BUCKETS).series();
+  const bytes = new FastCounter(registry, 'gatehouse_bytes_total', 'Body bytes received from clients (in) and sent to them (out).', ['direction']);
+  const bytesIn = bytes.series('in');
+  const bytesOut = bytes.series('out');
+  const aborts = new FastCounter(registry, 'gatehouse_client_aborts_total', 'Requests whose client went away before the response finished, by route id.', ['route']);
+  const upstreamErrors = new FastCounter(registry, 'gatehouse_upstream_errors_total', 'Upstream failures by GW_ERR_UPSTREAM_* code, or "stream_error" for an error Ollama wrote into a started stream.', ['reason']);
 
   new Gauge({
     name: 'gatehouse_upstream_up', help: '1 when Ollama answered the last health probe (cached a few seconds), else 0.', registers,
@@ -83,53 +85,51 @@ export function createMetrics(src: MetricsSources = {}): GatewayMetrics {
     });
   }
 
-  // prom-client hashes the label values on every labels() call; the children for a route (and
-  // route × status × decision) are looked up once and kept, so the request path pays a Map lookup.
-  type Child<T> = T extends { labels(...v: string[]): infer C } ? C : never;
-  const byRoute = new Map<string, { duration: Child<typeof duration>; ttfb: Child<typeof ttfb>; outcome: Map<string, Child<typeof requests>> }>();
-  const routeChildren = (route: string) => {
+  // Series for a route (and route × status × decision), looked up once and kept.
+  const byRoute = new Map<string, { duration: HistogramSeries; ttfb: HistogramSeries; aborts: CounterSeries; outcome: Map<number, CounterSeries> }>();
+  const routeSeries = (route: string) => {
     let c = byRoute.get(route);
-    if (!c) byRoute.set(route, (c = { duration: duration.labels(route), ttfb: ttfb.labels(route), outcome: new Map() }));
+    if (!c) byRoute.set(route, (c = { duration: duration.series(route), ttfb: ttfb.series(route), aborts: aborts.series(route), outcome: new Map() }));
     return c;
   };
 
-  const tokenSeries = new Map<string, { prompt: Child<typeof tokens>; completion: Child<typeof tokens> }>();
+  const tokenSeries = new Map<string, { prompt: CounterSeries; completion: CounterSeries }>();
   const observer: Observer = {
     requestEnded(s: RequestScope): void {
       const route = s.route?.id ?? 'unmatched';
       const seconds = (performance.now() - s.start) / 1000;
-      const rc = routeChildren(route);
+      const rc = routeSeries(route);
       const outcomeKey = s.decision === 'allowed' ? s.status : -s.status;
-      let counter = rc.outcome.get(String(outcomeKey));
-      if (!counter) rc.outcome.set(String(outcomeKey), (counter = requests.labels(route, s.route?.scope ?? 'public', String(s.status), s.decision)));
-      counter.inc();
+      let counter = rc.outcome.get(outcomeKey);
+      if (!counter) rc.outcome.set(outcomeKey, (counter = requests.series(route, s.route?.scope ?? 'public', String(s.status), s.decision)));
+      counter.value++;
       rc.duration.observe(seconds);
       if (s.decision === 'refused' && s.reason) {
-        refusals.labels(s.reason).inc();
-        if (LIMITER_CODES.has(s.reason)) limiterRefusals.labels(s.reason).inc();
+        refusals.series(s.reason).value++;
+        if (LIMITER_CODES.has(s.reason)) limiterRefusals.series(s.reason).value++;
       }
       if (s.ttfbMs !== null) rc.ttfb.observe(s.ttfbMs / 1000);
       if (s.overheadMs !== null) overhead.observe(s.overheadMs / 1000);
-      if (s.bytesIn) bytesIn.inc(s.bytesIn);
-      if (s.bytesOut) bytesOut.inc(s.bytesOut);
-      if (s.clientAborted) aborts.labels(route).inc();
-      if (s.reason !== null && s.reason.startsWith('GW_ERR_UPSTREAM_')) upstreamErrors.labels(s.reason).inc();
-      else if (s.upstreamError !== null) upstreamErrors.labels('stream_error').inc();
+      if (s.bytesIn) bytesIn.value += s.bytesIn;
+      if (s.bytesOut) bytesOut.value += s.bytesOut;
+      if (s.clientAborted) rc.aborts.value++;
+      if (s.reason !== null && s.reason.startsWith('GW_ERR_UPSTREAM_')) upstreamErrors.series(s.reason).value++;
+      else if (s.upstreamError !== null) upstreamErrors.series('stream_error').value++;
       const u = s.usage;
       if (u && (u.prompt > 0 || u.completion > 0)) {
         const principal = s.principal?.name ?? '';
         const model = s.models[0] ?? '';
-        const series = `${model}\u0000${principal}`;
-        let t = tokenSeries.get(series);
+        const key = `${model}\u0000${principal}`;
+        let t = tokenSeries.get(key);
         if (!t) {
           // Past the cap, new pairs are counted under model="other" (not cached: rare by design).
           const m = tokenSeries.size < MAX_TOKEN_SERIES ? model : 'other';
-          t = { prompt: tokens.labels(m, principal, 'prompt'), completion: tokens.labels(m, principal, 'completion') };
-          if (m === model) tokenSeries.set(series, t);
+          t = { prompt: tokens.series(m, principal, 'prompt'), completion: tokens.series(m, principal, 'completion') };
+          if (m === model) tokenSeries.set(key, t);
         }
-        if (u.prompt > 0) t.prompt.inc(u.prompt);
-        if (u.completion > 0) t.completion.inc(u.completion);
-        if (u.estimated) estimated.inc();
+        if (u.prompt > 0) t.prompt.value += u.prompt;
+        if (u.completion > 0) t.completion.value += u.completion;
+        if (u.estimated) estimated.value++;
       }
     },
   };

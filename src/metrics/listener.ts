@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { splitHostPort } from '../core/ip.js';
 import type { GatewayMetrics } from './definitions.js';
 
 export interface MetricsListener {
@@ -17,12 +18,10 @@ export async function startMetricsListener(listen: string, metrics: GatewayMetri
   const server = createServer({ headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 75_000, maxHeaderSize: 16 * 1024 }, (req, res) => {
     void answer(req, res, metrics, hostAllowed);
   });
-  const i = listen.lastIndexOf(':');
-  let host = listen.slice(0, i);
-  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
+  const { host, port } = splitHostPort(listen);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ host: host || '0.0.0.0', port: Number(listen.slice(i + 1)) }, () => {
+    server.listen({ host, port }, () => {
       server.off('error', reject);
       resolve();
     });

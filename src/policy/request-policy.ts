@@ -1,6 +1,6 @@
-import type { ResolvedPrincipal } from '../auth/principal.js';
 import { refuse, type GatewayError } from '../core/errors.js';
 import type { Config } from '../config/schema.js';
+import type { Principal } from '../core/types.js';
 import { formatDuration } from '../config/units.js';
 import type { RouteDef } from '../routes/table.js';
 import { parseKeepAlive } from './go-duration.js';
@@ -39,7 +39,7 @@ export class RequestPolicy {
     this.#c = clamps;
   }
 
-  apply(route: RouteDef, body: JsonObject, p: ResolvedPrincipal, bodyBytes: number): PolicyResult | GatewayError {
+  apply(route: RouteDef, body: JsonObject, p: Principal, bodyBytes: number): PolicyResult | GatewayError {
     const kind = route.accounting;
     if (kind === 'none' || kind === 'openai-transcription') return { reserveTokens: 0, promptEstimate: 0 };
     const c = this.#effective(p);
@@ -122,7 +122,7 @@ export class RequestPolicy {
     return { reserveTokens: promptEstimate + maxOutput, promptEstimate };
   }
 
-  #effective(p: ResolvedPrincipal): ClampConfig {
+  #effective(p: Principal): ClampConfig {
     const o = p.clamps;
     if (o.max_num_ctx == null && o.max_num_predict == null && o.max_keep_alive == null && o.max_images == null && o.max_embed_inputs == null) return this.#c;
     return {

@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { isIP } from 'node:net';
 import { createSecureContext, type SecureContextOptions, type Server as TlsServer } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { expandHome } from '../config/load.js';
@@ -58,19 +57,6 @@ export function reloadTls(server: Server, cfg: Config): { subject: string; finge
   (server as unknown as TlsServer).setSecureContext(options);
   const cert = new X509Certificate(options.cert as Buffer);
   return { subject: cert.subject.replace(/\n/g, ', '), fingerprint256: cert.fingerprint256, notAfter: cert.validTo };
-}
-
-export function splitHostPort(listen: string): { host: string; port: number } {
-  const i = listen.lastIndexOf(':');
-  let host = listen.slice(0, i);
-  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
-  return { host: host || '0.0.0.0', port: Number(listen.slice(i + 1)) };
-}
-
-export function isLoopback(host: string): boolean {
-  if (host === 'localhost') return true;
-  if (isIP(host) === 4) return host.startsWith('127.');
-  return host === '::1';
 }
 
 /** More header fields than any client sends (browsers and SDKs send 10–30). */
