@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { loadConfig } from '../../dist/src/config/load.js';
-import { splitHostPort } from '../../dist/src/server/listen.js';
+import { splitHostPort } from '../../dist/src/core/ip.js';
 
 function fail(message) {
   console.error(`healthcheck: ${message}`);

@@ -72,10 +72,11 @@ export function loadConfig(input: LoadInput = {}): Loaded {
       problems.push(`environment variable ${name}: empty key segment`);
       continue;
     }
-    // Other tools share the prefix (the benchmark harness sets GATEHOUSE_REPO): a variable whose
-    // first segment names no section is not ours and is reported, not fatal. Anything under a real
-    // section (GATEHOUSE_ROUTES__MANGE) is validated like a file key, so typos there still fail.
-    if (!TOP_LEVEL_KEYS.has(path[0]!)) {
+    // Other tools share the prefix (the benchmark harness sets GATEHOUSE_REPO): a plain name that
+    // is no setting is reported, not fatal. A nested path (GATEHOUSE_AUTH__ENABLED,
+    // GATEHOUSE_ROUTES__MANGE) is unmistakably meant as configuration and is validated like a file
+    // key, so it fails when it names nothing.
+    if (path.length === 1 && !TOP_LEVEL_KEYS.has(path[0]!)) {
       warnings.push(`environment variable ${name} does not name a setting; ignored`);
       continue;
     }
