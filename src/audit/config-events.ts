@@ -1,5 +1,6 @@
 import { hostname, userInfo } from 'node:os';
 import type { AdminEvent, AuditStore } from '../store/types.js';
+import { redactUrl } from '../config/redact.js';
 
 /**
  * Configuration changes in the admin trail. Gatehouse's config is a file (plus environment and
@@ -31,17 +32,6 @@ function redactValue(v: unknown): unknown {
   if (typeof v === 'string') return redactUrl(v);
   if (Array.isArray(v)) return v.map(redactValue);
   return v;
-}
-
-function redactUrl(s: string): string {
-  if (!/^[a-z][a-z0-9+.-]*:\/\/[^/]*@/i.test(s)) return s;
-  try {
-    const u = new URL(s);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return s;
-  }
 }
 
 export function serverActor(): string {

@@ -10,6 +10,7 @@ import { Plans } from './plan.js';
 import { RedisStore } from './redis-store.js';
 import { ResilientStore } from './resilient-store.js';
 import type { Limiter } from './types.js';
+import { redactUrl } from '../config/redact.js';
 
 /**
  * Builds the limiter from config (the composition root calls this once): the memory backend, or
@@ -52,7 +53,7 @@ export async function createLimiter(config: Pick<Config, 'limits' | 'redis'>, de
   let store: ResilientStore | null = null;
   redis.on('error', (err: Error) => log.debug({ err: err.message }, 'redis connection error'));
   subscriber.on('error', () => {});
-  redis.on('close', () => store?.failed(new Error(`connection to ${safeUrl(r.url)} closed`)));
+  redis.on('close', () => store?.failed(new Error(`connection to ${redactUrl(r.url)} closed`)));
   redis.on('ready', () => store?.reconnected());
 
   const redisStore = new RedisStore({ redis, subscriber, clock: deps.clock, prefix, leaseTtlMs: l.lease_ttl, onBackgroundError: (err) => store?.failed(err) });
@@ -69,7 +70,7 @@ export async function createLimiter(config: Pick<Config, 'limits' | 'redis'>, de
 
   try {
     await Promise.all([redis.connect(), subscriber.connect().catch(() => {})]);
-    log.info({ redis: safeUrl(r.url), key_prefix: prefix, on_store_error: l.on_store_error }, 'limits shared through redis');
+    log.info({ redis: redactUrl(r.url), key_prefix: prefix, on_store_error: l.on_store_error }, 'limits shared through redis');
   } catch (err) {
     // Start anyway: on_store_error applies until Redis answers, and recovery is automatic.
     store.failed(err);
@@ -82,17 +83,6 @@ export async function createLimiter(config: Pick<Config, 'limits' | 'redis'>, de
       subscriber.disconnect();
     },
   });
-}
-
-/** The Redis URL without its password, for logs. */
-export function safeUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return 'redis://(unparsable url)';
-  }
 }
 
 export { GatewayLimiter } from './limiter.js';

@@ -4,7 +4,7 @@ import { ConfigSchema } from '../../src/config/schema.js';
 import { addressKey } from '../../src/limits/auth-failures.js';
 import { FairQueue } from '../../src/limits/fair-queue.js';
 import { goDuration, rateHeaders } from '../../src/limits/headers.js';
-import { safeUrl } from '../../src/limits/index.js';
+import { redactUrl as safeUrl } from '../../src/config/redact.js';
 import { Plans, resolvePlan } from '../../src/limits/plan.js';
 
 /** The small pieces of the limits, each on its own. */

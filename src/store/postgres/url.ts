@@ -4,6 +4,8 @@
  * hold several gateways (or test runs) side by side.
  */
 
+import { redactUrl } from '../../config/redact.js';
+
 export interface PgTarget {
   /** The URL without our own `schema` parameter. */
   connectionString: string;
@@ -26,16 +28,4 @@ export function parsePostgresUrl(url: string): PgTarget {
   u.searchParams.delete('schema');
   const connectionString = u.toString();
   return { connectionString, schema, display: redactUrl(url) };
-}
-
-/** Hides the password of any URL with one (store URLs in logs, config audit events). */
-export function redactUrl(s: string): string {
-  try {
-    const u = new URL(s);
-    if (!u.password) return s;
-    u.password = '***';
-    return u.toString();
-  } catch {
-    return s;
-  }
 }
