@@ -407,7 +407,6 @@ export class Gateway {
   /** Called when the response has closed and when an exchange has finished; observes once both have. */
   #settled(scope: RequestScope): void {
     if (!scope.releaseOne()) return;
-    scope.finished = true;
     this.#d.observer.requestEnded(scope);
   }
 }

@@ -36,7 +36,6 @@ export class RequestScope {
   upstreamError: string | null = null;
   upstream: string | null = null;
   stream = false;
-  finished = false;
   /** Parts still open (the response, an upstream exchange); observed when none are. */
   #pending = 0;
 

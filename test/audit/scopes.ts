@@ -58,6 +58,5 @@ export function scope(o: ScopeInit = {}): RequestScope {
   s.bytesIn = o.bytesIn ?? 120;
   s.bytesOut = o.bytesOut ?? 900;
   s.stream = o.stream ?? true;
-  s.finished = true;
   return s;
 }

@@ -41,20 +41,16 @@ describe('route table × credential states', () => {
     // Hundreds of deliberate failures from one address: the brute-force guard (tested on its own
     // in test/security) would turn them into 429s.
     s = await startStack({ config: { routes: { manage: true, cloud: true }, limits: { auth_failures: { max: 0 } } } });
-    const mk = (name: string, args: string[]) => {
-      const r = s.cli(['keys', 'create', '--name', name, '--json', ...args]);
-      assert.equal(r.code, 0, r.stderr);
-      return JSON.parse(r.stdout) as { id: string; key: string };
-    };
+    const mk = (name: string, args: string[]) => s.createKey(name, args, { wait: false });
     const all = 'inference,models:read,models:manage,cloud';
-    keys.good = mk('good', ['--scopes', all]).key;
-    const revoked = mk('revoked', ['--scopes', all]);
+    keys.good = (await mk('good', ['--scopes', all])).key;
+    const revoked = await mk('revoked', ['--scopes', all]);
     assert.equal(s.cli(['keys', 'revoke', revoked.id]).code, 0);
     keys.revoked = revoked.key;
-    keys.expired = mk('expired', ['--scopes', all, '--expires', '1s']).key;
-    keys.inferenceOnly = mk('inference-only', ['--scopes', 'inference']).key;
-    keys.readOnly = mk('read-only', ['--scopes', 'models:read']).key;
-    keys.mistralOnly = mk('mistral-only', ['--scopes', all, '--models', 'mistral']).key;
+    keys.expired = (await mk('expired', ['--scopes', all, '--expires', '1s'])).key;
+    keys.inferenceOnly = (await mk('inference-only', ['--scopes', 'inference'])).key;
+    keys.readOnly = (await mk('read-only', ['--scopes', 'models:read'])).key;
+    keys.mistralOnly = (await mk('mistral-only', ['--scopes', all, '--models', 'mistral'])).key;
     await settle(1200); // expiry passes, and the gateway has polled the store
   });
   after(() => s.close());

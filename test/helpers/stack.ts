@@ -43,9 +43,10 @@ export interface Stack {
   configFile: string;
   /**
    * `gatehouse keys create --name NAME [args]` → the new key and its id. Waits until running
-   * gateways have picked the key up (they poll the store every 250 ms).
+   * gateways have picked the key up (they poll the store every 250 ms), unless `wait` is false
+   * (a test creating many keys waits once, with `settle()`).
    */
-  createKey(name: string, args?: string[]): Promise<{ id: string; key: string }>;
+  createKey(name: string, args?: string[], opts?: { wait?: boolean }): Promise<{ id: string; key: string }>;
   cli(args: string[]): CliResult;
   /** Starts another gateway process on the same config and data dir (replica tests). */
   startReplica(): Promise<GatewayProcess>;
@@ -93,11 +94,11 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
     gw,
     dataDir,
     configFile,
-    async createKey(name, args = []) {
+    async createKey(name, args = [], opts = {}) {
       const r = cli(['keys', 'create', '--name', name, '--json', ...args], env);
       if (r.code !== 0) throw new Error(`keys create failed (${r.code}): ${r.stderr}`);
       const j = JSON.parse(r.stdout) as { id: string; key: string };
-      await settle();
+      if (opts.wait !== false) await settle();
       return { id: j.id, key: j.key };
     },
     cli: (args) => cli(args, env),

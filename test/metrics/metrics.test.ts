@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createMetrics } from '../../src/metrics/definitions.js';
-import { Unlimited } from '../../src/limits/unlimited.js';
 import type { Limiter } from '../../src/limits/types.js';
 import { principal, scope } from '../audit/scopes.js';
 
@@ -61,7 +60,12 @@ describe('metrics', () => {
 
   it('read in-flight, queue depth, limiter, audit, key-store and upstream health at scrape time', async () => {
     let inFlight = 3;
-    const limiter: Limiter = Object.assign(new Unlimited(), { snapshot: () => ({ inFlight, queued: 2, storeErrors: 4, degraded: true }) });
+    const limiter: Limiter = {
+      admit: () => ({ headers: {}, release: () => {} }),
+      authFailure: () => 0,
+      close: async () => {},
+      snapshot: () => ({ inFlight, queued: 2, storeErrors: 4, degraded: true }),
+    };
     const m = createMetrics({
       processMetrics: false,
       limiter,

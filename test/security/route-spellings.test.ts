@@ -94,19 +94,15 @@ describe('threats A2/B1/B2/B3/B7: route table × method × path spelling × cred
 
   before(async () => {
     s = await startStack({ config: { ...BASE_CONFIG, routes: { manage: true, cloud: true }, metrics: { listen: 'main' } } });
-    const mk = (name: string, args: string[]): { id: string; key: string } => {
-      const r = s.cli(['keys', 'create', '--name', name, '--json', ...args]);
-      assert.equal(r.code, 0, r.stderr);
-      return JSON.parse(r.stdout) as { id: string; key: string };
-    };
+    const mk = (name: string, args: string[]) => s.createKey(name, args, { wait: false });
     const all = 'inference,models:read,models:manage,cloud,metrics';
-    keys.good = mk('good', ['--scopes', all]).key;
-    const revoked = mk('revoked', ['--scopes', all]);
+    keys.good = (await mk('good', ['--scopes', all])).key;
+    const revoked = await mk('revoked', ['--scopes', all]);
     assert.equal(s.cli(['keys', 'revoke', revoked.id]).code, 0);
     keys.revoked = revoked.key;
-    keys.expired = mk('expired', ['--scopes', all, '--expires', '1s']).key;
-    keys.inference = mk('inference-only', ['--scopes', 'inference']).key;
-    keys.read = mk('read-only', ['--scopes', 'models:read']).key;
+    keys.expired = (await mk('expired', ['--scopes', all, '--expires', '1s'])).key;
+    keys.inference = (await mk('inference-only', ['--scopes', 'inference'])).key;
+    keys.read = (await mk('read-only', ['--scopes', 'models:read'])).key;
     const good = generateKeyPair(keyDir, 'ed25519', 'id_good');
     const stranger = generateKeyPair(keyDir, 'ed25519', 'id_stranger');
     sshGood = loadOllamaSigner(readFileSync(good.privateKeyPath));
