@@ -219,6 +219,23 @@ function summaryTable(recs: Rec[], targets: string[]): string[] {
   return lines.length > 2 ? lines : [];
 }
 
+/**
+ * Issue #4's measure: what limits cost. `gatehouse` has rpm + tpm + concurrency on its key (memory
+ * backend), `gatehouse-redis` the same on Redis, `gatehouse-auth` a key with no limits.
+ */
+function limitsTable(recs: Rec[]): string[] {
+  const base = 'gatehouse-auth';
+  const lines = head(['scenario', 'auth only, req/s', 'memory limits x auth only', 'redis limits x auth only', 'CPU µs/req: auth / memory / redis']);
+  const cpu = (r: Rec) => r.proxy?.cpu_us_per_unit;
+  for (const sc of ['s1', 's2'] as Scenario[]) {
+    if (!pick(recs, sc, base).length) continue;
+    const ratio = (t: string) => (pick(recs, sc, t).length ? fmt(paired(recs, sc, t, (r) => r.rate, 'ratio', base)) : '–');
+    const c = (t: string) => (pick(recs, sc, t).length ? fmt(med(pick(recs, sc, t), cpu), 1) : '–');
+    lines.push(row([label(sc), fmt(med(pick(recs, sc, base), (r) => r.rate)), ratio('gatehouse'), ratio('gatehouse-redis'), `${c(base)} / ${c('gatehouse')} / ${c('gatehouse-redis')}`]));
+  }
+  return lines.length > 2 ? lines : [];
+}
+
 function noiseTable(recs: Rec[], targets: string[]): string[] {
   const scs = (['s1', 's2', 's3', 's3o'] as Scenario[]).filter((s) => recs.some((r) => r.scenario === s));
   const lines = head(['target', ...scs.map((s) => `${label(s)} spread`), "other processes' CPU % median (max)", 'steal % median (max)']);
@@ -279,6 +296,13 @@ export function render(recs: Rec[], meta: Meta): string {
     if (!recs.some((r) => r.scenario === sc)) continue;
     out.push(`## ${TITLES[sc](k)}`, '', ...table(), '');
     if (NOTES[sc]) out.push(NOTES[sc], '');
+  }
+  const lt = limitsTable(recs);
+  if (lt.length) {
+    out.push('## What limits cost', '');
+    out.push('Throughput with rpm + tpm + concurrency on the key (limits far above the load: the limiter runs, never refuses),');
+    out.push('relative to the same gateway with a key that has no limits, paired within each round. Redis: the local Redis,');
+    out.push('on the same 2 cores.', '', ...lt, '');
   }
   const oh = overheadTable(recs);
   if (oh.length) {

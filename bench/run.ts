@@ -129,7 +129,7 @@ async function authCheck(t: Target): Promise<{ ok: boolean; auth: string; notes:
     const none = await call(t, 'GET', '/api/tags', null, null);
     wrong = w.status === 401 && none.status === 401 ? '401 (yes)' : `${w.status} / no token ${none.status} (NOT 401)`;
   }
-  if (t.name === 'gatehouse') notes.push(typeof chat.headers[HEADER] === 'string' ? `${HEADER} present` : `${HEADER} MISSING`);
+  if (t.name.startsWith('gatehouse')) notes.push(typeof chat.headers[HEADER] === 'string' ? `${HEADER} present` : `${HEADER} MISSING`);
   const right = `${ok ? '2xx (yes)' : 'FAILED'}: tags ${tags.status}, chat ${chat.status}, stream ${gen.status}${streamOk ? '' : ' (no done:true)'}`;
   return { ok, auth: `${wrong} / ${right}`, notes };
 }
@@ -283,7 +283,14 @@ async function main(): Promise<number> {
   const token = `bench-${randomBytes(16).toString('hex')}`;
   const targets: Target[] = [];
   const starters: [string, () => Promise<Target>][] = [];
-  if (wantTargets.has('gatehouse')) starters.push(['gatehouse', () => gatehouse(paths, upUrl, { args: words(process.env.BENCH_GATEHOUSE_ARGS), env: words(process.env.BENCH_GATEHOUSE_ENV), nodeArgs: words(process.env.BENCH_GATEHOUSE_NODE_ARGS) })]);
+  const gh = { args: words(process.env.BENCH_GATEHOUSE_ARGS), env: words(process.env.BENCH_GATEHOUSE_ENV), nodeArgs: words(process.env.BENCH_GATEHOUSE_NODE_ARGS) };
+  if (wantTargets.has('gatehouse')) starters.push(['gatehouse', () => gatehouse(paths, upUrl, gh)]);
+  // What limits cost (issue #4): the same gateway with a key without limits, and with Redis.
+  if (wantTargets.has('gatehouse-auth')) starters.push(['gatehouse-auth', () => gatehouse(paths, upUrl, { ...gh, name: 'gatehouse-auth', limits: false })]);
+  if (wantTargets.has('gatehouse-redis')) {
+    const env = [...gh.env, 'GATEHOUSE_LIMITS__BACKEND=redis', `GATEHOUSE_REDIS__KEY_PREFIX=gatehouse-bench-${randomBytes(6).toString('hex')}:`];
+    starters.push(['gatehouse-redis', () => gatehouse(paths, upUrl, { ...gh, env, name: 'gatehouse-redis' })]);
+  }
   if (nginxBin) starters.push(['nginx', () => nginx(paths, nginxBin, upUrl, token)]);
   else if (wantTargets.has('nginx')) log('nginx is not installed: no nginx row');
   if (wantTargets.has('node-undici')) starters.push(['node-undici', () => nodeUndici(paths, upUrl, token)]);

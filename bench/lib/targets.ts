@@ -3,6 +3,8 @@
  *   direct       the upstream itself (no proxy, no auth): the limit
  *   gatehouse    the compiled CLI (`dist/src/main.js serve`), fresh data dir, a key made by
  *                `gatehouse keys create` with limits far above the load (the limiter runs, never refuses)
+ *   gatehouse-auth, gatehouse-redis   (only when asked for in TARGETS) the same with a key without
+ *                limits, and with the limits on the local Redis (limits.backend: redis)
  *   nginx        only if installed: static bearer check, proxy_buffering off, upstream keepalive
  *   node-undici  node:http + undici Pool (bench/node-undici.ts): the bare-Node floor
  */
@@ -41,8 +43,9 @@ export function direct(upstreamUrl: string): Target {
  * Inherited GATEHOUSE_* variables are dropped (a stray GATEHOUSE_CONFIG in a shell would change
  * what is measured); `extraEnv` ("GATEHOUSE_LOG__LEVEL=warn" …) and `extraArgs` are added on purpose.
  */
-export async function gatehouse(p: Paths, upstreamUrl: string, o: { args: string[]; env: string[]; nodeArgs: string[] }): Promise<Target> {
+export async function gatehouse(p: Paths, upstreamUrl: string, o: { args: string[]; env: string[]; nodeArgs: string[]; name?: string; limits?: boolean }): Promise<Target> {
   const { args: extraArgs, env: extraEnv, nodeArgs } = o;
+  const name = o.name ?? 'gatehouse';
   const data = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
   chmodSync(data, 0o700);
   const port = await freePort();
@@ -66,8 +69,8 @@ export async function gatehouse(p: Paths, upstreamUrl: string, o: { args: string
       ...(limits ? ['--rpm', '100000000', '--tpm', '1000000000000', '--concurrency', '1000000'] : []), '--json'], { cwd: data, env });
   let out: string;
   try {
-    out = (await create(true)).stdout;
-    notes.push('key limits rpm 1e8, tpm 1e12, concurrency 1e6');
+    out = (await create(o.limits !== false)).stdout;
+    notes.push(o.limits === false ? 'key without limits' : 'key limits rpm 1e8, tpm 1e12, concurrency 1e6');
   } catch (e) {
     notes.push(`limit flags refused (${(e as Error).message.split('\n')[0]}); key without per-key limits`);
     out = (await create(false)).stdout;
@@ -76,7 +79,7 @@ export async function gatehouse(p: Paths, upstreamUrl: string, o: { args: string
   if (!key) throw new Error(`gatehouse keys create printed no key: ${out.slice(0, 300)}`);
   const s = startServer('gatehouse', process.execPath,
     [...nodeArgs, p.gatehouseBin, 'serve', '--listen', `127.0.0.1:${port}`, '--upstream', upstreamUrl, '--data-dir', data, ...extraArgs],
-    { env, cwd: data, log: join(p.runDir, 'logs', 'gatehouse.log') });
+    { env, cwd: data, log: join(p.runDir, 'logs', `${name}.log`) });
   const url = `http://127.0.0.1:${port}`;
   const stop = async () => {
     await s.stop();
@@ -88,7 +91,7 @@ export async function gatehouse(p: Paths, upstreamUrl: string, o: { args: string
     rmSync(data, { recursive: true, force: true });
     throw e;
   }
-  return { name: 'gatehouse', url, pid: s.pid, token: key, notes, stop };
+  return { name, url, pid: s.pid, token: key, notes, stop };
 }
 
 export async function nginx(p: Paths, bin: string, upstreamUrl: string, token: string): Promise<Target> {

@@ -33,16 +33,38 @@ function script(text: string): Script {
  * KEYS[1] global permits, KEYS[2] waiters flag, then per operation only the keys it uses:
  *   admit    bucket hash (rpm or tpm), tpd counter (tpd), key permits (concurrency), model permits…
  *   release  bucket hash (tpm), tpd counter (tpd), permit sets…
+ *   give     bucket hash
+ *   drop     one permit set
  * ARGV[1] now, ARGV[2] channel, ARGV[3] replica id, then one comma-separated string per operation
  * (few arguments: the client's cost is per argument):
- *   admit    a,#models,rpm,tpm,tpd,tokens,concurrency,global,lease,lease expiry,day end,model caps…
- *   release  r,#permits,tpm,tpm reserved,actual tokens,tpd reserved,lease
- * (-1 = not limited.) Returns one comma-separated string with 10 numbers per admission, in order:
+ *   admit    a,#models,rpm,tpm,tpd,tokens,concurrency,global,lease,lease expiry,day end,refresh,
+ *            extra requests (rpm),extra requests (tpm),extra permits,which sets,model caps…
+ *   release  r,#permits,tpm,tpm reserved,actual tokens,tpd reserved,member per permit set…
+ *   give     g,rpm,tpm,rpm units,tpm tokens        (units a replica took ahead and did not use)
+ *   drop     z,#members,member…                     (permits a replica took ahead and did not use)
+ * (-1 = not limited.) `refresh` has one character per permit set (key, global, then each model):
+ * '1' asks for that set's TTL to be renewed (the replica does so at most every 10 s per set).
+ * `which sets` is the same shape: '1' = take extra permits of that set ('0' when there is none).
+ * The extras are the replica's local reserve (redis-reserve.ts): once this admission is granted,
+ * it also takes up to that many more requests' worth of each limit, never more than an eighth of
+ * what is left, so close to a limit nothing is taken ahead and every decision is made here.
+ * Returns one comma-separated string per admission, in order:
  *   ok, blocker (1 rpm 2 tpm 3 tpd 4 key 5 model 6 global), retry ms,
- *   rpm remaining, rpm reset ms, tpm remaining, tpm reset ms, tpd remaining, tpd reset ms, model index.
+ *   rpm remaining, rpm reset ms, tpm remaining, tpm reset ms, tpd remaining, tpd reset ms, model index,
+ *   extra rpm units, extra tpm tokens, then extra permits per permit set (key, global, models).
+ * Extra permits are members `<lease>:<n>` of the set, n = 1…
+ *
+ * Redis CPU is mostly the cost of each redis.call (measured: ~11 calls per request cost ~28 µs of
+ * Redis CPU, most of it outside the commands themselves), so calls are kept few: a bucket hash
+ * carries its own expiry deadline in field x (read with the levels; PEXPIRE only when the deadline
+ * must move, then with 30 s to spare), both buckets are written by one HSET, and a permit set's
+ * TTL is set when the set is created or when the replica asks (refresh). An admission is then
+ * HMGET + HSET + ZCARD + ZADD per limit kind, a release HMGET + HSET + ZREM.
  */
 export const BATCH = script(`
 local MIN = 60000
+local SLACK = 30000
+local call = redis.call
 local now = tonumber(ARGV[1])
 local GLOBAL, WAITERS = KEYS[1], KEYS[2]
 
@@ -64,12 +86,39 @@ local function rem(l)
   return math.floor(l)
 end
 local function count(key, cap)
-  local n = redis.call('ZCARD', key)
+  local n = call('ZCARD', key)
   if n >= cap and n > 0 then
-    redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
-    n = redis.call('ZCARD', key)
+    call('ZREMRANGEBYSCORE', key, '-inf', now)
+    n = call('ZCARD', key)
   end
   return n
+end
+-- Writes a bucket hash; moves its expiry (kept in field x) only when the state needs longer.
+local function save(bucket, hs, x, need)
+  x = tonumber(x) or 0
+  if need > x then
+    x = need + SLACK
+    hs[#hs + 1] = 'x'; hs[#hs + 1] = x
+    call('HSET', bucket, unpack(hs))
+    call('PEXPIRE', bucket, x - now)
+  else
+    call('HSET', bucket, unpack(hs))
+  end
+end
+-- Adds a lease (and up to 'want' more permits, if the cap leaves room for them ahead of demand) to
+-- a permit set; a new set (n == 0) or a requested refresh sets the set's TTL. Returns the extras.
+local function hold(key, n, cap, exp, lease, ttl, refresh, want)
+  local extra = 0
+  if want > 0 and cap > 0 then extra = math.max(0, math.min(want, math.floor((cap - n - 1) / 8))) end
+  if extra > 0 then
+    local z = {exp, lease}
+    for j = 1, extra do z[#z + 1] = exp; z[#z + 1] = lease .. ':' .. j end
+    call('ZADD', key, unpack(z))
+  else
+    call('ZADD', key, exp, lease)
+  end
+  if n == 0 or refresh then call('PEXPIRE', key, ttl) end
+  return extra
 end
 
 local out = {}
@@ -83,7 +132,8 @@ for a = 4, #ARGV do
     local nm = tonumber(f[2])
     local rpm, tpm, tpd = tonumber(f[3]), tonumber(f[4]), tonumber(f[5])
     local tokens, conc, glob = tonumber(f[6]), tonumber(f[7]), tonumber(f[8])
-    local lease, exp, dayEnd = f[9], tonumber(f[10]), tonumber(f[11])
+    local lease, exp, dayEnd, rf = f[9], tonumber(f[10]), tonumber(f[11]), f[12]
+    local xr, xt, xc, xs = tonumber(f[13]), tonumber(f[14]), tonumber(f[15]), f[16]
     local useT = tokens >= 0 and tpm >= 0
     -- Only the keys this admission uses are passed: bucket, tpd counter, key permits, models.
     local bucket, tpdKey, ccKey
@@ -94,9 +144,11 @@ for a = 4, #ARGV do
     k = k + nm
     local r = {0, 0, 0, -1, 0, -1, 0, -1, 0, 0}
     local rl, tl, tn, used, dn = 0, 0, 0, 0, 0
+    local nk, ng = 0, 0
+    local nms = {}
     local ok = true
     local h
-    if rpm >= 0 or useT then h = redis.call('HMGET', bucket, 'rl', 'rt', 'tl', 'tt') end
+    if bucket then h = call('HMGET', bucket, 'rl', 'rt', 'tl', 'tt', 'x') end
     if rpm >= 0 then
       rl = refill(tonumber(h[1]), tonumber(h[2]), rpm)
       r[4] = rem(rl); r[5] = waitms(rl, rpm, rpm)
@@ -111,81 +163,127 @@ for a = 4, #ARGV do
       elseif tl < tn then r[2] = 2; r[3] = waitms(tl, tn, tpm); ok = false end
     end
     if ok and tokens >= 0 and tpd >= 0 then
-      used = tonumber(redis.call('GET', tpdKey) or '0')
+      used = tonumber(call('GET', tpdKey) or '0')
       dn = math.min(tokens, tpd)
       r[8] = math.max(0, tpd - used); r[9] = dayEnd - now
       if tpd == 0 or used + dn > tpd then r[2] = 3; r[3] = dayEnd - now; ok = false end
     end
-    if ok and conc >= 0 and count(ccKey, conc) >= conc then r[2] = 4; ok = false end
+    if ok and conc >= 0 then
+      nk = count(ccKey, conc)
+      if nk >= conc then r[2] = 4; ok = false end
+    end
     if ok then
       for i = 1, nm do
-        local cap = tonumber(f[11 + i])
-        if count(KEYS[m0 + i], cap) >= cap then r[2] = 5; r[10] = i; ok = false; break end
+        local cap = tonumber(f[16 + i])
+        nms[i] = count(KEYS[m0 + i], cap)
+        if nms[i] >= cap then r[2] = 5; r[10] = i; ok = false; break end
       end
     end
-    if ok and glob >= 0 and count(GLOBAL, glob) >= glob then r[2] = 6; ok = false end
+    if ok and glob >= 0 then
+      ng = count(GLOBAL, glob)
+      if ng >= glob then r[2] = 6; ok = false end
+    end
+    local er, et = 0, 0
+    local ex = {}
     if ok then
       r[1] = 1
-      if rpm >= 0 or useT then
+      if bucket then
         local full = 0
+        local hs = {}
         if rpm >= 0 then
           rl = rl - 1
-          r[4] = rem(rl); r[5] = waitms(rl, rpm, rpm); full = r[5]
-          redis.call('HSET', bucket, 'rl', tostring(rl), 'rt', now)
+          r[4] = rem(rl); r[5] = waitms(rl, rpm, rpm)
+          if xr > 0 and rl >= 8 then er = math.min(xr, math.floor(rl / 8)); rl = rl - er end
+          full = waitms(rl, rpm, rpm)
+          hs[1] = 'rl'; hs[2] = tostring(rl); hs[3] = 'rt'; hs[4] = now
         end
         if useT then
           tl = tl - tn
-          r[6] = rem(tl); r[7] = waitms(tl, tpm, tpm); full = math.max(full, r[7])
-          redis.call('HSET', bucket, 'tl', tostring(tl), 'tt', now)
+          r[6] = rem(tl); r[7] = waitms(tl, tpm, tpm)
+          -- Whole requests' worth only, so that a reserve is never left with a useless fraction.
+          if xt > 0 and tn > 0 and tl >= 8 * tn then et = tn * math.min(xt, math.floor(tl / 8 / tn)); tl = tl - et end
+          full = math.max(full, waitms(tl, tpm, tpm))
+          hs[#hs + 1] = 'tl'; hs[#hs + 1] = tostring(tl); hs[#hs + 1] = 'tt'; hs[#hs + 1] = now
         end
-        -- Only ever lengthen: the other bucket in the hash may need longer (a tpm debt).
-        if redis.call('PTTL', bucket) < full + 1000 then redis.call('PEXPIRE', bucket, full + 1000) end
+        -- The deadline only ever moves later: the other bucket in the hash may need longer.
+        save(bucket, hs, h[5], now + full + 1000)
       end
       if tokens >= 0 and tpd >= 0 then
-        used = redis.call('INCRBY', tpdKey, dn)
-        if used == dn then redis.call('PEXPIRE', tpdKey, dayEnd - now + 86400000) end
+        used = call('INCRBY', tpdKey, dn)
+        if used == dn then call('PEXPIRE', tpdKey, dayEnd - now + 86400000) end
         r[8] = math.max(0, tpd - used)
       end
       local ttl = exp - now + 60000
-      if conc >= 0 then redis.call('ZADD', ccKey, exp, lease); redis.call('PEXPIRE', ccKey, ttl) end
-      if glob >= 0 then redis.call('ZADD', GLOBAL, exp, lease); redis.call('PEXPIRE', GLOBAL, ttl) end
-      for i = 1, nm do redis.call('ZADD', KEYS[m0 + i], exp, lease); redis.call('PEXPIRE', KEYS[m0 + i], ttl) end
+      -- Permit sets in order (key, global, models): the n-th one reads the n-th 'which sets' flag.
+      local function want(j) if string.byte(xs, j) == 49 then return xc end return 0 end
+      local j = 0
+      if conc >= 0 then j = j + 1; ex[j] = hold(ccKey, nk, conc, exp, lease, ttl, string.byte(rf, 1) == 49, want(j)) end
+      if glob >= 0 then j = j + 1; ex[j] = hold(GLOBAL, ng, glob, exp, lease, ttl, string.byte(rf, 2) == 49, want(j)) end
+      for i = 1, nm do j = j + 1; ex[j] = hold(KEYS[m0 + i], nms[i], tonumber(f[16 + i]), exp, lease, ttl, string.byte(rf, 2 + i) == 49, want(j)) end
+    else
+      local sets = nm
+      if conc >= 0 then sets = sets + 1 end
+      if glob >= 0 then sets = sets + 1 end
+      for i = 1, sets do ex[i] = 0 end
     end
-    for i = 1, 10 do out[#out + 1] = string.format('%d', r[i]) end
+    out[#out + 1] = string.format('%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d', r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], er, et)
+    for i = 1, #ex do out[#out + 1] = ex[i] end
   elseif op == 'r' then
     local np = tonumber(f[2])
-    local tpm, tres, actual, dres, lease = tonumber(f[3]), tonumber(f[4]), tonumber(f[5]), tonumber(f[6]), f[7]
+    local tpm, tres, actual, dres = tonumber(f[3]), tonumber(f[4]), tonumber(f[5]), tonumber(f[6])
     local bucket, tpdKey
     if tpm >= 0 then bucket = KEYS[k]; k = k + 1 end
     if dres >= 0 then tpdKey = KEYS[k]; k = k + 1 end
     if tpm >= 0 and (tres > 0 or actual > 0) then
-      local h = redis.call('HMGET', bucket, 'tl', 'tt')
+      local h = call('HMGET', bucket, 'tl', 'tt', 'x')
       local l = math.min(tpm, refill(tonumber(h[1]), tonumber(h[2]), tpm) + tres - actual)
-      redis.call('HSET', bucket, 'tl', tostring(l), 'tt', now)
-      local ttl = redis.call('PTTL', bucket)
-      local full = waitms(l, tpm, tpm) + 1000
-      if ttl < full then redis.call('PEXPIRE', bucket, full) end
+      save(bucket, {'tl', tostring(l), 'tt', now}, h[3], now + waitms(l, tpm, tpm) + 1000)
     end
     if dres >= 0 and actual ~= dres then
-      local used = redis.call('INCRBY', tpdKey, actual - dres)
-      if used == actual - dres then redis.call('PEXPIRE', tpdKey, 2 * 86400000) end
+      local used = call('INCRBY', tpdKey, actual - dres)
+      if used == actual - dres then call('PEXPIRE', tpdKey, 2 * 86400000) end
     end
-    for i = 1, np do freed = freed + redis.call('ZREM', KEYS[k - 1 + i], lease) end
+    for i = 1, np do freed = freed + call('ZREM', KEYS[k - 1 + i], f[6 + i]) end
     k = k + np
+  elseif op == 'g' then
+    local rpm, tpm, ur, ut = tonumber(f[2]), tonumber(f[3]), tonumber(f[4]), tonumber(f[5])
+    local bucket = KEYS[k]; k = k + 1
+    local h = call('HMGET', bucket, 'rl', 'rt', 'tl', 'tt', 'x')
+    local hs = {}
+    local full = 0
+    if rpm >= 0 and ur ~= 0 then
+      local l = math.min(rpm, refill(tonumber(h[1]), tonumber(h[2]), rpm) + ur)
+      hs[1] = 'rl'; hs[2] = tostring(l); hs[3] = 'rt'; hs[4] = now
+      full = waitms(l, rpm, rpm)
+    end
+    if tpm >= 0 and ut ~= 0 then
+      local l = math.min(tpm, refill(tonumber(h[3]), tonumber(h[4]), tpm) + ut)
+      hs[#hs + 1] = 'tl'; hs[#hs + 1] = tostring(l); hs[#hs + 1] = 'tt'; hs[#hs + 1] = now
+      full = math.max(full, waitms(l, tpm, tpm))
+    end
+    if #hs > 0 then save(bucket, hs, h[5], now + full + 1000) end
+  elseif op == 'z' then
+    local set = KEYS[k]; k = k + 1
+    local m = {}
+    for i = 3, #f do m[#m + 1] = f[i] end
+    if #m > 0 then freed = freed + call('ZREM', set, unpack(m)) end
   else
     return redis.error_reply('gatehouse: bad batch operation ' .. tostring(op))
   end
 end
-if freed > 0 and redis.call('EXISTS', WAITERS) == 1 then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
+if freed > 0 and call('EXISTS', WAITERS) == 1 then call('PUBLISH', ARGV[2], ARGV[3]) end
 return table.concat(out, ',')
 `);
 
-/** KEYS: permit sets; ARGV: expiry, lease, key ttl. Extends a held lease (never re-creates a lost one). */
+/**
+ * KEYS: permit sets; ARGV: expiry, key ttl, then the lease's member in each set. Extends a held
+ * lease (never re-creates a lost one).
+ */
 export const RENEW = script(`
 local n = 0
 for i = 1, #KEYS do
-  n = n + redis.call('ZADD', KEYS[i], 'XX', 'CH', ARGV[1], ARGV[2])
-  redis.call('PEXPIRE', KEYS[i], tonumber(ARGV[3]))
+  n = n + redis.call('ZADD', KEYS[i], 'XX', 'CH', ARGV[1], ARGV[2 + i])
+  redis.call('PEXPIRE', KEYS[i], tonumber(ARGV[2]))
 end
 return n
 `);

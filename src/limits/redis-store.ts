@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { Clock } from '../core/clock.js';
+import { systemClock, type Clock } from '../core/clock.js';
 import { BATCH, RENEW, type Script } from './lua.js';
+import { EXTRA_PERMITS, RESERVE_MS, Reserves, type Drop, type Give } from './redis-reserve.js';
 import { DAY, type AcquireResult, type AcquireSpec, type Blocker, type Lease, type LimitStore, type WindowState, type Windows } from './store.js';
 
 /**
@@ -30,16 +31,24 @@ export interface RedisStoreOptions {
   leaseTtlMs: number;
   /** Called on every failed Redis operation that is not an admission (those reject). */
   onBackgroundError: (err: unknown) => void;
+  /** Tests shorten SET_TTL_REFRESH_MS. */
+  setTtlRefreshMs?: number;
 }
 
 const BLOCKERS: readonly Blocker[] = ['rpm', 'rpm', 'tpm', 'tpd', 'principal', 'model', 'global'];
 const POLL_MIN = 20;
 const POLL_MAX = 500;
 const WAITERS_TTL = 3000;
-/** Operations per BATCH call (each is ~10 Redis calls inside the script). */
+/** Operations per BATCH call (each is 3–5 Redis calls inside the script). */
 const MAX_BATCH = 128;
 /** Batches on their way to Redis at once (more wait and go together: group commit). */
 const MAX_IN_FLIGHT = 1;
+/**
+ * How often (real time) this replica renews the TTL of a permit set it adds leases to. A set's
+ * TTL is lease_ttl + 60 s from its last renewal, so every lease added within 10 s of a renewal
+ * expires at least 50 s before its set could.
+ */
+const SET_TTL_REFRESH_MS = 10_000;
 
 interface AdmitOp {
   kind: 'a';
@@ -48,17 +57,37 @@ interface AdmitOp {
   now: number;
   resolve: (r: AcquireResult) => void;
   reject: (e: unknown) => void;
+  /** Permit sets this admission asks Redis to renew the TTL of (see SET_TTL_REFRESH_MS). */
+  renews: string[] | null;
+  sentAt: number;
 }
 
 interface ReleaseOp {
   kind: 'r';
   lease: RedisLease;
   actual: number;
+  /** The lease's tpm limit, or -1 when its tokens were settled in this replica's reserve. */
+  tpm: number;
+  /** Permits to remove (those not kept in a pool for the next request), and their members. */
+  sets: string[];
+  members: string[];
   /** Replays after an outage are not retried again. */
   replay: boolean;
 }
 
-type Op = AdmitOp | ReleaseOp;
+interface GiveOp extends Give {
+  kind: 'g';
+  replay: boolean;
+}
+
+interface DropOp extends Drop {
+  kind: 'z';
+  replay: boolean;
+}
+
+/** Operations that need no answer: kept and replayed when they could not be sent. */
+type Background = ReleaseOp | GiveOp | DropOp;
+type Op = AdmitOp | Background;
 
 export class RedisStore implements LimitStore {
   readonly #o: RedisStoreOptions;
@@ -81,12 +110,20 @@ export class RedisStore implements LimitStore {
   #pollDelay = POLL_MIN;
   #flagRefreshedAt = 0;
   /** Settlements refused unsent while Redis was away, replayed when it is back. */
-  #pending: ReleaseOp[] = [];
+  #pending: Background[] = [];
   #closed = false;
+  /** Permit set → when this replica last asked for its TTL to be renewed (#real time). */
+  readonly #setRefreshed = new Map<string, number>();
+  readonly #setsCache = new Map<string, { shape: number; sets: readonly string[] }>();
+  readonly #refreshMs: number;
+  readonly #reserves: Reserves;
+  #sweeper: NodeJS.Timeout | null = null;
 
   constructor(o: RedisStoreOptions) {
     this.#o = o;
     this.#redis = o.redis;
+    this.#refreshMs = o.setTtlRefreshMs ?? SET_TTL_REFRESH_MS;
+    this.#reserves = new Reserves(o.leaseTtlMs);
     this.#channel = `${o.prefix}released`;
     this.#waitersKey = `${o.prefix}waiters`;
     this.#global = `${o.prefix}cc:global`;
@@ -98,24 +135,116 @@ export class RedisStore implements LimitStore {
     }
   }
 
-  acquire(spec: AcquireSpec): Promise<AcquireResult> {
+  /** From this replica's reserve when it holds enough (synchronous), else from Redis. */
+  acquire(spec: AcquireSpec): AcquireResult | Promise<AcquireResult> {
+    const local = this.#local(spec);
+    if (local) return local;
     return new Promise((resolve, reject) => {
-      this.#ops.push({ kind: 'a', spec, id: `${this.#replica}:${++this.#seq}`, now: 0, resolve, reject });
+      this.#ops.push({ kind: 'a', spec, id: `${this.#replica}:${++this.#seq}`, now: 0, resolve, reject, renews: null, sentAt: 0 });
       this.#schedule();
     });
   }
 
-  /** Settles one lease (from RedisLease.release). Failures are kept and replayed on recovery. */
-  settle(l: RedisLease, actual: number): void {
+  /**
+   * Settles one lease (from RedisLease.release): permits go back to a live pool of this replica or
+   * are removed in Redis; tokens settle into the principal's live reserve or in Redis. Whatever
+   * needs Redis goes in the next batch; failures are kept and replayed on recovery.
+   */
+  settle(l: RedisLease, used: number): void {
+    const actual = Math.max(0, Math.ceil(used));
+    const now = this.#o.clock.now();
+    const t = this.#real(now);
+    const sets: string[] = [];
+    const members: string[] = [];
     if (l.permits.length) {
       this.#leases.delete(l);
-    } else if (l.tpmReserved === 0 && l.tpdReserved < 0 && !(l.tpm >= 0 && actual > 0)) {
-      return; // nothing held and nothing to settle (e.g. rpm only): no round trip
+      for (let i = 0; i < l.permits.length; i++) {
+        if (this.#closed || !this.#reserves.putBack(l.permits[i]!, l.members[i]!, l.exp, now, t)) {
+          sets.push(l.permits[i]!);
+          members.push(l.members[i]!);
+        }
+      }
     }
-    this.#ops.push({ kind: 'r', lease: l, actual: Math.max(0, Math.ceil(actual)), replay: false });
-    this.#schedule();
+    let tpm = l.tpm;
+    if (tpm >= 0 && l.tpdReserved < 0 && (l.tpmReserved > 0 || actual > 0)) {
+      const local = this.#reserves.settleTokens(l.pid, tpm, l.tpmReserved - actual, now, t);
+      if (local !== null) {
+        tpm = -1;
+        if (local) this.#push({ kind: 'g', ...local, replay: false });
+      }
+    }
+    const tokens = tpm >= 0 && (l.tpmReserved > 0 || actual > 0);
+    const tpd = l.tpdReserved >= 0 && actual !== l.tpdReserved;
+    if (!sets.length && !tokens && !tpd) return; // all settled here: no round trip
+    this.#push({ kind: 'r', lease: l, actual, tpm: tokens ? tpm : -1, sets, members, replay: false });
     // Someone here may be waiting for this very permit: its next try goes in the same batch.
-    if (this.#waiting && l.permits.length) this.#poke();
+    if (this.#waiting && sets.length) this.#poke();
+  }
+
+  #push(op: Op): void {
+    this.#ops.push(op);
+    this.#schedule();
+  }
+
+  /**
+   * The permit sets an admission uses, in the order of the script's extras: key, global, models.
+   * Shared (never mutated): the common shapes (no model caps) are kept per principal.
+   */
+  #setsOf(s: AcquireSpec): readonly string[] {
+    const shape = (s.concurrency !== null ? 1 : 0) + (s.global !== null ? 2 : 0);
+    if (s.models.length === 0) {
+      const c = this.#setsCache.get(s.pid);
+      if (c && c.shape === shape) return c.sets;
+      if (this.#setsCache.size >= 10_000) this.#setsCache.clear();
+      const sets = this.#buildSets(s);
+      this.#setsCache.set(s.pid, { shape, sets });
+      return sets;
+    }
+    return this.#buildSets(s);
+  }
+
+  #buildSets(s: AcquireSpec): string[] {
+    const sets: string[] = [];
+    if (s.concurrency !== null) sets.push(`${this.#o.prefix}p:${s.pid}:cc`);
+    if (s.global !== null) sets.push(this.#global);
+    for (const m of s.models) sets.push(`${this.#o.prefix}cc:m:${m.model}`);
+    return sets;
+  }
+
+  #local(s: AcquireSpec): AcquireResult | null {
+    if (this.#closed || this.#reserves.empty) return null;
+    const sets = this.#setsOf(s);
+    const now = this.#o.clock.now();
+    const got = this.#reserves.take(s, sets, now, this.#real(now));
+    if (!got) return null;
+    const base = `${this.#o.prefix}p:${s.pid}`;
+    const tpm = s.tokens !== null && s.tpm !== null;
+    const lease = new RedisLease(this, s.pid, base, '', sets, got.members, got.exp, tpm ? s.tpm! : -1, got.tpmReserved, -1);
+    if (sets.length) this.#hold(lease);
+    return { ok: true, lease, ...got.windows };
+  }
+
+  /** Gives back what reserves and pools past their time hold (everything when closing). */
+  #sweep(all: boolean): void {
+    const now = this.#o.clock.now();
+    const { gives, drops } = this.#reserves.sweep(now, this.#real(now), all);
+    for (const g of gives) this.#push({ kind: 'g', ...g, replay: false });
+    for (const d of drops) this.#push({ kind: 'z', ...d, replay: false });
+    if (this.#reserves.empty && this.#sweeper) {
+      clearInterval(this.#sweeper);
+      this.#sweeper = null;
+    }
+  }
+
+  /** Redis failed: what this replica took ahead goes back (replayed once Redis is back). */
+  dropReserves(): void {
+    this.#sweep(true);
+  }
+
+  #keepSweeping(): void {
+    if (this.#sweeper || this.#closed) return;
+    this.#sweeper = setInterval(() => this.#sweep(false), RESERVE_MS / 2);
+    this.#sweeper.unref();
   }
 
   inFlight(): number {
@@ -155,6 +284,7 @@ export class RedisStore implements LimitStore {
 
   async close(): Promise<void> {
     this.#closed = true;
+    this.#sweep(true);
     this.#stopRenewing();
     if (this.#pollTimer) clearTimeout(this.#pollTimer);
     this.#pollTimer = null;
@@ -194,11 +324,13 @@ export class RedisStore implements LimitStore {
 
   #send(ops: Op[]): Promise<void> {
     const now = this.#o.clock.now();
+    const sentAt = this.#real(now);
     const p = this.#o.prefix;
     const keys: string[] = [this.#global, this.#waitersKey];
     const args: Array<string | number> = [now, this.#channel, this.#replica];
     const day = Math.floor(now / DAY);
     const dayEnd = (day + 1) * DAY;
+    const asked = new Set<string>();
     for (const op of ops) {
       if (op.kind === 'a') {
         const s = op.spec;
@@ -208,18 +340,33 @@ export class RedisStore implements LimitStore {
         if (s.rpm !== null || (tokens && s.tpm !== null)) keys.push(base);
         if (tokens && s.tpd !== null) keys.push(`${base}:tpd:${day}`);
         if (s.concurrency !== null) keys.push(`${base}:cc`);
-        let a = `a,${s.models.length},${s.rpm ?? -1},${s.tpm ?? -1},${s.tpd ?? -1},${s.tokens ?? -1},${s.concurrency ?? -1},${s.global ?? -1},${op.id},${now + this.#o.leaseTtlMs},${dayEnd}`;
+        // Permit sets whose TTL this admission renews (noted only once it is granted: a refused
+        // admission or a failed batch renews nothing).
+        op.renews = null;
+        op.sentAt = sentAt;
+        let refresh = s.concurrency !== null ? this.#renewal(op, `${base}:cc`, sentAt) : '0';
+        refresh += s.global !== null ? this.#renewal(op, this.#global, sentAt) : '0';
+        let caps = '';
         for (const m of s.models) {
-          keys.push(`${p}cc:m:${m.model}`);
-          a += `,${m.cap}`;
+          const set = `${p}cc:m:${m.model}`;
+          keys.push(set);
+          refresh += this.#renewal(op, set, sentAt);
+          caps += `,${m.cap}`;
         }
-        args.push(a);
-      } else {
+        const x = this.#extras(s, now, sentAt, asked);
+        args.push(`a,${s.models.length},${s.rpm ?? -1},${s.tpm ?? -1},${s.tpd ?? -1},${s.tokens ?? -1},${s.concurrency ?? -1},${s.global ?? -1},${op.id},${now + this.#o.leaseTtlMs},${dayEnd},${refresh},${x.rpm},${x.tpm},${x.permits.includes('1') ? EXTRA_PERMITS : 0},${x.permits || '0'}${caps}`);
+      } else if (op.kind === 'r') {
         const l = op.lease;
-        if (l.tpm >= 0) keys.push(l.bucketKey);
+        if (op.tpm >= 0) keys.push(l.bucketKey);
         if (l.tpdReserved >= 0) keys.push(l.tpdKey);
-        for (const k of l.permits) keys.push(k);
-        args.push(`r,${l.permits.length},${l.tpm},${l.tpmReserved},${op.actual},${l.tpdReserved},${l.id}`);
+        for (const k of op.sets) keys.push(k);
+        args.push(`r,${op.sets.length},${op.tpm},${l.tpmReserved},${op.actual},${l.tpdReserved}${op.members.length ? ',' : ''}${op.members.join(',')}`);
+      } else if (op.kind === 'g') {
+        keys.push(`${p}p:${op.pid}`);
+        args.push(`g,${op.rpm},${op.tpm},${op.rpmUnits},${op.tpmTokens}`);
+      } else {
+        keys.push(op.set);
+        args.push(`z,${op.members.length},${op.members.join(',')}`);
       }
     }
     return this.#eval(BATCH, keys, args).then(
@@ -229,8 +376,12 @@ export class RedisStore implements LimitStore {
         let i = 0;
         for (const op of ops) {
           if (op.kind !== 'a') continue;
-          op.resolve(this.#result(op, out, i));
-          i += 10;
+          let r = this.#result(op, out, i);
+          i += 12 + this.#setCount(op.spec);
+          // Refused in Redis, but an earlier admission of this batch may have taken reserve
+          // enough for it (so a burst on one replica uses all it took ahead).
+          if (!r.ok) r = this.#local(op.spec) ?? r;
+          op.resolve(r);
         }
       },
       (err: unknown) => {
@@ -263,18 +414,43 @@ export class RedisStore implements LimitStore {
       if (blocker === 'model') out.model = s.models[r[i + 9]! - 1]?.model ?? '';
       return out;
     }
+    this.#renewed(op);
     const base = `${this.#o.prefix}p:${s.pid}`;
-    const permits: string[] = [];
-    if (s.concurrency !== null) permits.push(`${base}:cc`);
-    if (s.global !== null) permits.push(this.#global);
-    for (const m of s.models) permits.push(`${this.#o.prefix}cc:m:${m.model}`);
+    const permits = this.#setsOf(s);
     const t = tokens ? Math.ceil(s.tokens!) : 0;
-    const lease = new RedisLease(this, op.id, base, `${base}:tpd:${Math.floor(op.now / DAY)}`, permits,
+    const exp = op.now + this.#o.leaseTtlMs;
+    const lease = new RedisLease(this, s.pid, base, `${base}:tpd:${Math.floor(op.now / DAY)}`, permits, permits.map(() => op.id), exp,
       s.tpm !== null && tokens ? s.tpm : -1,
       s.tpm !== null && tokens ? Math.min(t, s.tpm) : 0,
       s.tpd !== null && tokens ? Math.min(t, s.tpd) : -1);
     if (permits.length) this.#hold(lease);
+    const extraPermits = r.slice(i + 12, i + 12 + permits.length);
+    if (r[i + 10]! > 0 || r[i + 11]! > 0 || extraPermits.some((n) => n > 0)) {
+      const now = this.#o.clock.now();
+      const { give, drops } = this.#reserves.add(s, permits, op.id, exp, r[i + 10]!, r[i + 11]!, extraPermits, w, now, this.#real(now));
+      if (give) this.#push({ kind: 'g', ...give, replay: false });
+      for (const d of drops) this.#push({ kind: 'z', ...d, replay: false });
+      this.#keepSweeping();
+    }
     return { ok: true, lease, ...w };
+  }
+
+  /** '1' when this replica has not renewed the set's TTL for SET_TTL_REFRESH_MS (the op will). */
+  #renewal(op: AdmitOp, set: string, t: number): '0' | '1' {
+    const last = this.#setRefreshed.get(set);
+    if (last !== undefined && t - last < this.#refreshMs) return '0';
+    (op.renews ??= []).push(set);
+    return '1';
+  }
+
+  /** A granted admission renewed these sets' TTLs when its batch ran (not before `sentAt`). */
+  #renewed(op: AdmitOp): void {
+    if (!op.renews) return;
+    if (this.#setRefreshed.size >= 10_000) {
+      // Entries older than the interval read as "due" anyway: forgetting them changes nothing.
+      for (const [k, v] of this.#setRefreshed) if (op.sentAt - v >= this.#refreshMs) this.#setRefreshed.delete(k);
+    }
+    for (const set of op.renews) this.#setRefreshed.set(set, op.sentAt);
   }
 
   #poke(): void {
@@ -320,8 +496,44 @@ export class RedisStore implements LimitStore {
     const exp = this.#o.clock.now() + this.#o.leaseTtlMs;
     const ttl = this.#o.leaseTtlMs + 60_000;
     for (const l of this.#leases) {
-      this.#eval(RENEW, l.permits, [exp, l.id, ttl]).catch((err: unknown) => this.#o.onBackgroundError(err));
+      l.exp = exp;
+      this.#eval(RENEW, l.permits, [exp, ttl, ...l.members]).catch((err: unknown) => this.#o.onBackgroundError(err));
     }
+  }
+
+  /**
+   * What an admission asks to take ahead for this replica's reserve (redis-reserve.ts): what the
+   * replica lacks, asked once per batch (the first admission of a principal or pool asks; the
+   * others of the same batch would only park more). Nothing while closing.
+   */
+  #extras(s: AcquireSpec, now: number, t: number, asked: Set<string>): { rpm: number; tpm: number; permits: string } {
+    const sets = this.#setsOf(s);
+    if (this.#closed) return { rpm: 0, tpm: 0, permits: '0'.repeat(sets.length) };
+    const x = this.#reserves.wants(s, sets, now, t);
+    if (x.rpm || x.tpm) {
+      if (asked.has(s.pid)) x.rpm = x.tpm = 0;
+      else asked.add(s.pid);
+    }
+    let permits = '';
+    for (let i = 0; i < sets.length; i++) {
+      const want = x.permits[i] === '1' && !asked.has(sets[i]!);
+      if (want) asked.add(sets[i]!);
+      permits += want ? '1' : '0';
+    }
+    x.permits = permits;
+    return x;
+  }
+
+  /**
+   * Real time for the reserves and TTL renewals: the limiter's clock when it is the system clock
+   * (one clock read per call on the hot path), performance.now() when a test drives the clock.
+   */
+  #real(now: number): number {
+    return this.#o.clock === systemClock ? now : performance.now();
+  }
+
+  #setCount(s: AcquireSpec): number {
+    return (s.concurrency !== null ? 1 : 0) + (s.global !== null ? 1 : 0) + s.models.length;
   }
 
   /** EVALSHA, loading the script on the first NOSCRIPT (after a Redis restart or failover). */
@@ -346,10 +558,14 @@ class RedisLease implements Lease {
   #done = false;
   constructor(
     readonly store: RedisStore,
-    readonly id: string,
+    readonly pid: string,
     readonly bucketKey: string,
     readonly tpdKey: string,
+    /** Permit sets held, and this lease's member in each. */
     readonly permits: readonly string[],
+    readonly members: readonly string[],
+    /** When the members expire in Redis unless renewed (limiter clock). */
+    public exp: number,
     /** tpm limit, or -1 when the request was not token-limited per minute. */
     readonly tpm: number,
     readonly tpmReserved: number,

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { refuse } from '../core/errors.js';
 import type { MemoryStore } from './memory-store.js';
 import type { RedisStore } from './redis-store.js';
-import type { AcquireResult, AcquireSpec, LimitStore } from './store.js';
+import { isPromise, type AcquireResult, type AcquireSpec, type LimitStore } from './store.js';
 
 /**
  * limits.on_store_error, around the Redis store. While Redis answers, every decision is shared.
@@ -51,7 +51,9 @@ export class ResilientStore implements LimitStore {
 
   acquire(spec: AcquireSpec): AcquireResult | Promise<AcquireResult> {
     if (this.#down) return this.#fallback(spec);
-    return this.#redis.acquire(spec).catch((err: unknown) => {
+    const r = this.#redis.acquire(spec);
+    if (!isPromise(r)) return r; // from this replica's reserve (taken from Redis while it answered)
+    return r.catch((err: unknown) => {
       this.failed(err);
       return this.#fallback(spec);
     });
@@ -70,6 +72,8 @@ export class ResilientStore implements LimitStore {
     this.#errors++;
     if (this.#down || this.#closed) return;
     this.#down = true;
+    // Nothing more is admitted from what this replica took ahead while Redis answered.
+    this.#redis.dropReserves();
     const reason = (err as Error)?.message ?? String(err);
     if (this.#mode === 'closed') this.#log.error({ err: reason, on_store_error: 'closed' }, 'limits store (redis) is unreachable: refusing requests with 503 until it is back (limits.on_store_error: closed)');
     else this.#log.error({ err: reason, on_store_error: 'local' }, 'limits store (redis) is unreachable: enforcing per-process limits until it is back (limits.on_store_error: local)');

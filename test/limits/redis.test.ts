@@ -3,6 +3,8 @@ import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { ManualClock } from '../../src/core/clock.js';
 import type { GatewayLimiter } from '../../src/limits/limiter.js';
+import { RedisStore } from '../../src/limits/redis-store.js';
+import type { AcquireSpec } from '../../src/limits/store.js';
 import type { Admission } from '../../src/limits/types.js';
 import {
   build, capturingLog, deletePrefix, eventually, isRefusal, principal, redisAvailable, REDIS_URL, request, SKIP_REDIS, SKIP_REDIS_SERVER, redisServerInstalled, sleep, startOwnRedis, TAGS, tryAdmit, uniquePrefix, within,
@@ -147,6 +149,144 @@ describe('redis backend: replicas share one limit', { skip: up ? false : SKIP_RE
   });
 });
 
+describe('redis backend: key expiry without a PTTL per call', { skip: up ? false : SKIP_REDIS }, () => {
+  const prefix = uniquePrefix('expiry');
+  const clock = new ManualClock();
+  const redis = new Redis(REDIS_URL);
+  const store = new RedisStore({ redis, subscriber: null, clock, prefix, leaseTtlMs: 1000, onBackgroundError: () => {}, setTtlRefreshMs: 300 });
+  const spec = (over: Partial<AcquireSpec> = {}): AcquireSpec => ({ pid: 'k1', rpm: null, tpm: null, tpd: null, tokens: null, concurrency: 10, models: [], global: null, ...over });
+  const grant = async (s: AcquireSpec) => {
+    const r = await store.acquire(s);
+    assert.ok(r.ok, 'admitted');
+    return r.lease;
+  };
+  after(async () => {
+    await store.close();
+    redis.disconnect();
+    await deletePrefix(prefix);
+  });
+
+  it('a permit set gets its TTL when created and is renewed by a granted admission at most once per interval', async () => {
+    const set = `${prefix}p:k1:cc`;
+    const full = 1000 + 60_000; // lease_ttl + 60 s
+    const held = [await grant(spec())];
+    const created = await redis.pttl(set);
+    assert.ok(created > full - 100 && created <= full, `TTL at creation ${created}`);
+    await sleep(150);
+    held.push(await grant(spec()));
+    const notRenewed = await redis.pttl(set);
+    assert.ok(notRenewed <= full - 120, `within the interval the TTL only runs down (${notRenewed})`);
+    await sleep(250);
+    // A refused admission renews nothing, and does not count as this replica's renewal.
+    const refused = await store.acquire(spec({ concurrency: 2 }));
+    assert.equal(refused.ok, false);
+    assert.ok((await redis.pttl(set)) <= full - 350);
+    held.push(await grant(spec()));
+    const renewed = await redis.pttl(set);
+    assert.ok(renewed > full - 100, `past the interval a granted admission renews it (${renewed})`);
+    for (const l of held) l.release(0);
+  });
+
+  it('a token bucket in debt keeps its key until it is full again', async () => {
+    const bucket = `${prefix}p:k2`;
+    // tpm 600 refills 10 tokens/s. Reserve 600, use 1800: level -1200, full again in 180 s.
+    const lease = await grant(spec({ pid: 'k2', tpm: 600, tokens: 600, concurrency: null }));
+    lease.release(1800);
+    await eventually(async () => (await redis.hget(bucket, 'tl')) === '-1200', 2000, 'the settlement');
+    const ttl = await redis.pttl(bucket);
+    assert.ok(ttl >= 180_000, `TTL ${ttl} ms covers the 180 s until the bucket is full`);
+    const before = ttl;
+    // A later admission that needs no longer deadline does not touch the expiry.
+    clock.advance(1000);
+    const again = await store.acquire(spec({ pid: 'k2', tpm: 600, tokens: 1, concurrency: null }));
+    assert.equal(again.ok, false, 'still in debt');
+    assert.ok((await redis.pttl(bucket)) <= before);
+  });
+});
+
+describe('redis backend: the reserve a replica takes ahead', { skip: up ? false : SKIP_REDIS }, () => {
+  const prefix = uniquePrefix('reserve');
+  const clock = new ManualClock();
+  const redis = new Redis(REDIS_URL);
+  let calls = 0;
+  // Counts the store's round trips (every batch is one EVALSHA).
+  const counted = new Proxy(redis, {
+    get(target, prop, receiver) {
+      if (prop === 'evalsha') calls++;
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  const store = new RedisStore({ redis: counted, subscriber: null, clock, prefix, leaseTtlMs: 30_000, onBackgroundError: () => {} });
+  const spec = (pid: string, over: Partial<AcquireSpec> = {}): AcquireSpec => ({ pid, rpm: null, tpm: null, tpd: null, tokens: null, concurrency: null, models: [], global: null, ...over });
+  const grant = async (s: AcquireSpec) => {
+    const r = await store.acquire(s);
+    assert.ok(r.ok, 'admitted');
+    return r;
+  };
+  after(async () => {
+    await store.close();
+    redis.disconnect();
+    await deletePrefix(prefix);
+  });
+
+  it('far from the limits, most admissions are decided in the replica: 500 requests, a handful of round trips', async () => {
+    const s = spec('busy', { rpm: 1_000_000, tpm: 100_000_000, tokens: 50, concurrency: 1000 });
+    calls = 0;
+    for (let i = 0; i < 500; i++) (await grant(s)).lease.release(40);
+    assert.ok(calls <= 20, `${calls} round trips for 500 admissions and settlements`);
+    assert.ok(calls >= 1);
+  });
+
+  it('the reserve is charged in Redis when taken, and what is unused goes back within a fraction of a second', async () => {
+    const bucket = `${prefix}p:ahead`;
+    const s = spec('ahead', { rpm: 1000 });
+    const first = await grant(s);
+    assert.equal(first.rpm?.remaining, 999, 'the header counts this request only');
+    // 999 left: the replica takes 124 more ahead (an eighth of what is left; it asks for up to 128).
+    assert.equal(Number(await redis.hget(bucket, "rl")), 999 - 124);
+    const local = await grant(s);
+    assert.equal(local.rpm?.remaining, 998, 'admitted from the reserve, the count goes on');
+    await eventually(async () => Number(await redis.hget(bucket, 'rl')) === 998, 2000, 'the unused 123 to come back');
+  });
+
+  it('close to a limit nothing is taken ahead: every admission is decided in Redis', async () => {
+    const bucket = `${prefix}p:tight`;
+    const s = spec('tight', { rpm: 8 });
+    for (let i = 7; i >= 0; i--) {
+      const before = calls;
+      await grant(s);
+      assert.equal(calls, before + 1, 'one round trip per admission');
+      assert.equal(Number(await redis.hget(bucket, 'rl')), i);
+    }
+    assert.equal((await store.acquire(s)).ok, false);
+  });
+
+  it('permits taken ahead serve the next requests, then leave the set once the replica has no use for them', async () => {
+    const set = `${prefix}p:pool:cc`;
+    const s = spec('pool', { concurrency: 1000 });
+    const a = await grant(s);
+    assert.equal(await redis.zcard(set), 1 + 32, 'this request and 32 ahead');
+    const before = calls;
+    const b = await grant(s);
+    assert.equal(calls, before, 'the second request took a permit from the pool');
+    a.lease.release(0);
+    b.lease.release(0);
+    assert.equal(await redis.zcard(set), 33, 'released permits went back to the pool');
+    await eventually(async () => (await redis.zcard(set)) === 0, 2000, 'the pool to be given back');
+  });
+
+  it('near a concurrency cap no permit is taken ahead', async () => {
+    const set = `${prefix}p:few:cc`;
+    const s = spec('few', { concurrency: 3 });
+    const held = [await grant(s), await grant(s), await grant(s)];
+    assert.equal(await redis.zcard(set), 3);
+    assert.equal((await store.acquire(s)).ok, false);
+    for (const h of held) h.lease.release(0);
+    await eventually(async () => (await redis.zcard(set)) === 0, 2000, 'the permits to be freed');
+  });
+});
+
 describe('redis backend: outages follow limits.on_store_error', { skip: ownRedis ? false : SKIP_REDIS_SERVER }, () => {
   let own: OwnRedis;
   const open: GatewayLimiter[] = [];
@@ -171,6 +311,9 @@ describe('redis backend: outages follow limits.on_store_error', { skip: ownRedis
     const ok = await tryAdmit(limiter, request(p, { route: TAGS }));
     assert.ok(!isRefusal(ok));
     await own.stop();
+    // The lost connection marks the store down. Until then (a moment), the replica may still admit
+    // from the reserve it took, and was charged for, while Redis answered: never more than that.
+    await eventually(() => limiter.snapshot().storeUnavailable === true, 3000, 'the store to be marked down');
     for (let i = 0; i < 20; i++) {
       const r = await tryAdmit(limiter, request(p, { route: TAGS }));
       assert.ok(isRefusal(r), `request ${i} during the outage must be refused`);
