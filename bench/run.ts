@@ -50,6 +50,7 @@ const K = {
   SLOW_DELAY_MS: knob('SLOW_DELAY_MS', 100),
   SLOW_RAMP: knob('SLOW_RAMP', 5),
   S4_RUNS: Math.max(1, Math.round(knob('S4_RUNS', 1))),
+  WORKERS: Math.max(2, Math.round(knob('WORKERS', 2))),
 };
 const ALL: Scenario[] = ['s1', 's2', 's5', 's3', 's3o', 's4'];
 const scenarios = new Set<Scenario>(
@@ -290,6 +291,11 @@ async function main(): Promise<number> {
   if (wantTargets.has('gatehouse-redis')) {
     const env = [...gh.env, 'GATEHOUSE_LIMITS__BACKEND=redis', `GATEHOUSE_REDIS__KEY_PREFIX=gatehouse-bench-${randomBytes(6).toString('hex')}:`];
     starters.push(['gatehouse-redis', () => gatehouse(paths, upUrl, { ...gh, env, name: 'gatehouse-redis' })]);
+  }
+  // serve --workers N (limits on Redis, as --workers requires): WORKERS, default 2.
+  if (wantTargets.has('gatehouse-workers')) {
+    const env = [...gh.env, 'GATEHOUSE_LIMITS__BACKEND=redis', `GATEHOUSE_REDIS__KEY_PREFIX=gatehouse-bench-${randomBytes(6).toString('hex')}:`];
+    starters.push(['gatehouse-workers', () => gatehouse(paths, upUrl, { ...gh, env, args: [...gh.args, '--workers', String(K.WORKERS)], name: 'gatehouse-workers' })]);
   }
   if (nginxBin) starters.push(['nginx', () => nginx(paths, nginxBin, upUrl, token)]);
   else if (wantTargets.has('nginx')) log('nginx is not installed: no nginx row');

@@ -3,8 +3,9 @@
  *   direct       the upstream itself (no proxy, no auth): the limit
  *   gatehouse    the compiled CLI (`dist/src/main.js serve`), fresh data dir, a key made by
  *                `gatehouse keys create` with limits far above the load (the limiter runs, never refuses)
- *   gatehouse-auth, gatehouse-redis   (only when asked for in TARGETS) the same with a key without
- *                limits, and with the limits on the local Redis (limits.backend: redis)
+ *   gatehouse-auth, gatehouse-redis, gatehouse-workers   (only when asked for in TARGETS) the same
+ *                with a key without limits; with the limits on the local Redis (limits.backend:
+ *                redis); and as `serve --workers $WORKERS` (default 2) with the limits on Redis
  *   nginx        only if installed: static bearer check, proxy_buffering off, upstream keepalive
  *   node-undici  node:http + undici Pool (bench/node-undici.ts): the bare-Node floor
  */

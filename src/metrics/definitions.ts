@@ -57,7 +57,8 @@ export function createMetrics(src: MetricsSources = {}): GatewayMetrics {
   const upstreamErrors = new FastCounter(registry, 'gatehouse_upstream_errors_total', 'Upstream failures by GW_ERR_UPSTREAM_* code, or "stream_error" for an error Ollama wrote into a started stream.', ['reason']);
 
   new Gauge({
-    name: 'gatehouse_upstream_up', help: '1 when Ollama answered the last health probe (cached a few seconds), else 0.', registers,
+    // serve --workers sums the workers' metrics: state gauges say what the worst worker sees.
+    name: 'gatehouse_upstream_up', help: '1 when Ollama answered the last health probe (cached a few seconds), else 0.', registers, aggregator: 'min',
     async collect() {
       if (src.upstreamUp) this.set((await src.upstreamUp()) ? 1 : 0);
     },
@@ -66,7 +67,7 @@ export function createMetrics(src: MetricsSources = {}): GatewayMetrics {
     const snap = () => src.limiter!.snapshot!();
     new Gauge({ name: 'gatehouse_requests_in_flight', help: 'Requests admitted by the limiter and not yet finished.', registers, collect() { this.set(snap().inFlight); } });
     new Gauge({ name: 'gatehouse_requests_queued', help: 'Requests waiting in the limiter queue.', registers, collect() { this.set(snap().queued); } });
-    new Gauge({ name: 'gatehouse_limiter_degraded', help: '1 while the limiter falls back to per-process limits (limit store unreachable).', registers, collect() { this.set(snap().degraded ? 1 : 0); } });
+    new Gauge({ name: 'gatehouse_limiter_degraded', help: '1 while the limiter falls back to per-process limits (limit store unreachable).', registers, aggregator: 'max', collect() { this.set(snap().degraded ? 1 : 0); } });
     new Counter({ name: 'gatehouse_limiter_store_errors_total', help: 'Errors talking to the limit store since start.', registers, collect() { this.reset(); this.inc(snap().storeErrors); } });
   }
   if (src.audit) {
@@ -78,9 +79,9 @@ export function createMetrics(src: MetricsSources = {}): GatewayMetrics {
   }
   if (src.keys) {
     const keys = src.keys;
-    new Gauge({ name: 'gatehouse_keys_loaded', help: 'Keys in the in-memory key cache (including revoked and expired).', registers, collect() { this.set(keys.size); } });
+    new Gauge({ name: 'gatehouse_keys_loaded', help: 'Keys in the in-memory key cache (including revoked and expired).', registers, aggregator: 'min', collect() { this.set(keys.size); } });
     new Gauge({
-      name: 'gatehouse_key_store_staleness_seconds', help: 'Seconds since the key cache last heard from the key store (keys keep working from memory meanwhile).', registers,
+      name: 'gatehouse_key_store_staleness_seconds', help: 'Seconds since the key cache last heard from the key store (keys keep working from memory meanwhile).', registers, aggregator: 'max',
       collect() { this.set(keys.health.lastOkAt ? (Date.now() - keys.health.lastOkAt) / 1000 : -1); },
     });
   }

@@ -14,7 +14,7 @@ export interface MetricsListener {
  * loopback; `hostAllowed` (the gateway's allowed_hosts check) keeps a browser page from reading it
  * through DNS rebinding.
  */
-export async function startMetricsListener(listen: string, metrics: GatewayMetrics, hostAllowed: (host: string | undefined) => boolean): Promise<MetricsListener> {
+export async function startMetricsListener(listen: string, metrics: Pick<GatewayMetrics, 'render' | 'contentType'>, hostAllowed: (host: string | undefined) => boolean): Promise<MetricsListener> {
   const server = createServer({ headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 75_000, maxHeaderSize: 16 * 1024 }, (req, res) => {
     void answer(req, res, metrics, hostAllowed);
   });
@@ -38,7 +38,7 @@ export async function startMetricsListener(listen: string, metrics: GatewayMetri
   };
 }
 
-async function answer(req: IncomingMessage, res: ServerResponse, metrics: GatewayMetrics, hostAllowed: (host: string | undefined) => boolean): Promise<void> {
+async function answer(req: IncomingMessage, res: ServerResponse, metrics: Pick<GatewayMetrics, 'render' | 'contentType'>, hostAllowed: (host: string | undefined) => boolean): Promise<void> {
   const path = (req.url ?? '/').split('?')[0];
   const text = (status: number, body: string, extra: Record<string, string> = {}) => {
     res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', ...extra });

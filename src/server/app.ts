@@ -28,6 +28,7 @@ import { metricsEndpoint } from '../metrics/endpoint.js';
 import { startMetricsListener, type MetricsListener } from '../metrics/listener.js';
 import { upstreamProbe } from '../metrics/upstream-probe.js';
 import { compileHostCheck } from './host-check.js';
+import { shareMetricsWithPrimary } from './workers.js';
 
 /**
  * The composition root: builds every part from the validated config and wires them together.
@@ -41,6 +42,11 @@ export interface StartOptions {
   /** Extra observers (tests, metrics, audit). */
   observers?: Observer[];
   limiter?: Limiter;
+  /**
+   * One of `serve --workers N` (workers.ts): the primary has prepared the store and recorded the
+   * config, and serves the summed metrics, so this process shares its registry instead.
+   */
+  worker?: boolean;
 }
 
 export interface RunningGateway {
@@ -129,7 +135,8 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
     if (ssh) log.warn('Ed25519 (ollama CLI) authentication is on without TLS: a captured signed request can be replayed for ±' + windowSec + ' s and its body changed. Use TLS, or set ssh.replay: once.');
   }
   let metricsListener: MetricsListener | null = null;
-  if (metrics && config.metrics.listen !== 'main') {
+  if (metrics && o.worker) shareMetricsWithPrimary(metrics.registry);
+  else if (metrics && config.metrics.listen !== 'main') {
     const hostOk = compileHostCheck(config.allowed_hosts);
     try {
       metricsListener = await startMetricsListener(config.metrics.listen, metrics, (h) => hostOk(h).ok);
@@ -143,7 +150,7 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
     }
   }
   try {
-    const changed = await recordConfigChange(stores.audit, config, serverActor());
+    const changed = o.worker ? null : await recordConfigChange(stores.audit, config, serverActor());
     if (changed?.action === 'config.change') log.info({ changed: Object.keys(changed.detail.changes as object) }, 'configuration changed since the last start (recorded in the audit trail)');
   } catch (err) {
     log.warn({ err: (err as Error).message }, 'could not record the configuration in the audit trail');

@@ -58,6 +58,8 @@ export interface StackOptions {
   config?: Record<string, unknown>;
   emulator?: EmulatorOptions;
   env?: NodeJS.ProcessEnv;
+  /** Extra `gatehouse serve` arguments (e.g. --workers 2). */
+  serveArgs?: string[];
 }
 
 export async function startStack(o: StackOptions = {}): Promise<Stack> {
@@ -77,7 +79,7 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
   const env = { ...o.env, GATEHOUSE_CONFIG: configFile };
   const replicas: GatewayProcess[] = [];
   const start = async () => {
-    const g = await spawnGateway(['serve'], env);
+    const g = await spawnGateway(['serve', ...(o.serveArgs ?? [])], env);
     replicas.push(g);
     return g;
   };

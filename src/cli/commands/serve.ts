@@ -1,15 +1,19 @@
 import { startGateway } from '../../server/app.js';
+import { isWorker, runWorkers, workersUnsupported } from '../../server/workers.js';
 import { createLogger } from '../../server/logger.js';
 import { COMMON_HELP, configFrom, parse } from '../args.js';
 
 export const SERVE_HELP = `gatehouse serve: run the gateway in front of Ollama
 
 Usage:
-  gatehouse serve [--config FILE] [--listen HOST:PORT] [--upstream URL] [--data-dir DIR]
+  gatehouse serve [--config FILE] [--listen HOST:PORT] [--upstream URL] [--data-dir DIR] [--workers N]
 
 Options:
   --listen HOST:PORT   where to listen (default 127.0.0.1:11435; env GATEHOUSE_LISTEN)
   --upstream URL       the Ollama server (default http://127.0.0.1:11434; env GATEHOUSE_UPSTREAM)
+  --workers N          N gateway processes on one port (default 1). Needs limits.backend: redis
+                       (limits stay exact across workers) and a metrics listener rather than
+                       metrics.listen: main; the workers' metrics are summed there.
 ${COMMON_HELP}
 
 On first start with no keys, a key named "initial" is written to <data dir>/initial-key.
@@ -17,16 +21,30 @@ SIGTERM/SIGINT stop accepting connections and let running responses finish (up t
 SIGHUP re-reads tls.cert, tls.key and tls.client_ca for new connections; open ones are not dropped.`;
 
 export async function serveCommand(argv: string[]): Promise<number> {
-  const { values } = parse(argv, { listen: { type: 'string' }, upstream: { type: 'string' } });
+  const { values } = parse(argv, { listen: { type: 'string' }, upstream: { type: 'string' }, workers: { type: 'string' } });
   if (values.help) {
     console.log(SERVE_HELP);
     return 0;
   }
   const { config, file, warnings } = configFrom(values, { listen: values.listen, upstream: values.upstream }, false);
+  const workers = values.workers === undefined ? 1 : Number(values.workers);
+  if (!Number.isInteger(workers) || workers < 1 || workers > 64) {
+    console.error(`gatehouse serve: --workers must be a whole number from 1 to 64, got "${values.workers}"`);
+    return 2;
+  }
+  const worker = isWorker();
+  if (workers > 1 && !worker) {
+    const why = workersUnsupported(config);
+    if (why) {
+      console.error(`gatehouse serve: ${why}`);
+      return 2;
+    }
+  }
   const log = createLogger(config.log);
-  if (file) log.info({ file }, 'config loaded');
-  for (const w of warnings) log.warn(w);
-  const gw = await startGateway({ config, log });
+  if (file && !worker) log.info({ file }, 'config loaded');
+  if (!worker) for (const w of warnings) log.warn(w);
+  if (workers > 1 && !worker) return runWorkers(config, log, workers);
+  const gw = await startGateway({ config, log, worker });
   const code = await new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {
@@ -48,11 +66,15 @@ export async function serveCommand(argv: string[]): Promise<number> {
       );
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
+    // A worker whose primary is gone (killed outright) must not live on unsupervised.
+    if (worker) process.once('disconnect', () => stop('primary gone'));
     process.once('SIGINT', () => stop('SIGINT'));
     process.on('SIGHUP', () => {
       if (!stopping) gw.reloadTls();
     });
   });
+  // A worker's channel to its primary would keep it alive: close it, the process then exits.
+  if (worker && process.connected) process.disconnect();
   // Everything is closed; should a stray handle keep the event loop alive, exit anyway.
   setTimeout(() => process.exit(code), 3000).unref();
   return code;
