@@ -46,8 +46,10 @@ function script(text: string): Script {
  * '1' asks for that set's TTL to be renewed (the replica does so at most every 10 s per set).
  * `which sets` is the same shape: '1' = take extra permits of that set ('0' when there is none).
  * The extras are the replica's local reserve (redis-reserve.ts): once this admission is granted,
- * it also takes up to that many more requests' worth of each limit, never more than an eighth of
- * what is left, so close to a limit nothing is taken ahead and every decision is made here.
+ * it also takes up to that many more requests' worth of each limit, but only while at least 64
+ * requests' worth (64 permits) is left, and never more than a sixteenth of it: close to a limit
+ * nothing is taken ahead and every decision is made here. Small limits (under 64 requests' worth)
+ * are therefore always decided here, one request at a time.
  * Returns one comma-separated string per admission, in order:
  *   ok, blocker (1 rpm 2 tpm 3 tpd 4 key 5 model 6 global), retry ms,
  *   rpm remaining, rpm reset ms, tpm remaining, tpm reset ms, tpd remaining, tpd reset ms, model index,
@@ -109,7 +111,8 @@ end
 -- a permit set; a new set (n == 0) or a requested refresh sets the set's TTL. Returns the extras.
 local function hold(key, n, cap, exp, lease, ttl, refresh, want)
   local extra = 0
-  if want > 0 and cap > 0 then extra = math.max(0, math.min(want, math.floor((cap - n - 1) / 8))) end
+  -- Only with at least 64 permits free after this one, and at most a sixteenth of them.
+  if want > 0 and cap - n - 1 >= 64 then extra = math.min(want, math.floor((cap - n - 1) / 16)) end
   if extra > 0 then
     local z = {exp, lease}
     for j = 1, extra do z[#z + 1] = exp; z[#z + 1] = lease .. ':' .. j end
@@ -193,7 +196,7 @@ for a = 4, #ARGV do
         if rpm >= 0 then
           rl = rl - 1
           r[4] = rem(rl); r[5] = waitms(rl, rpm, rpm)
-          if xr > 0 and rl >= 8 then er = math.min(xr, math.floor(rl / 8)); rl = rl - er end
+          if xr > 0 and rl >= 64 then er = math.min(xr, math.floor(rl / 16)); rl = rl - er end
           full = waitms(rl, rpm, rpm)
           hs[1] = 'rl'; hs[2] = tostring(rl); hs[3] = 'rt'; hs[4] = now
         end
@@ -201,7 +204,7 @@ for a = 4, #ARGV do
           tl = tl - tn
           r[6] = rem(tl); r[7] = waitms(tl, tpm, tpm)
           -- Whole requests' worth only, so that a reserve is never left with a useless fraction.
-          if xt > 0 and tn > 0 and tl >= 8 * tn then et = tn * math.min(xt, math.floor(tl / 8 / tn)); tl = tl - et end
+          if xt > 0 and tn > 0 and tl >= 64 * tn then et = tn * math.min(xt, math.floor(tl / 16 / tn)); tl = tl - et end
           full = math.max(full, waitms(tl, tpm, tpm))
           hs[#hs + 1] = 'tl'; hs[#hs + 1] = tostring(tl); hs[#hs + 1] = 'tt'; hs[#hs + 1] = now
         end

@@ -7,9 +7,9 @@ import type { AcquireSpec, WindowState, Windows } from './store.js';
  *
  * Exactness: everything here was charged in Redis before it was taken, so replicas together never
  * admit more than a limit. What they give up is a little headroom: units parked in one replica
- * cannot serve another. That is bounded three ways. The script grants extras only while more than
- * eight requests' worth is left and then at most an eighth of what is left (lua.ts), so near a
- * limit nothing is parked and every decision is Redis's. What is not used goes back (a `give`
+ * cannot serve another. That is bounded three ways. The script grants extras only while at least
+ * 64 requests' worth is left and then at most a sixteenth of it (lua.ts), so near a limit, and
+ * for any small limit, nothing is parked and every decision is Redis's. What is not used goes back (a `give`
  * or `drop` operation): a reserve RESERVE_MS after its last grant, a pool once unused for
  * RESERVE_MS; and at each sweep (every RESERVE_MS/2) the permits of a pool that stayed free since
  * the previous sweep, and a reserve's refunded tokens above its largest grant. Token routes with a per-day limit (tpd) never use a

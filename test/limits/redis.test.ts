@@ -153,7 +153,8 @@ describe('redis backend: key expiry without a PTTL per call', { skip: up ? false
   const prefix = uniquePrefix('expiry');
   const clock = new ManualClock();
   const redis = new Redis(REDIS_URL);
-  const store = new RedisStore({ redis, subscriber: null, clock, prefix, leaseTtlMs: 1000, onBackgroundError: () => {}, setTtlRefreshMs: 300 });
+  // lease_ttl 30 s: the holder's own renewal (every 10 s) stays out of these few seconds.
+  const store = new RedisStore({ redis, subscriber: null, clock, prefix, leaseTtlMs: 30_000, onBackgroundError: () => {}, setTtlRefreshMs: 1500 });
   const spec = (over: Partial<AcquireSpec> = {}): AcquireSpec => ({ pid: 'k1', rpm: null, tpm: null, tpd: null, tokens: null, concurrency: 10, models: [], global: null, ...over });
   const grant = async (s: AcquireSpec) => {
     const r = await store.acquire(s);
@@ -168,22 +169,23 @@ describe('redis backend: key expiry without a PTTL per call', { skip: up ? false
 
   it('a permit set gets its TTL when created and is renewed by a granted admission at most once per interval', async () => {
     const set = `${prefix}p:k1:cc`;
-    const full = 1000 + 60_000; // lease_ttl + 60 s
+    const full = 30_000 + 60_000; // lease_ttl + 60 s
+    // Margins of 500 ms keep a busy machine from failing this; the renewal interval is 1.5 s.
     const held = [await grant(spec())];
     const created = await redis.pttl(set);
-    assert.ok(created > full - 100 && created <= full, `TTL at creation ${created}`);
-    await sleep(150);
+    assert.ok(created > full - 500 && created <= full, `TTL at creation ${created}`);
+    await sleep(1000);
     held.push(await grant(spec()));
     const notRenewed = await redis.pttl(set);
-    assert.ok(notRenewed <= full - 120, `within the interval the TTL only runs down (${notRenewed})`);
-    await sleep(250);
+    assert.ok(notRenewed <= full - 900, `within the interval the TTL only runs down (${notRenewed})`);
+    await sleep(700);
     // A refused admission renews nothing, and does not count as this replica's renewal.
     const refused = await store.acquire(spec({ concurrency: 2 }));
     assert.equal(refused.ok, false);
-    assert.ok((await redis.pttl(set)) <= full - 350);
+    assert.ok((await redis.pttl(set)) <= full - 1500);
     held.push(await grant(spec()));
     const renewed = await redis.pttl(set);
-    assert.ok(renewed > full - 100, `past the interval a granted admission renews it (${renewed})`);
+    assert.ok(renewed > full - 500, `past the interval a granted admission renews it (${renewed})`);
     for (const l of held) l.release(0);
   });
 
@@ -243,17 +245,17 @@ describe('redis backend: the reserve a replica takes ahead', { skip: up ? false 
     const s = spec('ahead', { rpm: 1000 });
     const first = await grant(s);
     assert.equal(first.rpm?.remaining, 999, 'the header counts this request only');
-    // 999 left: the replica takes 124 more ahead (an eighth of what is left; it asks for up to 128).
-    assert.equal(Number(await redis.hget(bucket, "rl")), 999 - 124);
+    // 999 left: the replica takes 62 more ahead (a sixteenth of what is left; it asks for up to 256).
+    assert.equal(Number(await redis.hget(bucket, 'rl')), 999 - 62);
     const local = await grant(s);
     assert.equal(local.rpm?.remaining, 998, 'admitted from the reserve, the count goes on');
-    await eventually(async () => Number(await redis.hget(bucket, 'rl')) === 998, 2000, 'the unused 123 to come back');
+    await eventually(async () => Number(await redis.hget(bucket, 'rl')) === 998, 2000, 'the unused 61 to come back');
   });
 
-  it('close to a limit nothing is taken ahead: every admission is decided in Redis', async () => {
+  it('close to a limit, or under a small one, nothing is taken ahead: every admission is decided in Redis', async () => {
     const bucket = `${prefix}p:tight`;
-    const s = spec('tight', { rpm: 8 });
-    for (let i = 7; i >= 0; i--) {
+    const s = spec('tight', { rpm: 64 });
+    for (let i = 63; i >= 0; i--) {
       const before = calls;
       await grant(s);
       assert.equal(calls, before + 1, 'one round trip per admission');
