@@ -1,0 +1,112 @@
+/**
+ * `npm run bench:limits`: what rpm + tpm + concurrency cost, measured inside ONE gateway process.
+ *
+ * Comparing two gateway processes (npm run bench, TARGETS=gatehouse-auth,gatehouse) mixes the cost
+ * of limits with process-to-process variance (±5% on a shared 2-core VM: JIT and memory layout
+ * differ per process). Here one gateway serves two keys, one without limits and one with rpm, tpm
+ * and concurrency far above the load (the limiter runs on every request and never refuses), and
+ * `wrk` alternates between them; the difference is the limits' cost. BACKEND=redis puts the
+ * limits on the local Redis (REDIS_URL, default redis://127.0.0.1:6379).
+ *
+ * Knobs: ROUNDS (default 4) pairs per scenario, DUR (3) seconds per step, CONNS (64).
+ * Needs wrk on PATH and Linux (/proc). Only 127.0.0.1 is used; every step stops by itself.
+ */
+import { execFile } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { randomBytes } from 'node:crypto';
+import { freePort, startServer, waitHttp, which } from './lib/children.js';
+import { treeCpuSeconds } from './lib/proc.js';
+import { median } from './lib/stats.js';
+import { wrk } from './lib/wrk.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const BIN = resolve(HERE, '../src/main.js');
+const run = promisify(execFile);
+const knob = (name: string, def: number) => {
+  const v = Number(process.env[name] ?? def);
+  if (!Number.isFinite(v) || v <= 0) throw new Error(`${name} must be a positive number`);
+  return v;
+};
+const ROUNDS = Math.round(knob('ROUNDS', 4));
+const DUR = knob('DUR', 3);
+const CONNS = Math.round(knob('CONNS', 64));
+const BACKEND = process.env.BACKEND === 'redis' ? 'redis' : 'memory';
+const CHAT = JSON.stringify({ model: 'llama3.2:1b', messages: [{ role: 'user', content: 'Why is the sky blue? Answer in one short paragraph.' }], stream: false });
+
+const wrkBin = which(process.env.WRK || 'wrk');
+if (!wrkBin) {
+  console.error('bench:limits needs wrk on PATH (apt-get install wrk)');
+  process.exit(2);
+}
+const dir = mkdtempSync(join(tmpdir(), 'gatehouse-limits-ab-'));
+chmodSync(dir, 0o700);
+mkdirSync(join(dir, 'data'), { mode: 0o700 });
+const data = join(dir, 'data');
+const env: NodeJS.ProcessEnv = {};
+for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('GATEHOUSE_')) env[k] = v;
+env.GATEHOUSE_DATA_DIR = data;
+env.GATEHOUSE_METRICS__LISTEN = `127.0.0.1:${await freePort()}`;
+if (BACKEND === 'redis') {
+  env.GATEHOUSE_LIMITS__BACKEND = 'redis';
+  env.GATEHOUSE_REDIS__URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  env.GATEHOUSE_REDIS__KEY_PREFIX = `gatehouse-limits-ab-${randomBytes(6).toString('hex')}:`;
+}
+
+const key = async (name: string, args: string[]) => {
+  const out = await run(process.execPath, [BIN, 'keys', 'create', '--name', name, '--data-dir', data, '--json', ...args], { env, cwd: dir });
+  return (JSON.parse(out.stdout.trim().split('\n').pop()!) as { key: string }).key;
+};
+const plain = await key('no-limits', []);
+const limited = await key('limits', ['--rpm', '100000000', '--tpm', '1000000000000', '--concurrency', '1000000']);
+
+const upPort = await freePort();
+const upstream = startServer('upstream', process.execPath, [join(HERE, 'upstream.js')], { env: { ...process.env, PORT: String(upPort) }, log: join(dir, 'upstream.log') });
+const port = await freePort();
+const gw = startServer('gatehouse', process.execPath, [BIN, 'serve', '--listen', `127.0.0.1:${port}`, '--upstream', `http://127.0.0.1:${upPort}`, '--data-dir', data], { env, cwd: dir, log: join(dir, 'gatehouse.log') });
+const url = `http://127.0.0.1:${port}`;
+
+try {
+  await waitHttp(`http://127.0.0.1:${upPort}/api/version`, upstream.proc);
+  await waitHttp(`${url}/healthz`, gw.proc);
+  const step = async (path: string, body: string | null, token: string, durationS: number) => {
+    const c0 = treeCpuSeconds(gw.pid);
+    const r = await wrk(wrkBin, dir, { url, path, method: body ? 'POST' : 'GET', body, token, connections: CONNS, threads: 1, durationS, sampleHeader: 'x-gatehouse-overhead-ms' });
+    const n = r.requests as number;
+    if ((r.non2xx as number) || (r.errors as number)) throw new Error(`${path}: ${r.non2xx} non-2xx, ${r.errors} errors`);
+    return { rps: r.rps as number, cpuUs: ((treeCpuSeconds(gw.pid) - c0) * 1e6) / n };
+  };
+  console.log(`# What limits cost, one gateway process (${BACKEND} backend), ${ROUNDS} pairs × ${DUR} s per scenario\n`);
+  console.log('| scenario | req/s without limits | req/s with limits | ratio | CPU µs/req without / with | added µs/req |');
+  console.log('|---|---|---|---|---|---|');
+  for (const [label, path, body] of [['S1 GET /api/tags', '/api/tags', null], ['S2 POST /api/chat', '/api/chat', CHAT]] as const) {
+    await step(path, body, plain, 2); // warm-up, both keys
+    await step(path, body, limited, 2);
+    const a: { rps: number; cpuUs: number }[] = [];
+    const l: { rps: number; cpuUs: number }[] = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      // Alternate the order too, so a drift of the host hits both keys alike.
+      if (i % 2 === 0) {
+        a.push(await step(path, body, plain, DUR));
+        l.push(await step(path, body, limited, DUR));
+      } else {
+        l.push(await step(path, body, limited, DUR));
+        a.push(await step(path, body, plain, DUR));
+      }
+    }
+    const ratios = a.map((x, i) => l[i]!.rps / x.rps);
+    const ra = median(a.map((x) => x.rps));
+    const rl = median(l.map((x) => x.rps));
+    const ca = median(a.map((x) => x.cpuUs));
+    const cl = median(l.map((x) => x.cpuUs));
+    console.log(`| ${label} | ${ra.toFixed(0)} | ${rl.toFixed(0)} | ${median(ratios).toFixed(3)} | ${ca.toFixed(1)} / ${cl.toFixed(1)} | ${median(a.map((x, i) => l[i]!.cpuUs - x.cpuUs)).toFixed(1)} |`);
+  }
+  console.log(`\nratio = median over pairs of (req/s with limits) / (req/s without), each pair measured back to back.`);
+} finally {
+  await gw.stop();
+  await upstream.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
