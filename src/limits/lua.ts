@@ -42,9 +42,10 @@ function script(text: string): Script {
  *   release  r,#permits,tpm,tpm reserved,actual tokens,tpd reserved,member per permit set…
  *   give     g,rpm,tpm,rpm units,tpm tokens        (units a replica took ahead and did not use)
  *   drop     z,#members,member…                     (permits a replica took ahead and did not use)
- * (-1 = not limited.) `refresh` has one character per permit set (key, global, then each model):
- * '1' asks for that set's TTL to be renewed (the replica does so at most every 10 s per set).
- * `which sets` is the same shape: '1' = take extra permits of that set ('0' when there is none).
+ * (-1 = not limited.) `refresh` has one character per permit set the admission uses (key, global,
+ * then each model, in that order; '0' when it uses none): '1' asks for that set's TTL to be
+ * renewed (the replica does so at most every 10 s per set). `which sets` is the same shape:
+ * '1' = take extra permits of that set.
  * The extras are the replica's local reserve (redis-reserve.ts): once this admission is granted,
  * it also takes up to that many more requests' worth of each limit, but only while at least 64
  * requests' worth (64 permits) is left, and never more than a sixteenth of it: close to a limit
@@ -98,14 +99,13 @@ end
 -- Writes a bucket hash; moves its expiry (kept in field x) only when the state needs longer.
 local function save(bucket, hs, x, need)
   x = tonumber(x) or 0
-  if need > x then
+  local later = need > x
+  if later then
     x = need + SLACK
     hs[#hs + 1] = 'x'; hs[#hs + 1] = x
-    call('HSET', bucket, unpack(hs))
-    call('PEXPIRE', bucket, x - now)
-  else
-    call('HSET', bucket, unpack(hs))
   end
+  call('HSET', bucket, unpack(hs))
+  if later then call('PEXPIRE', bucket, x - now) end
 end
 -- Adds a lease (and up to 'want' more permits, if the cap leaves room for them ahead of demand) to
 -- a permit set; a new set (n == 0) or a requested refresh sets the set's TTL. Returns the extras.
@@ -217,12 +217,13 @@ for a = 4, #ARGV do
         r[8] = math.max(0, tpd - used)
       end
       local ttl = exp - now + 60000
-      -- Permit sets in order (key, global, models): the n-th one reads the n-th 'which sets' flag.
+      -- Permit sets in order (key, global, models): the j-th one reads the j-th flag of each string.
+      local function renew(j) return string.byte(rf, j) == 49 end
       local function want(j) if string.byte(xs, j) == 49 then return xc end return 0 end
       local j = 0
-      if conc >= 0 then j = j + 1; ex[j] = hold(ccKey, nk, conc, exp, lease, ttl, string.byte(rf, 1) == 49, want(j)) end
-      if glob >= 0 then j = j + 1; ex[j] = hold(GLOBAL, ng, glob, exp, lease, ttl, string.byte(rf, 2) == 49, want(j)) end
-      for i = 1, nm do j = j + 1; ex[j] = hold(KEYS[m0 + i], nms[i], tonumber(f[16 + i]), exp, lease, ttl, string.byte(rf, 2 + i) == 49, want(j)) end
+      if conc >= 0 then j = j + 1; ex[j] = hold(ccKey, nk, conc, exp, lease, ttl, renew(j), want(j)) end
+      if glob >= 0 then j = j + 1; ex[j] = hold(GLOBAL, ng, glob, exp, lease, ttl, renew(j), want(j)) end
+      for i = 1, nm do j = j + 1; ex[j] = hold(KEYS[m0 + i], nms[i], tonumber(f[16 + i]), exp, lease, ttl, renew(j), want(j)) end
     else
       local sets = nm
       if conc >= 0 then sets = sets + 1 end

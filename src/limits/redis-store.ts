@@ -339,22 +339,20 @@ export class RedisStore implements LimitStore {
         const tokens = s.tokens !== null;
         if (s.rpm !== null || (tokens && s.tpm !== null)) keys.push(base);
         if (tokens && s.tpd !== null) keys.push(`${base}:tpd:${day}`);
-        if (s.concurrency !== null) keys.push(`${base}:cc`);
-        // Permit sets whose TTL this admission renews (noted only once it is granted: a refused
-        // admission or a failed batch renews nothing).
+        // Permit sets in the script's order (key, global, models); the global set is KEYS[1].
+        const sets = this.#setsOf(s);
+        for (const set of sets) if (set !== this.#global) keys.push(set);
+        // Sets whose TTL this admission renews (noted only once it is granted: a refused
+        // admission or a failed batch renews nothing). One flag per set, like the extras'.
         op.renews = null;
         op.sentAt = sentAt;
-        let refresh = s.concurrency !== null ? this.#renewal(op, `${base}:cc`, sentAt) : '0';
-        refresh += s.global !== null ? this.#renewal(op, this.#global, sentAt) : '0';
+        let refresh = '';
+        for (const set of sets) refresh += this.#renewal(op, set, sentAt);
         let caps = '';
-        for (const m of s.models) {
-          const set = `${p}cc:m:${m.model}`;
-          keys.push(set);
-          refresh += this.#renewal(op, set, sentAt);
-          caps += `,${m.cap}`;
-        }
-        const x = this.#extras(s, now, sentAt, asked);
-        args.push(`a,${s.models.length},${s.rpm ?? -1},${s.tpm ?? -1},${s.tpd ?? -1},${s.tokens ?? -1},${s.concurrency ?? -1},${s.global ?? -1},${op.id},${now + this.#o.leaseTtlMs},${dayEnd},${refresh},${x.rpm},${x.tpm},${x.permits.includes('1') ? EXTRA_PERMITS : 0},${x.permits || '0'}${caps}`);
+        for (const m of s.models) caps += `,${m.cap}`;
+        const x = this.#extras(s, sets, now, sentAt, asked);
+        // An empty flag string would vanish from the comma-separated list: '0' stands for none.
+        args.push(`a,${s.models.length},${s.rpm ?? -1},${s.tpm ?? -1},${s.tpd ?? -1},${s.tokens ?? -1},${s.concurrency ?? -1},${s.global ?? -1},${op.id},${now + this.#o.leaseTtlMs},${dayEnd},${refresh || '0'},${x.rpm},${x.tpm},${x.permits.includes('1') ? EXTRA_PERMITS : 0},${x.permits || '0'}${caps}`);
       } else if (op.kind === 'r') {
         const l = op.lease;
         if (op.tpm >= 0) keys.push(l.bucketKey);
@@ -377,7 +375,7 @@ export class RedisStore implements LimitStore {
         for (const op of ops) {
           if (op.kind !== 'a') continue;
           let r = this.#result(op, out, i);
-          i += 12 + this.#setCount(op.spec);
+          i += 12 + this.#setsOf(op.spec).length;
           // Refused in Redis, but an earlier admission of this batch may have taken reserve
           // enough for it (so a burst on one replica uses all it took ahead).
           if (!r.ok) r = this.#local(op.spec) ?? r;
@@ -506,8 +504,7 @@ export class RedisStore implements LimitStore {
    * replica lacks, asked once per batch (the first admission of a principal or pool asks; the
    * others of the same batch would only park more). Nothing while closing.
    */
-  #extras(s: AcquireSpec, now: number, t: number, asked: Set<string>): { rpm: number; tpm: number; permits: string } {
-    const sets = this.#setsOf(s);
+  #extras(s: AcquireSpec, sets: readonly string[], now: number, t: number, asked: Set<string>): { rpm: number; tpm: number; permits: string } {
     if (this.#closed) return { rpm: 0, tpm: 0, permits: '0'.repeat(sets.length) };
     const x = this.#reserves.wants(s, sets, now, t);
     if (x.rpm || x.tpm) {
@@ -530,10 +527,6 @@ export class RedisStore implements LimitStore {
    */
   #real(now: number): number {
     return this.#o.clock === systemClock ? now : performance.now();
-  }
-
-  #setCount(s: AcquireSpec): number {
-    return (s.concurrency !== null ? 1 : 0) + (s.global !== null ? 1 : 0) + s.models.length;
   }
 
   /** EVALSHA, loading the script on the first NOSCRIPT (after a Redis restart or failover). */

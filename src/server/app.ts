@@ -22,12 +22,11 @@ import { createListener, reloadTls } from './listen.js';
 import { Observers, type Observer } from './observer.js';
 import { RequestLog } from './request-log.js';
 import { AuditWriter } from '../audit/writer.js';
-import { recordConfigChange, serverActor } from '../audit/config-events.js';
 import { createMetrics } from '../metrics/definitions.js';
 import { metricsEndpoint } from '../metrics/endpoint.js';
-import { startMetricsListener, type MetricsListener } from '../metrics/listener.js';
+import type { MetricsListener } from '../metrics/listener.js';
 import { upstreamProbe } from '../metrics/upstream-probe.js';
-import { compileHostCheck } from './host-check.js';
+import { openMetricsListener, recordStartConfig } from './startup.js';
 import { shareMetricsWithPrimary } from './workers.js';
 
 /**
@@ -136,25 +135,8 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
   }
   let metricsListener: MetricsListener | null = null;
   if (metrics && o.worker) shareMetricsWithPrimary(metrics.registry);
-  else if (metrics && config.metrics.listen !== 'main') {
-    const hostOk = compileHostCheck(config.allowed_hosts);
-    try {
-      metricsListener = await startMetricsListener(config.metrics.listen, metrics, (h) => hostOk(h).ok);
-      log.info({ metrics_url: metricsListener.url }, 'metrics listening');
-      if (!isLoopback(splitHostPort(config.metrics.listen).host)) {
-        log.warn(`the metrics listener on ${config.metrics.listen} has no authentication: keep it on a private network, or set metrics.listen: main to serve /metrics only to keys with the "metrics" scope`);
-      }
-    } catch (err) {
-      // Metrics are not worth refusing traffic for; say so loudly.
-      log.error({ err: (err as Error).message, listen: config.metrics.listen }, 'cannot open the metrics listener; serving without /metrics');
-    }
-  }
-  try {
-    const changed = o.worker ? null : await recordConfigChange(stores.audit, config, serverActor());
-    if (changed?.action === 'config.change') log.info({ changed: Object.keys(changed.detail.changes as object) }, 'configuration changed since the last start (recorded in the audit trail)');
-  } catch (err) {
-    log.warn({ err: (err as Error).message }, 'could not record the configuration in the audit trail');
-  }
+  else if (metrics && config.metrics.listen !== 'main') metricsListener = await openMetricsListener(config, metrics, log, { what: 'metrics listening', mainHint: true });
+  if (!o.worker) await recordStartConfig(stores.audit, config, log);
   log.info({ url, upstream: config.upstream, data_dir: config.data_dir, store: stores.location, keys: keys.size, manage_routes: config.routes.manage, cloud_routes: config.routes.cloud }, 'gatehouse listening');
 
   let closing: Promise<void> | null = null;

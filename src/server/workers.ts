@@ -1,13 +1,11 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
 import { AggregatorRegistry } from 'prom-client';
-import { recordConfigChange, serverActor } from '../audit/config-events.js';
 import type { Config } from '../config/schema.js';
-import { isLoopback, splitHostPort } from '../core/ip.js';
-import { startMetricsListener, type MetricsListener } from '../metrics/listener.js';
+import type { MetricsListener } from '../metrics/listener.js';
 import { openStores } from '../store/index.js';
-import { compileHostCheck } from './host-check.js';
 import { ensureInitialKey } from './initial-key.js';
+import { openMetricsListener, recordStartConfig } from './startup.js';
 
 /**
  * `gatehouse serve --workers N`: N gateway processes (node:cluster) accepting on one listening
@@ -40,11 +38,7 @@ export async function runWorkers(config: Config, log: Logger, count: number): Pr
   const stores = await openStores({ dataDir: config.data_dir, store: config.store, role: 'server' });
   try {
     await ensureInitialKey(stores.keys, config.data_dir, log);
-    try {
-      await recordConfigChange(stores.audit, config, serverActor());
-    } catch (err) {
-      log.warn({ err: (err as Error).message }, 'could not record the configuration in the audit trail');
-    }
+    await recordStartConfig(stores.audit, config, log);
   } finally {
     await stores.close();
   }
@@ -66,16 +60,8 @@ export async function runWorkers(config: Config, log: Logger, count: number): Pr
   let metricsListener: MetricsListener | null = null;
   if (config.metrics.listen !== 'off') {
     const aggregator = new AggregatorRegistry();
-    const hostOk = compileHostCheck(config.allowed_hosts);
-    try {
-      metricsListener = await startMetricsListener(config.metrics.listen, { render: () => aggregator.clusterMetrics(), contentType: aggregator.contentType }, (h) => hostOk(h).ok);
-      log.info({ metrics_url: metricsListener.url }, 'metrics listening (the workers\' metrics, summed)');
-      if (!isLoopback(splitHostPort(config.metrics.listen).host)) {
-        log.warn(`the metrics listener on ${config.metrics.listen} has no authentication: keep it on a private network`);
-      }
-    } catch (err) {
-      log.error({ err: (err as Error).message, listen: config.metrics.listen }, 'cannot open the metrics listener; serving without /metrics');
-    }
+    const summed = { render: () => aggregator.clusterMetrics(), contentType: aggregator.contentType };
+    metricsListener = await openMetricsListener(config, summed, log, { what: 'metrics listening (the workers\' metrics, summed)', mainHint: false });
   }
 
   return new Promise<number>((resolve) => {

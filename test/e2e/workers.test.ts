@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { call, cli, startStack, type Stack } from '../helpers/stack.js';
 import { deletePrefix, eventually, redisAvailable, REDIS_URL, SKIP_REDIS, uniquePrefix } from '../limits/helpers.js';
@@ -11,17 +10,6 @@ import { deletePrefix, eventually, redisAvailable, REDIS_URL, SKIP_REDIS, unique
  * their metrics on the primary's metrics listener, replace a worker that dies, and all stop on
  * SIGTERM.
  */
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Direct children of a process (the workers of the primary). */
 function children(pid: number): number[] {
@@ -64,15 +52,15 @@ describe('serve --workers: refused where limits could not stay exact', () => {
 
 describe('serve --workers 2 with limits on Redis', { skip: up ? false : SKIP_REDIS }, () => {
   let s: Stack;
-  let metricsPort: number;
+  let metricsUrl: string;
   const prefix = uniquePrefix('workers');
   before(async () => {
-    metricsPort = await freePort();
     s = await startStack({
-      config: { limits: { backend: 'redis' }, redis: { url: REDIS_URL, key_prefix: prefix }, metrics: { listen: `127.0.0.1:${metricsPort}` } },
+      config: { limits: { backend: 'redis' }, redis: { url: REDIS_URL, key_prefix: prefix }, metrics: { listen: '127.0.0.1:0' } },
       serveArgs: ['--workers', '2'],
     });
     await eventually(() => listening(s.gw.logs()) === 2, 10_000, 'both workers to listen');
+    metricsUrl = /"metrics_url":"([^"]+)"/.exec(s.gw.logs())![1]!;
   });
   after(async () => {
     await s?.close();
@@ -92,11 +80,11 @@ describe('serve --workers 2 with limits on Redis', { skip: up ? false : SKIP_RED
 
   it('the metrics listener sums both workers', async () => {
     const { key } = await s.createKey('w-metrics');
-    const before = await requestsTotal(metricsPort);
+    const before = await requestsTotal(metricsUrl);
     const n = 40;
     const rs = await Promise.all(Array.from({ length: n }, () => call(`${s.gw.url}/api/tags`, { key }).then(async (r) => (await r.text(), r.status))));
     assert.ok(rs.every((x) => x === 200));
-    await eventually(async () => (await requestsTotal(metricsPort)) - before === n, 3000, 'every request to be counted once');
+    await eventually(async () => (await requestsTotal(metricsUrl)) - before === n, 3000, 'every request to be counted once');
   });
 
   it('a worker that dies is replaced, and serving goes on', async () => {
@@ -127,8 +115,8 @@ describe('serve --workers 2 with limits on Redis', { skip: up ? false : SKIP_RED
   });
 });
 
-async function requestsTotal(port: number): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+async function requestsTotal(url: string): Promise<number> {
+  const text = await (await fetch(url)).text();
   let sum = 0;
   for (const line of text.split('\n')) if (line.startsWith('gatehouse_requests_total{')) sum += Number(line.split(' ').pop());
   return sum;
