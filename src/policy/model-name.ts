@@ -31,6 +31,25 @@ const MAX_LEN = 350;
  * characters, percent signs, empty parts.
  */
 export function parseModelRef(input: string): ModelRefResult {
+  const known = parsed.get(input);
+  if (known) return known;
+  const r = parse(input);
+  if (isModelRef(r)) {
+    // Names come from requests: bound the cache (clients that send random names only refill it).
+    if (parsed.size >= PARSED_MAX) parsed.clear();
+    parsed.set(input, Object.freeze(r));
+  }
+  return r;
+}
+
+/**
+ * Valid names already parsed. Every JSON request names a model and clients use a handful, so
+ * parsing (two regexes, a split, a lower-case copy: ~1.5 µs under load) is done once per name.
+ */
+const parsed = new Map<string, ModelRef>();
+const PARSED_MAX = 1024;
+
+function parse(input: string): ModelRefResult {
   if (input.length === 0) return { error: 'model name is empty' };
   if (input.length > MAX_LEN) return { error: `model name is longer than ${MAX_LEN} characters` };
   // eslint-disable-next-line no-control-regex
