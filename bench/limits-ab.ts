@@ -8,11 +8,12 @@
  * `wrk` alternates between them; the difference is the limits' cost. BACKEND=redis puts the
  * limits on the local Redis (REDIS_URL, default redis://127.0.0.1:6379).
  *
- * Knobs: ROUNDS (default 4) pairs per scenario, DUR (3) seconds per step, CONNS (64).
+ * Knobs: ROUNDS (default 4) pairs per scenario, DUR (3) seconds per step, CONNS (64), PROFILE=0
+ * skips the second, profiled measure (see profiledShare).
  * Needs wrk on PATH and Linux (/proc). Only 127.0.0.1 is used; every step stops by itself.
  */
 import { execFile } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +22,7 @@ import { randomBytes } from 'node:crypto';
 import { freePort, startServer, waitHttp, which } from './lib/children.js';
 import { treeCpuSeconds } from './lib/proc.js';
 import { median } from './lib/stats.js';
+import { inclusiveShare, type CpuProfile } from './lib/profile-share.js';
 import { wrk } from './lib/wrk.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -36,6 +38,12 @@ const DUR = knob('DUR', 3);
 const CONNS = Math.round(knob('CONNS', 64));
 const BACKEND = process.env.BACKEND === 'redis' ? 'redis' : 'memory';
 const CHAT = JSON.stringify({ model: 'llama3.2:1b', messages: [{ role: 'user', content: 'Why is the sky blue? Answer in one short paragraph.' }], stream: false });
+
+const SCENARIOS = [['S1 GET /api/tags', '/api/tags', null], ['S2 POST /api/chat', '/api/chat', CHAT]] as const;
+/** PROFILE=0 skips the profiled pass. */
+const PROFILE = process.env.PROFILE !== '0';
+/** Median CPU µs/req with limits per scenario, from the pairs (the profiled pass reports a share of it). */
+const withLimitsCpu = new Map<string, number>();
 
 const wrkBin = which(process.env.WRK || 'wrk');
 if (!wrkBin) {
@@ -69,6 +77,45 @@ const port = await freePort();
 const gw = startServer('gatehouse', process.execPath, [BIN, 'serve', '--listen', `127.0.0.1:${port}`, '--upstream', `http://127.0.0.1:${upPort}`, '--data-dir', data], { env, cwd: dir, log: join(dir, 'gatehouse.log') });
 const url = `http://127.0.0.1:${port}`;
 
+/** Frames that are the limits' own work: the limiter, its stores and headers, the Redis client. */
+const LIMITS_CODE = /\/dist\/src\/limits\/|\/node_modules\/(ioredis|denque|redis-parser|redis-errors|standard-as-callback|cluster-key-slot)\//;
+
+/**
+ * The second measure, steady where throughput is not: a fresh gateway under `--cpu-prof` serves
+ * only the key with limits, and the share of its CPU spent in the limits' own code (inclusive) is
+ * scaled by the CPU time /proc reports for that process and divided by the requests it served. It
+ * leaves out Node writing the extra response headers (about a microsecond on this path).
+ */
+async function profiledShare(url: string, upPort: number): Promise<void> {
+  console.log(`\n# Where the limits' CPU goes (${BACKEND}): a gateway under --cpu-prof, the key with limits only, ${DUR} s per scenario\n`);
+  console.log('| scenario | share of the CPU in the limits\' code | that share of the unprofiled CPU µs/req with limits (above) |');
+  console.log('|---|---|---|');
+  for (const [label, path, body] of SCENARIOS) {
+    const profDir = join(dir, `prof-${path.replace(/\W/g, '')}`);
+    const g = startServer('gatehouse-prof', process.execPath, [`--cpu-prof`, `--cpu-prof-dir=${profDir}`, BIN, 'serve', '--listen', url.slice('http://'.length), '--upstream', `http://127.0.0.1:${upPort}`, '--data-dir', data], { env, cwd: dir, log: join(dir, 'gatehouse-prof.log') });
+    try {
+      await waitHttp(`${url}/healthz`, g.proc);
+      const startupUs = treeCpuSeconds(g.pid) * 1e6;
+      let served = (await wrk(wrkBin!, dir, { url, path, method: body ? 'POST' : 'GET', body, token: limited, connections: CONNS, threads: 1, durationS: 1, sampleHeader: 'x-gatehouse-overhead-ms' })).requests as number;
+      const r = await wrk(wrkBin!, dir, { url, path, method: body ? 'POST' : 'GET', body, token: limited, connections: CONNS, threads: 1, durationS: DUR, sampleHeader: 'x-gatehouse-overhead-ms' });
+      served += r.requests as number;
+      const cpuTotalUs = treeCpuSeconds(g.pid) * 1e6;
+      await g.stop();
+      const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
+      if (!file) throw new Error('the profiled gateway wrote no .cpuprofile');
+      const share = inclusiveShare(JSON.parse(readFileSync(join(profDir, file), 'utf8')) as CpuProfile, LIMITS_CODE);
+      // Startup does no limits work, so the limits' time is spread over every request served; the
+      // profiler slows everything down alike, so what is kept is the share, not the µs.
+      const limitsUs = ((share.matchedUs / share.busyUs) * cpuTotalUs) / served;
+      const perReqUs = (cpuTotalUs - startupUs) / served;
+      const frac = Math.min(1, limitsUs / perReqUs);
+      console.log(`| ${label} | ${(100 * frac).toFixed(1)}% | ${(frac * withLimitsCpu.get(label)!).toFixed(1)} µs |`);
+    } finally {
+      await g.stop();
+    }
+  }
+}
+
 try {
   await waitHttp(`http://127.0.0.1:${upPort}/api/version`, upstream.proc);
   await waitHttp(`${url}/healthz`, gw.proc);
@@ -82,7 +129,7 @@ try {
   console.log(`# What limits cost, one gateway process (${BACKEND} backend), ${ROUNDS} pairs × ${DUR} s per scenario\n`);
   console.log('| scenario | req/s without limits | req/s with limits | ratio | CPU µs/req without / with | added µs/req |');
   console.log('|---|---|---|---|---|---|');
-  for (const [label, path, body] of [['S1 GET /api/tags', '/api/tags', null], ['S2 POST /api/chat', '/api/chat', CHAT]] as const) {
+  for (const [label, path, body] of SCENARIOS) {
     await step(path, body, plain, 2); // warm-up, both keys
     await step(path, body, limited, 2);
     const a: { rps: number; cpuUs: number }[] = [];
@@ -102,9 +149,12 @@ try {
     const rl = median(l.map((x) => x.rps));
     const ca = median(a.map((x) => x.cpuUs));
     const cl = median(l.map((x) => x.cpuUs));
+    withLimitsCpu.set(label, cl);
     console.log(`| ${label} | ${ra.toFixed(0)} | ${rl.toFixed(0)} | ${median(ratios).toFixed(3)} | ${ca.toFixed(1)} / ${cl.toFixed(1)} | ${median(a.map((x, i) => l[i]!.cpuUs - x.cpuUs)).toFixed(1)} |`);
   }
   console.log(`\nratio = median over pairs of (req/s with limits) / (req/s without), each pair measured back to back.`);
+  await gw.stop();
+  if (PROFILE) await profiledShare(url, upPort);
 } finally {
   await gw.stop();
   await upstream.stop();
