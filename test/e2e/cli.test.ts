@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { send } from '../helpers/http.js';
-import { cli, settle, spawnGateway, startStack, type Stack } from '../helpers/stack.js';
+import { CLI, cli, settle, spawnGateway, startStack, type Stack } from '../helpers/stack.js';
 import { startEmulator, type Emulator } from '../emulator/index.js';
 
 /** The `gatehouse` command line: help, config validation, first start, and live key changes. */
@@ -17,6 +18,13 @@ describe('gatehouse --help and each subcommand\'s --help explain themselves', ()
       assert.match(r.stdout, /Usage:/);
     });
   }
+  it('the built bin runs as a command of its own (executable, node shebang), as npx runs it', () => {
+    // npm test builds first, so this checks what `npm run build` leaves behind.
+    const r = spawnSync(CLI, ['--help'], { encoding: 'utf8' });
+    assert.equal(r.error, undefined, `could not execute ${CLI}: ${r.error?.message}`);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /Usage:/);
+  });
   it('an unknown command fails with the usage', () => {
     const r = cli(['frobnicate']);
     assert.equal(r.code, 2);
