@@ -48,12 +48,13 @@ export async function openStores(opts: OpenStoresOptions): Promise<Stores> {
   ensureDataDir(opts.dataDir);
   const file = join(opts.dataDir, 'gatehouse.db');
   const db: Db = openSqlite(file);
-  if ((opts.role ?? 'cli') === 'cli') db.pragma('synchronous = FULL');
+  const role = opts.role ?? 'cli';
+  if (role === 'cli') db.pragma('synchronous = FULL');
   // The server commits audit batches all the time, and SQLite checkpoints the WAL inside the commit
   // that crosses the threshold, on the event loop. At the default 1000 pages (~4 MB) each checkpoint
   // stalled requests for 12–14 ms; a tenth of that copies a tenth as much per stall (measurements
   // in docs/performance.md).
-  else db.pragma('wal_autocheckpoint = 100');
+  if (role === 'server') db.pragma('wal_autocheckpoint = 100');
   return {
     keys: new SqliteKeyStore(db),
     audit: new SqliteAuditStore(db),
