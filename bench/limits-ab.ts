@@ -50,6 +50,7 @@ if (!wrkBin) {
   console.error('bench:limits needs wrk on PATH (apt-get install wrk)');
   process.exit(2);
 }
+const wrkPath: string = wrkBin;
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-limits-ab-'));
 chmodSync(dir, 0o700);
 mkdirSync(join(dir, 'data'), { mode: 0o700 });
@@ -74,8 +75,17 @@ const limited = await key('limits', ['--rpm', '100000000', '--tpm', '10000000000
 const upPort = await freePort();
 const upstream = startServer('upstream', process.execPath, [join(HERE, 'upstream.js')], { env: { ...process.env, PORT: String(upPort) }, log: join(dir, 'upstream.log') });
 const port = await freePort();
-const gw = startServer('gatehouse', process.execPath, [BIN, 'serve', '--listen', `127.0.0.1:${port}`, '--upstream', `http://127.0.0.1:${upPort}`, '--data-dir', data], { env, cwd: dir, log: join(dir, 'gatehouse.log') });
+/** Both gateways (the measured one, then the profiled one) serve the same port, upstream and data. */
+const serveArgs = [BIN, 'serve', '--listen', `127.0.0.1:${port}`, '--upstream', `http://127.0.0.1:${upPort}`, '--data-dir', data];
+const gw = startServer('gatehouse', process.execPath, serveArgs, { env, cwd: dir, log: join(dir, 'gatehouse.log') });
 const url = `http://127.0.0.1:${port}`;
+
+/** One wrk step against the gateway; a non-2xx answer or a socket error fails the benchmark. */
+async function load(path: string, body: string | null, token: string, durationS: number): Promise<{ requests: number; rps: number }> {
+  const r = await wrk(wrkPath, dir, { url, path, method: body ? 'POST' : 'GET', body, token, connections: CONNS, threads: 1, durationS, sampleHeader: 'x-gatehouse-overhead-ms' });
+  if ((r.non2xx as number) || (r.errors as number)) throw new Error(`${path}: ${r.non2xx} non-2xx, ${r.errors} errors`);
+  return { requests: r.requests as number, rps: r.rps as number };
+}
 
 /** Frames that are the limits' own work: the limiter, its stores and headers, the Redis client. */
 const LIMITS_CODE = /\/dist\/src\/limits\/|\/node_modules\/(ioredis|denque|redis-parser|redis-errors|standard-as-callback|cluster-key-slot)\//;
@@ -86,19 +96,17 @@ const LIMITS_CODE = /\/dist\/src\/limits\/|\/node_modules\/(ioredis|denque|redis
  * scaled by the CPU time /proc reports for that process and divided by the requests it served. It
  * leaves out Node writing the extra response headers (about a microsecond on this path).
  */
-async function profiledShare(url: string, upPort: number): Promise<void> {
+async function profiledShare(): Promise<void> {
   console.log(`\n# Where the limits' CPU goes (${BACKEND}): a gateway under --cpu-prof, the key with limits only, ${DUR} s per scenario\n`);
   console.log('| scenario | share of the CPU in the limits\' code | that share of the unprofiled CPU µs/req with limits (above) |');
   console.log('|---|---|---|');
   for (const [label, path, body] of SCENARIOS) {
     const profDir = join(dir, `prof-${path.replace(/\W/g, '')}`);
-    const g = startServer('gatehouse-prof', process.execPath, [`--cpu-prof`, `--cpu-prof-dir=${profDir}`, BIN, 'serve', '--listen', url.slice('http://'.length), '--upstream', `http://127.0.0.1:${upPort}`, '--data-dir', data], { env, cwd: dir, log: join(dir, 'gatehouse-prof.log') });
+    const g = startServer('gatehouse-prof', process.execPath, ['--cpu-prof', `--cpu-prof-dir=${profDir}`, ...serveArgs], { env, cwd: dir, log: join(dir, 'gatehouse-prof.log') });
     try {
       await waitHttp(`${url}/healthz`, g.proc);
       const startupUs = treeCpuSeconds(g.pid) * 1e6;
-      let served = (await wrk(wrkBin!, dir, { url, path, method: body ? 'POST' : 'GET', body, token: limited, connections: CONNS, threads: 1, durationS: 1, sampleHeader: 'x-gatehouse-overhead-ms' })).requests as number;
-      const r = await wrk(wrkBin!, dir, { url, path, method: body ? 'POST' : 'GET', body, token: limited, connections: CONNS, threads: 1, durationS: DUR, sampleHeader: 'x-gatehouse-overhead-ms' });
-      served += r.requests as number;
+      const served = (await load(path, body, limited, 1)).requests + (await load(path, body, limited, DUR)).requests;
       const cpuTotalUs = treeCpuSeconds(g.pid) * 1e6;
       await g.stop();
       const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
@@ -121,10 +129,8 @@ try {
   await waitHttp(`${url}/healthz`, gw.proc);
   const step = async (path: string, body: string | null, token: string, durationS: number) => {
     const c0 = treeCpuSeconds(gw.pid);
-    const r = await wrk(wrkBin, dir, { url, path, method: body ? 'POST' : 'GET', body, token, connections: CONNS, threads: 1, durationS, sampleHeader: 'x-gatehouse-overhead-ms' });
-    const n = r.requests as number;
-    if ((r.non2xx as number) || (r.errors as number)) throw new Error(`${path}: ${r.non2xx} non-2xx, ${r.errors} errors`);
-    return { rps: r.rps as number, cpuUs: ((treeCpuSeconds(gw.pid) - c0) * 1e6) / n };
+    const r = await load(path, body, token, durationS);
+    return { rps: r.rps, cpuUs: ((treeCpuSeconds(gw.pid) - c0) * 1e6) / r.requests };
   };
   console.log(`# What limits cost, one gateway process (${BACKEND} backend), ${ROUNDS} pairs × ${DUR} s per scenario\n`);
   console.log('| scenario | req/s without limits | req/s with limits | ratio | CPU µs/req without / with | added µs/req |');
@@ -154,7 +160,7 @@ try {
   }
   console.log(`\nratio = median over pairs of (req/s with limits) / (req/s without), each pair measured back to back.`);
   await gw.stop();
-  if (PROFILE) await profiledShare(url, upPort);
+  if (PROFILE) await profiledShare();
 } finally {
   await gw.stop();
   await upstream.stop();

@@ -288,14 +288,12 @@ async function main(): Promise<number> {
   if (wantTargets.has('gatehouse')) starters.push(['gatehouse', () => gatehouse(paths, upUrl, gh)]);
   // What limits cost (issue #4): the same gateway with a key without limits, and with Redis.
   if (wantTargets.has('gatehouse-auth')) starters.push(['gatehouse-auth', () => gatehouse(paths, upUrl, { ...gh, name: 'gatehouse-auth', limits: false })]);
-  if (wantTargets.has('gatehouse-redis')) {
-    const env = [...gh.env, 'GATEHOUSE_LIMITS__BACKEND=redis', `GATEHOUSE_REDIS__KEY_PREFIX=gatehouse-bench-${randomBytes(6).toString('hex')}:`];
-    starters.push(['gatehouse-redis', () => gatehouse(paths, upUrl, { ...gh, env, name: 'gatehouse-redis' })]);
-  }
+  // Limits on the local Redis, under a key prefix of the target's own.
+  const onRedis = () => [...gh.env, 'GATEHOUSE_LIMITS__BACKEND=redis', `GATEHOUSE_REDIS__KEY_PREFIX=gatehouse-bench-${randomBytes(6).toString('hex')}:`];
+  if (wantTargets.has('gatehouse-redis')) starters.push(['gatehouse-redis', () => gatehouse(paths, upUrl, { ...gh, env: onRedis(), name: 'gatehouse-redis' })]);
   // serve --workers N (limits on Redis, as --workers requires): WORKERS, default 2.
   if (wantTargets.has('gatehouse-workers')) {
-    const env = [...gh.env, 'GATEHOUSE_LIMITS__BACKEND=redis', `GATEHOUSE_REDIS__KEY_PREFIX=gatehouse-bench-${randomBytes(6).toString('hex')}:`];
-    starters.push(['gatehouse-workers', () => gatehouse(paths, upUrl, { ...gh, env, args: [...gh.args, '--workers', String(K.WORKERS)], name: 'gatehouse-workers' })]);
+    starters.push(['gatehouse-workers', () => gatehouse(paths, upUrl, { ...gh, env: onRedis(), args: [...gh.args, '--workers', String(K.WORKERS)], name: 'gatehouse-workers' })]);
   }
   if (nginxBin) starters.push(['nginx', () => nginx(paths, nginxBin, upUrl, token)]);
   else if (wantTargets.has('nginx')) log('nginx is not installed: no nginx row');
