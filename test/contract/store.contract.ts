@@ -77,7 +77,9 @@ export function storeContract(b: ContractBackend): void {
         assert.deepEqual(await s.keys.find('alice'), a);
         assert.equal(await s.keys.find('nobody'), null);
         const b2 = await s.keys.create(newKey({ name: 'bob', kind: 'ssh_key', hash: null, hint: null, fingerprint: 'SHA256:abc', publicKey: 'ssh-ed25519 AAAA' }), by);
-        assert.deepEqual((await s.keys.list()).map((k) => k.id), [a.id, b2.id]);
+        // Listed by creation time, then id: two keys made in the same millisecond come in id order.
+        const byCreation = [a, b2].sort((x, y) => x.createdAt - y.createdAt || (x.id < y.id ? -1 : 1));
+        assert.deepEqual((await s.keys.list()).map((k) => k.id), byCreation.map((k) => k.id));
         assert.equal((await s.keys.find(b2.id))!.fingerprint, 'SHA256:abc');
       }));
 
