@@ -4,6 +4,8 @@ import type { AuditStore, KeyStore } from './types.js';
 import { openSqlite, type Db } from './sqlite/open.js';
 import { SqliteKeyStore } from './sqlite/keys.js';
 import { SqliteAuditStore } from './sqlite/audit.js';
+import { WriterThread } from './sqlite/writer-thread.js';
+import { inlineWriter } from './sqlite/writer.js';
 import { isPostgresUrl } from './postgres/url.js';
 
 export interface Stores {
@@ -28,12 +30,15 @@ export interface OpenStoresOptions {
   store?: string;
   /**
    * `cli` (default): every commit is fsynced, so a key change is durable once the CLI says so,
-   * even across a power cut. `server`: WAL commits are not fsynced one by one (the audit batches
-   * would otherwise wait on the disk on the event loop); a crash of the process still loses
-   * nothing committed, a power cut at most the last moments of audit records.
+   * even across a power cut. `server`: WAL commits are not fsynced one by one; a crash of the
+   * process still loses nothing committed, a power cut at most the last moments of audit records.
+   * With SQLite, the server's background writes (audit, last-used times) run on a thread of their own.
    */
   role?: 'cli' | 'server';
 }
+
+/** WAL pages past which a server connection checkpoints (both of them: see openStores). */
+const SERVER_AUTOCHECKPOINT_PAGES = 100;
 
 /** Creates the data dir with owner-only permissions (0700), tightening it if it already exists. */
 export function ensureDataDir(dir: string): void {
@@ -50,18 +55,22 @@ export async function openStores(opts: OpenStoresOptions): Promise<Stores> {
   const db: Db = openSqlite(file);
   const role = opts.role ?? 'cli';
   if (role === 'cli') db.pragma('synchronous = FULL');
-  // The server commits audit batches all the time, and SQLite checkpoints the WAL inside the commit
-  // that crosses the threshold, on the event loop. At the default 1000 pages (~4 MB) each checkpoint
-  // stalled requests for 12–14 ms; a tenth of that copies a tenth as much per stall (measurements
-  // in docs/performance.md).
-  if (role === 'server') db.pragma('wal_autocheckpoint = 100');
+  // In the server, the background writes (audit batches, pruning, admin trail, last-used times)
+  // run on a thread of their own (sqlite/writer-thread.ts). SQLite checkpoints the WAL inside the
+  // commit that crosses the threshold, on the committing connection: mostly the thread's, which
+  // commits all the time; this one commits only key changes made through it. At the same small
+  // threshold on both (the default 1000 pages, ~4 MB, stalled the event loop 12–14 ms when this
+  // connection still wrote the audit), a commit here finds little left to copy.
+  const writer = role === 'server' ? new WriterThread({ file, autocheckpointPages: SERVER_AUTOCHECKPOINT_PAGES }) : inlineWriter(db);
+  if (role === 'server') db.pragma(`wal_autocheckpoint = ${SERVER_AUTOCHECKPOINT_PAGES}`);
   return {
-    keys: new SqliteKeyStore(db),
-    audit: new SqliteAuditStore(db),
+    keys: new SqliteKeyStore(db, writer),
+    audit: new SqliteAuditStore(db, writer),
     location: file,
     backend: 'sqlite',
     watchKeys: null,
     async close() {
+      await writer.close();
       db.close();
     },
   };

@@ -16,3 +16,17 @@ storeContract({
     };
   },
 });
+
+// The server's role makes its background writes on a thread with its own connection: the same contract.
+storeContract({
+  name: 'sqlite, server role (writer thread)',
+  skip: false,
+  pushesKeyChanges: false,
+  async target() {
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-store-'));
+    return {
+      open: () => openStores({ dataDir: dir, role: 'server' }),
+      cleanup: async () => rmSync(dir, { recursive: true, force: true }),
+    };
+  },
+});

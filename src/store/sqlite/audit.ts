@@ -1,59 +1,28 @@
 import type { Statement } from 'better-sqlite3';
-import { AUDIT_COLUMNS, adminFromRow, auditFromRow, auditValues, mergeUsage, usageSql } from '../audit-shared.js';
+import { adminFromRow, auditFromRow, mergeUsage, usageSql } from '../audit-shared.js';
 import type { AdminEvent, AdminQuery, AuditQuery, AuditRecord, AuditStore, NewAuditRecord, UsageQuery, UsageRow } from '../types.js';
 import type { Db } from './open.js';
+import type { SqliteWriter } from './writer.js';
 
 /**
- * Audit records and the admin trail on SQLite. A batch is one IMMEDIATE transaction with a
- * statement prepared once, so a few hundred rows cost about a millisecond; WAL keeps readers
- * (`gatehouse audit --follow`, `gatehouse usage`) from ever blocking the writer.
+ * Audit records and the admin trail on SQLite. Queries run here; writes go to the SqliteWriter
+ * (a batch is one IMMEDIATE transaction, a few hundred rows in about a millisecond). WAL keeps
+ * readers (`gatehouse audit --follow`, `gatehouse usage`) from ever blocking the writer.
  */
-/**
- * Rows deleted per prune transaction. SQLite runs on the event loop: 1000 rows hold it for a few
- * milliseconds (5000 took 10–20 ms), and requests get in between slices.
- */
-const PRUNE_SLICE = 1000;
-/** Rows per multi-row INSERT (25 rows × 25 columns = 625 parameters, far under SQLite's limit). */
-const MULTI_ROWS = 25;
-
 export class SqliteAuditStore implements AuditStore {
   readonly #db: Db;
-  readonly #insert: Statement;
-  readonly #insertMany: Statement;
-  readonly #insertAdmin: Statement;
-  readonly #pruneSlice: Statement;
+  /** Appends, pruning and the admin trail: inline in the CLI, the writer thread in the server. */
+  readonly #writer: SqliteWriter;
   /** Query statements by SQL text: a handful of filter combinations, each prepared once. */
   readonly #cache = new Map<string, Statement>();
 
-  constructor(db: Db) {
+  constructor(db: Db, writer: SqliteWriter) {
     this.#db = db;
-    this.#insert = db.prepare(`INSERT INTO audit (${AUDIT_COLUMNS.join(', ')}) VALUES (${AUDIT_COLUMNS.map(() => '?').join(', ')})`);
-    const row = `(${AUDIT_COLUMNS.map(() => '?').join(', ')})`;
-    this.#insertMany = db.prepare(`INSERT INTO audit (${AUDIT_COLUMNS.join(', ')}) VALUES ${Array(MULTI_ROWS).fill(row).join(', ')}`);
-    this.#insertAdmin = db.prepare('INSERT INTO admin_events (at, actor, action, key_id, detail) VALUES (?, ?, ?, ?, ?)');
-    this.#pruneSlice = db.prepare(`DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < ? ORDER BY at LIMIT ${PRUNE_SLICE})`);
+    this.#writer = writer;
   }
 
-  async append(records: readonly NewAuditRecord[]): Promise<void> {
-    if (records.length === 0) return;
-    const insert = this.#insert;
-    const insertMany = this.#insertMany;
-    this.#db
-      .transaction(() => {
-        // Rows go in MULTI_ROWS at a time: one statement call per group instead of per row saves
-        // about a microsecond per record (measured), and audit runs for every request.
-        let i = 0;
-        if (records.length >= MULTI_ROWS) {
-          const values: unknown[] = new Array(MULTI_ROWS * AUDIT_COLUMNS.length);
-          for (; i + MULTI_ROWS <= records.length; i += MULTI_ROWS) {
-            let k = 0;
-            for (let j = i; j < i + MULTI_ROWS; j++) for (const v of auditValues(records[j]!)) values[k++] = sqliteValue(v);
-            insertMany.run(values);
-          }
-        }
-        for (; i < records.length; i++) insert.run(auditValues(records[i]!).map(sqliteValue));
-      })
-      .immediate();
+  append(records: readonly NewAuditRecord[]): Promise<void> {
+    return this.#writer.append(records);
   }
 
   async query(q: AuditQuery): Promise<AuditRecord[]> {
@@ -76,8 +45,8 @@ export class SqliteAuditStore implements AuditStore {
     return mergeUsage(q.by, t, p);
   }
 
-  async recordAdmin(e: Omit<AdminEvent, 'id'>): Promise<void> {
-    this.#insertAdmin.run(e.at, e.actor, e.action, e.keyId, JSON.stringify(e.detail));
+  recordAdmin(e: Omit<AdminEvent, 'id'>): Promise<void> {
+    return this.#writer.recordAdmin(e);
   }
 
   async adminEvents(q: AdminQuery): Promise<AdminEvent[]> {
@@ -96,15 +65,8 @@ export class SqliteAuditStore implements AuditStore {
     return (this.#stmt(sql).all(...params) as Record<string, unknown>[]).map(adminFromRow);
   }
 
-  async prune(before: number): Promise<number> {
-    let total = 0;
-    for (;;) {
-      const n = this.#pruneSlice.run(before).changes;
-      total += n;
-      if (n < PRUNE_SLICE) return total;
-      // Let requests and the audit writer in between slices.
-      await new Promise((r) => setImmediate(r));
-    }
+  prune(before: number): Promise<number> {
+    return this.#writer.prune(before);
   }
 
   #stmt(sql: string): Statement {
@@ -112,8 +74,4 @@ export class SqliteAuditStore implements AuditStore {
     if (!s) this.#cache.set(sql, (s = this.#db.prepare(sql)));
     return s;
   }
-}
-
-function sqliteValue(v: unknown): unknown {
-  return typeof v === 'boolean' ? (v ? 1 : 0) : v;
 }

@@ -1,6 +1,7 @@
 import type { Actor, KeyPatch, KeyRecord, KeyStore, NewKey } from '../types.js';
 import { keyDiff } from '../key-diff.js';
 import type { Db } from './open.js';
+import type { SqliteWriter } from './writer.js';
 
 interface Row {
   id: string; name: string; kind: 'api_key' | 'ssh_key'; hash: string | null; hint: string | null;
@@ -21,10 +22,13 @@ function fromRow(r: Row): KeyRecord {
 /** Key store on SQLite. Statements are prepared once; writes run in IMMEDIATE transactions. */
 export class SqliteKeyStore implements KeyStore {
   readonly #db: Db;
+  readonly #writer: SqliteWriter;
   readonly #stmt;
 
-  constructor(db: Db) {
+  /** `writer` takes the last-used times (`touch`): in the server, a background write on its thread. */
+  constructor(db: Db, writer: SqliteWriter) {
     this.#db = db;
+    this.#writer = writer;
     this.#stmt = {
       nextVersion: db.prepare('SELECT COALESCE(MAX(version), 0) + 1 AS v FROM keys'),
       insert: db.prepare(`INSERT INTO keys (id, name, kind, hash, hint, fingerprint, public_key, scopes, models, limits, clamps,
@@ -39,7 +43,6 @@ export class SqliteKeyStore implements KeyStore {
       update: db.prepare(`UPDATE keys SET name = @name, scopes = @scopes, models = @models, limits = @limits, clamps = @clamps,
         expires_at = @expires_at, updated_at = @now, version = @version WHERE id = @id`),
       revoke: db.prepare('UPDATE keys SET revoked_at = @now, updated_at = @now, version = @version WHERE id = @id'),
-      touch: db.prepare('UPDATE keys SET last_used_at = MAX(COALESCE(last_used_at, 0), @at) WHERE id = @id'),
       event: db.prepare('INSERT INTO admin_events (at, actor, action, key_id, detail) VALUES (?, ?, ?, ?, ?)'),
     };
   }
@@ -109,11 +112,8 @@ export class SqliteKeyStore implements KeyStore {
     return { version: max, records: rows.map(fromRow) };
   }
 
-  async touch(lastUsed: ReadonlyMap<string, number>): Promise<void> {
-    if (lastUsed.size === 0) return;
-    this.#db.transaction(() => {
-      for (const [id, at] of lastUsed) this.#stmt.touch.run({ id, at });
-    })();
+  touch(lastUsed: ReadonlyMap<string, number>): Promise<void> {
+    return this.#writer.touch(lastUsed);
   }
 
   async ping(): Promise<void> {

@@ -8,9 +8,10 @@ export type Db = Database.Database;
  * Opens (creating if needed) the SQLite database in the data dir: WAL so the CLI and a running
  * server can use it at once, a busy timeout instead of SQLITE_BUSY errors, synchronous=NORMAL
  * (WAL keeps that crash-safe: a power cut may lose the last commits, never corrupt the file), and
- * versioned migrations applied in one transaction each.
+ * versioned migrations applied in one transaction each (`migrate: false` for a second connection
+ * to a file that the first has already migrated).
  */
-export function openSqlite(file: string): Db {
+export function openSqlite(file: string, o: { migrate?: boolean } = {}): Db {
   const fresh = !existsSync(file);
   const db = new Database(file);
   if (fresh) chmodSync(file, 0o600);
@@ -18,7 +19,7 @@ export function openSqlite(file: string): Db {
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 5000');
   db.pragma('foreign_keys = ON');
-  migrate(db);
+  if (o.migrate !== false) migrate(db);
   return db;
 }
 
