@@ -13,6 +13,11 @@ export class LineSplitter {
     this.#maxLine = maxLine;
   }
 
+  /** Whether part of a line is held from an earlier chunk. */
+  get holding(): boolean {
+    return this.#partial !== null;
+  }
+
   /** Calls `onLine` for each complete line (without the `\n`, with any `\r` kept). */
   push(chunk: Buffer, onLine: (line: Buffer) => void): void {
     let start = 0;

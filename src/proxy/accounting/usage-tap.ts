@@ -54,6 +54,14 @@ export class UsageTap {
   data(chunk: Buffer): Buffer | null {
     switch (this.#o.mode) {
       case 'ndjson':
+        // The common chunk, whole lines of content with no final or error line among them, is only
+        // counted: no slice or call per line. A chunk that ends mid-line, follows one that did, or
+        // holds either marker anywhere takes the line-by-line path, which decides the same way.
+        if (this.#o.kind !== 'ollama-embed' && !this.#lines.holding && chunk.length > 0 && chunk[chunk.length - 1] === 10 &&
+          chunk.indexOf(DONE_MARK) === -1 && chunk.indexOf(ERROR_MARK) === -1) {
+          this.#chunks += nonEmptyLines(chunk);
+          return chunk;
+        }
         this.#lines.push(chunk, this.#ndjsonLine);
         return chunk;
       case 'json':
@@ -265,6 +273,17 @@ function lastNumber(buf: Buffer, field: Buffer): number | undefined {
     n = n * 10 + (c - 48);
   }
   return digits > 0 ? n : undefined;
+}
+
+/** Lines in a chunk of whole lines, not counting empty ones (the line-by-line path skips those too). */
+function nonEmptyLines(chunk: Buffer): number {
+  let n = 0;
+  let start = 0;
+  for (let nl = chunk.indexOf(10); nl !== -1; nl = chunk.indexOf(10, start)) {
+    if (nl > start) n++;
+    start = nl + 1;
+  }
+  return n;
 }
 
 function parseObject(buf: Buffer): Record<string, unknown> | null {
