@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { systemClock, type Clock } from '../core/clock.js';
+import { LeaseList, type Listed } from './lease-list.js';
 import { BATCH, RENEW, type Script } from './lua.js';
 import { EXTRA_PERMITS, RESERVE_MS, Reserves, type Drop, type Give } from './redis-reserve.js';
 import { DAY, type AcquireResult, type AcquireSpec, type Blocker, type Lease, type LimitStore, type WindowState, type Windows } from './store.js';
@@ -102,7 +103,7 @@ export class RedisStore implements LimitStore {
   /** Batches sent and not answered yet. */
   #inFlight = 0;
   /** Live leases of this process that hold permits, renewed together. */
-  readonly #leases = new Set<RedisLease>();
+  readonly #leases = new LeaseList<RedisLease>();
   #renewTimer: NodeJS.Timeout | null = null;
   #wake: (() => void) | null = null;
   #waiting = false;
@@ -493,10 +494,10 @@ export class RedisStore implements LimitStore {
   #renew(): void {
     const exp = this.#o.clock.now() + this.#o.leaseTtlMs;
     const ttl = this.#o.leaseTtlMs + 60_000;
-    for (const l of this.#leases) {
+    this.#leases.forEach((l) => {
       l.exp = exp;
       this.#eval(RENEW, l.permits, [exp, ttl, ...l.members]).catch((err: unknown) => this.#o.onBackgroundError(err));
-    }
+    });
   }
 
   /**
@@ -547,8 +548,12 @@ function state(limit: number, remaining: number, resetMs: number): WindowState {
   return { limit, remaining: Math.max(0, remaining), resetMs: Math.max(0, resetMs) };
 }
 
-class RedisLease implements Lease {
+class RedisLease implements Lease, Listed<RedisLease> {
   #done = false;
+  // The store's LeaseList links (see lease-list.ts).
+  prev: RedisLease | null = null;
+  next: RedisLease | null = null;
+  listed = false;
   constructor(
     readonly store: RedisStore,
     readonly pid: string,
