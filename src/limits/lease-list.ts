@@ -8,11 +8,11 @@ export interface Listed<T> {
 /**
  * The leases a process holds, as a doubly linked list through the leases themselves, instead of a
  * `Set`. With one add and one delete per request, a `Set` rehashes into a new backing table every
- * few dozen requests, and V8 links each obsolete table to its successor (for live iterators); the
- * measurements fit that path: once promoted, those dead tables kept their successors, and the leases in them, alive through the
- * young-generation collections that follow: with the Redis store, 200 KB promoted per scavenge
- * against 72 KB with the memory store, and ~1.3 µs more GC per request. Here an entry references
- * only live neighbours, and loses its links when it leaves.
+ * few dozen requests, and V8 links each obsolete table to its successor (for live iterators). The
+ * measurements fit that path: once promoted, those dead tables kept their successors, and the
+ * leases in them, alive through the young-generation collections that followed (with the Redis
+ * store, 200 KB promoted per scavenge against 72 KB with the memory store, and ~1.3 µs more GC per
+ * request). Here an entry references only live neighbours, and loses its links when it leaves.
  */
 export class LeaseList<T extends Listed<T>> {
   #head: T | null = null;

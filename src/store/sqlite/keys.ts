@@ -2,6 +2,7 @@ import type { Actor, KeyPatch, KeyRecord, KeyStore, NewKey } from '../types.js';
 import { keyDiff } from '../key-diff.js';
 import type { Db } from './open.js';
 import type { SqliteWriter } from './writer.js';
+import { INSERT_ADMIN_EVENT } from './writes.js';
 
 interface Row {
   id: string; name: string; kind: 'api_key' | 'ssh_key'; hash: string | null; hint: string | null;
@@ -43,7 +44,7 @@ export class SqliteKeyStore implements KeyStore {
       update: db.prepare(`UPDATE keys SET name = @name, scopes = @scopes, models = @models, limits = @limits, clamps = @clamps,
         expires_at = @expires_at, updated_at = @now, version = @version WHERE id = @id`),
       revoke: db.prepare('UPDATE keys SET revoked_at = @now, updated_at = @now, version = @version WHERE id = @id'),
-      event: db.prepare('INSERT INTO admin_events (at, actor, action, key_id, detail) VALUES (?, ?, ?, ?, ?)'),
+      event: db.prepare(INSERT_ADMIN_EVENT),
     };
   }
 

@@ -10,6 +10,8 @@ import type { Db } from './open.js';
 const PRUNE_SLICE = 1000;
 /** Rows per multi-row INSERT (25 rows × 25 columns = 625 parameters, far under SQLite's limit). */
 const MULTI_ROWS = 25;
+/** One admin-trail row: written here, and by the key store inside each key change's own transaction. */
+export const INSERT_ADMIN_EVENT = 'INSERT INTO admin_events (at, actor, action, key_id, detail) VALUES (?, ?, ?, ?, ?)';
 
 /**
  * The writes a running server makes all the time or in the background — audit batches, pruning,
@@ -30,7 +32,7 @@ export class SqliteWrites {
     this.#insert = db.prepare(`INSERT INTO audit (${AUDIT_COLUMNS.join(', ')}) VALUES ${row}`);
     this.#insertMany = db.prepare(`INSERT INTO audit (${AUDIT_COLUMNS.join(', ')}) VALUES ${Array(MULTI_ROWS).fill(row).join(', ')}`);
     this.#pruneSlice = db.prepare(`DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < ? ORDER BY at LIMIT ${PRUNE_SLICE})`);
-    this.#insertAdmin = db.prepare('INSERT INTO admin_events (at, actor, action, key_id, detail) VALUES (?, ?, ?, ?, ?)');
+    this.#insertAdmin = db.prepare(INSERT_ADMIN_EVENT);
     this.#touch = db.prepare('UPDATE keys SET last_used_at = MAX(COALESCE(last_used_at, 0), @at) WHERE id = @id');
   }
 
