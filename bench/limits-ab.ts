@@ -10,6 +10,9 @@
  *
  * Knobs: ROUNDS (default 4) pairs per scenario, DUR (3) seconds per step, CONNS (64), PROFILE=0
  * skips the second, profiled measure (see profiledShare).
+ * INSTR=1 runs only the third measure instead: instructions per request for each key, counted by
+ * callgrind (lib/instructions.ts), memory backend only. INSTR_WARM (15000) requests per key warm
+ * the JIT first, then INSTR_ROUNDS (4) rounds of INSTR_N (2000) requests per key are counted.
  * Needs wrk on PATH and Linux (/proc). Only 127.0.0.1 is used; every step stops by itself.
  */
 import { execFile } from 'node:child_process';
@@ -23,6 +26,7 @@ import { freePort, startServer, waitHttp, which } from './lib/children.js';
 import { treeCpuSeconds } from './lib/proc.js';
 import { median } from './lib/stats.js';
 import { inclusiveShare, type CpuProfile } from './lib/profile-share.js';
+import { countInstructions } from './lib/instructions.js';
 import { wrk } from './lib/wrk.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -42,15 +46,30 @@ const CHAT = JSON.stringify({ model: 'llama3.2:1b', messages: [{ role: 'user', c
 const SCENARIOS = [['S1 GET /api/tags', '/api/tags', null], ['S2 POST /api/chat', '/api/chat', CHAT]] as const;
 /** PROFILE=0 skips the profiled pass. */
 const PROFILE = process.env.PROFILE !== '0';
+/** INSTR=1: only the instruction count (see instructionRatio). */
+const INSTR = process.env.INSTR === '1';
+if (INSTR && BACKEND === 'redis') {
+  // The Redis store refills its local reserve on a 200 ms clock (limits/redis-reserve.ts). Under
+  // valgrind 200 ms covers ~50 times fewer requests, so round trips per request, and with them
+  // the count, would be many times what they are at full speed: not a fair measure.
+  console.error('INSTR=1 measures the memory backend only: the Redis reserve is timed, and valgrind slows time ~50×');
+  process.exit(2);
+}
 /** Median CPU µs/req with limits per scenario, from the pairs (the profiled pass reports a share of it). */
 const withLimitsCpu = new Map<string, number>();
 
 const wrkBin = which(process.env.WRK || 'wrk');
-if (!wrkBin) {
+const valgrind = INSTR ? which('valgrind') : null;
+const callgrindControl = INSTR ? which('callgrind_control') : null;
+if (INSTR && (!valgrind || !callgrindControl)) {
+  console.error('INSTR=1 needs valgrind and callgrind_control on PATH (apt-get install valgrind)');
+  process.exit(2);
+}
+if (!wrkBin && !INSTR) {
   console.error('bench:limits needs wrk on PATH (apt-get install wrk)');
   process.exit(2);
 }
-const wrkPath: string = wrkBin;
+const wrkPath: string = wrkBin ?? 'wrk';
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-limits-ab-'));
 chmodSync(dir, 0o700);
 mkdirSync(join(dir, 'data'), { mode: 0o700 });
@@ -124,8 +143,37 @@ async function profiledShare(): Promise<void> {
   }
 }
 
-try {
-  await waitHttp(`http://127.0.0.1:${upPort}/api/version`, upstream.proc);
+/**
+ * The third measure, deterministic: instructions per request for each key in one gateway under
+ * callgrind. The throughput pairs above swing by ±15% between runs on a shared VM; this count
+ * does not move with the host.
+ */
+async function instructionRatio(): Promise<void> {
+  const warm = Math.round(knob('INSTR_WARM', 15000));
+  const n = Math.round(knob('INSTR_N', 2000));
+  const rounds = Math.max(2, Math.round(knob('INSTR_ROUNDS', 4)));
+  console.log(`# What limits cost in instructions (memory backend): one gateway under callgrind, ${warm} warm-up requests per key, then ${rounds} rounds of ${n} per key (the first round dropped)\n`);
+  console.log('| scenario | instructions/req without limits | with limits | ratio | each round, without / with (thousands) |');
+  console.log('|---|---|---|---|---|');
+  for (const [label, path, body] of SCENARIOS) {
+    const r = await countInstructions({
+      valgrind: valgrind!, callgrindControl: callgrindControl!, command: [process.execPath, ...serveArgs], env, cwd: dir, dir, url, path, body,
+      keys: [['without', plain], ['with', limited]], warm, n, rounds,
+    });
+    const a = r.perRequest.get('without')!;
+    const b = r.perRequest.get('with')!;
+    const each = [];
+    for (let i = 1; i <= rounds; i++) {
+      const k = (key: string) => (r.phases.find((p) => p.round === i && p.key === key)!.perRequest / 1000).toFixed(0);
+      each.push(`${k('without')} / ${k('with')}`);
+    }
+    console.log(`| ${label} | ${a.toFixed(0)} | ${b.toFixed(0)} | ${(b / a).toFixed(3)} | ${each.join(' · ')} |`);
+  }
+  console.log('\nUser-space instructions of the whole gateway process (all threads); the kernel\'s part of a request, the same for both keys, is not counted, so the ratio overstates the cost in CPU time.');
+}
+
+/** The first measure: alternating wrk steps with each key against the one gateway. */
+async function throughputPairs(): Promise<void> {
   await waitHttp(`${url}/healthz`, gw.proc);
   const step = async (path: string, body: string | null, token: string, durationS: number) => {
     const c0 = treeCpuSeconds(gw.pid);
@@ -160,7 +208,17 @@ try {
   }
   console.log(`\nratio = median over pairs of (req/s with limits) / (req/s without), each pair measured back to back.`);
   await gw.stop();
-  if (PROFILE) await profiledShare();
+}
+
+try {
+  await waitHttp(`http://127.0.0.1:${upPort}/api/version`, upstream.proc);
+  if (INSTR) {
+    await gw.stop(); // the count runs its own gateway, under valgrind, on the same port and data
+    await instructionRatio();
+  } else {
+    await throughputPairs();
+    if (PROFILE) await profiledShare();
+  }
 } finally {
   await gw.stop();
   await upstream.stop();
