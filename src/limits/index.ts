@@ -48,8 +48,8 @@ export async function createLimiter(config: Pick<Config, 'limits' | 'redis'>, de
     commandTimeout: r.command_timeout,
     retryStrategy: (times: number) => Math.min(50 * times, 1000),
   });
-  // SUBSCRIBE only: the offline queue lets it subscribe whenever the connection comes up.
-  const subscriber = redis.duplicate({ enableOfflineQueue: true, commandTimeout: undefined });
+  // SUBSCRIBE only, sent by the store on every 'ready' (see RedisStore: autoResubscribe must stay off).
+  const subscriber = redis.duplicate({ enableOfflineQueue: true, commandTimeout: undefined, autoResubscribe: false });
   let store: ResilientStore | null = null;
   redis.on('error', (err: Error) => log.debug({ err: err.message }, 'redis connection error'));
   subscriber.on('error', () => {});

@@ -128,11 +128,18 @@ export class RedisStore implements LimitStore {
     this.#channel = `${o.prefix}released`;
     this.#waitersKey = `${o.prefix}waiters`;
     this.#global = `${o.prefix}cc:global`;
-    if (o.subscriber) {
-      o.subscriber.on('message', (ch: string, from: string) => {
+    const sub = o.subscriber;
+    if (sub) {
+      sub.on('message', (ch: string, from: string) => {
         if (ch === this.#channel && from !== this.#replica) this.#poke();
       });
-      o.subscriber.subscribe(this.#channel).catch(() => {});
+      // Subscribed here on every (re)connection, never by ioredis's autoResubscribe (the
+      // subscriber must be created with it off): ioredis sends that SUBSCRIBE without handling its
+      // rejection, and a connection lost before the reply rejects it, an unhandled rejection that
+      // ends the process. Polling covers the moments without a subscription.
+      const subscribe = (): void => void sub.subscribe(this.#channel).catch(() => {});
+      if (sub.status === 'ready') subscribe();
+      sub.on('ready', subscribe);
     }
   }
 
