@@ -205,6 +205,10 @@ describe('the global cap and the fair queue through a gateway process', () => {
     const heavy = (await s.createKey('heavy')).key;
     const light = (await s.createKey('light')).key;
     s.emu.reset();
+    // heavy-0 holds the only slot for ~1.2 s, long after the light request is queued: with a
+    // short holder the order depended on how fast a loaded CI machine got the light request to
+    // the gateway (it once arrived after heavy-0 and heavy-1 had finished: position 3).
+    s.emu.fault({ match: (r) => r.body.toString().includes('heavy-0'), chunks: 20, chunkDelayMs: 60, times: 1 });
     s.emu.fault({ chunks: 3, chunkDelayMs: 60, times: 20 });
     const holder = await openStream(s.gw.url, heavy, 'heavy-0');
     await holder.first;
