@@ -22,7 +22,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
-import { freePort, startServer, waitHttp, which } from './lib/children.js';
+import { freePort, startServer, waitHttp, which, type Server } from './lib/children.js';
 import { treeCpuSeconds } from './lib/proc.js';
 import { median } from './lib/stats.js';
 import { inclusiveShare, type CpuProfile } from './lib/profile-share.js';
@@ -96,7 +96,8 @@ const upstream = startServer('upstream', process.execPath, [join(HERE, 'upstream
 const port = await freePort();
 /** Both gateways (the measured one, then the profiled one) serve the same port, upstream and data. */
 const serveArgs = [BIN, 'serve', '--listen', `127.0.0.1:${port}`, '--upstream', `http://127.0.0.1:${upPort}`, '--data-dir', data];
-const gw = startServer('gatehouse', process.execPath, serveArgs, { env, cwd: dir, log: join(dir, 'gatehouse.log') });
+/** The unprofiled gateway of the throughput pairs; INSTR=1 starts its own, under valgrind, instead. */
+const gw = INSTR ? null : startServer('gatehouse', process.execPath, serveArgs, { env, cwd: dir, log: join(dir, 'gatehouse.log') });
 const url = `http://127.0.0.1:${port}`;
 
 /** One wrk step against the gateway; a non-2xx answer or a socket error fails the benchmark. */
@@ -173,12 +174,12 @@ async function instructionRatio(): Promise<void> {
 }
 
 /** The first measure: alternating wrk steps with each key against the one gateway. */
-async function throughputPairs(): Promise<void> {
-  await waitHttp(`${url}/healthz`, gw.proc);
+async function throughputPairs(g: Server): Promise<void> {
+  await waitHttp(`${url}/healthz`, g.proc);
   const step = async (path: string, body: string | null, token: string, durationS: number) => {
-    const c0 = treeCpuSeconds(gw.pid);
+    const c0 = treeCpuSeconds(g.pid);
     const r = await load(path, body, token, durationS);
-    return { rps: r.rps, cpuUs: ((treeCpuSeconds(gw.pid) - c0) * 1e6) / r.requests };
+    return { rps: r.rps, cpuUs: ((treeCpuSeconds(g.pid) - c0) * 1e6) / r.requests };
   };
   console.log(`# What limits cost, one gateway process (${BACKEND} backend), ${ROUNDS} pairs × ${DUR} s per scenario\n`);
   console.log('| scenario | req/s without limits | req/s with limits | ratio | CPU µs/req without / with | added µs/req |');
@@ -207,20 +208,19 @@ async function throughputPairs(): Promise<void> {
     console.log(`| ${label} | ${ra.toFixed(0)} | ${rl.toFixed(0)} | ${median(ratios).toFixed(3)} | ${ca.toFixed(1)} / ${cl.toFixed(1)} | ${median(a.map((x, i) => l[i]!.cpuUs - x.cpuUs)).toFixed(1)} |`);
   }
   console.log(`\nratio = median over pairs of (req/s with limits) / (req/s without), each pair measured back to back.`);
-  await gw.stop();
+  await g.stop();
 }
 
 try {
   await waitHttp(`http://127.0.0.1:${upPort}/api/version`, upstream.proc);
-  if (INSTR) {
-    await gw.stop(); // the count runs its own gateway, under valgrind, on the same port and data
-    await instructionRatio();
-  } else {
-    await throughputPairs();
+  if (gw) {
+    await throughputPairs(gw);
     if (PROFILE) await profiledShare();
+  } else {
+    await instructionRatio();
   }
 } finally {
-  await gw.stop();
+  await gw?.stop();
   await upstream.stop();
   rmSync(dir, { recursive: true, force: true });
 }
