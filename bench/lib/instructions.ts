@@ -45,10 +45,12 @@ export interface InstructionOptions {
   warm: number;
   n: number;
   rounds: number;
+  /** Wraps each counted phase (e.g. to read Redis's command counters around it). */
+  around?: (label: string, round: number, phase: () => Promise<void>) => Promise<void>;
 }
 
 /** Exactly `n` requests, 8 at a time; any answer but 200 fails the measure. */
-async function send(url: string, path: string, body: string | null, token: string, n: number): Promise<void> {
+export async function send(url: string, path: string, body: string | null, token: string, n: number): Promise<void> {
   const pool = new Pool(url, { connections: 8, pipelining: 1 });
   const headers: Record<string, string> = { authorization: `Bearer ${token}` };
   if (body) headers['content-type'] = 'application/json';
@@ -83,9 +85,12 @@ export async function countInstructions(o: InstructionOptions): Promise<Instruct
       // Alternate which key goes first, so anything that drifts hits both alike.
       const order = round % 2 ? o.keys : [...o.keys].reverse();
       for (const [label, token] of order) {
-        await ctl('-z');
-        await send(o.url, o.path, o.body, token, o.n);
-        await ctl('-d', `${label}@${round}`);
+        const phase = async (): Promise<void> => {
+          await ctl('-z');
+          await send(o.url, o.path, o.body, token, o.n);
+          await ctl('-d', `${label}@${round}`);
+        };
+        await (o.around ? o.around(label, round, phase) : phase());
       }
     }
     await ctl('-i', 'off');

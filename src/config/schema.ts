@@ -258,6 +258,12 @@ export const ConfigSchema = z.strictObject({
         .prefault({}),
       /** redis backend: a replica that dies holding permits loses them after this long (renewed while held). */
       lease_ttl: duration('30s').refine((ms) => ms >= 3000, { message: 'must be at least 3s' }),
+      /**
+       * redis backend: how long a replica keeps what it took ahead from Redis (requests, tokens,
+       * permits) before unused units go back. 0 = take nothing ahead: every admission is one
+       * Redis round trip, and no units are ever parked in a replica.
+       */
+      reserve_ttl: duration('200ms').refine((ms) => ms === 0 || (ms >= 20 && ms <= 600_000), { message: 'must be 0 (off) or between 20ms and 10m' }),
     })
     .prefault({}),
   /** Connection to Redis (limits.backend: redis). */

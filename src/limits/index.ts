@@ -56,7 +56,7 @@ export async function createLimiter(config: Pick<Config, 'limits' | 'redis'>, de
   redis.on('close', () => store?.failed(new Error(`connection to ${redactUrl(r.url)} closed`)));
   redis.on('ready', () => store?.reconnected());
 
-  const redisStore = new RedisStore({ redis, subscriber, clock: deps.clock, prefix, leaseTtlMs: l.lease_ttl, onBackgroundError: (err) => store?.failed(err) });
+  const redisStore = new RedisStore({ redis, subscriber, clock: deps.clock, prefix, leaseTtlMs: l.lease_ttl, reserveTtlMs: l.reserve_ttl, onBackgroundError: (err) => store?.failed(err) });
   store = new ResilientStore({ redis: redisStore, local: new MemoryStore(deps.clock), mode: l.on_store_error, log });
 
   const shared: SharedCounter = {

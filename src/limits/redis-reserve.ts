@@ -10,15 +10,16 @@ import type { AcquireSpec, WindowState, Windows } from './store.js';
  * cannot serve another. That is bounded three ways. The script grants extras only while at least
  * 64 requests' worth is left and then at most a sixteenth of it (lua.ts), so near a limit, and
  * for any small limit, nothing is parked and every decision is Redis's. What is not used goes back (a `give`
- * or `drop` operation): a reserve RESERVE_MS after its last grant, a pool once unused for
- * RESERVE_MS; and at each sweep (every RESERVE_MS/2) the permits of a pool that stayed free since
+ * or `drop` operation): a reserve limits.reserve_ttl (default 200 ms) after its last grant, a pool
+ * once unused that long; and at each sweep (every reserve_ttl/2) the permits of a pool that stayed free since
  * the previous sweep, and a reserve's refunded tokens above its largest grant. Token routes with a per-day limit (tpd) never use a
  * reserve.
  *
  * Times: `now` is the limiter's clock (tests move it), `t` is performance.now(); a reserve is
- * live while both are within RESERVE_MS of its last grant (a pool: of its last grant or use).
+ * live while both are within reserve_ttl of its last grant (a pool: of its last grant or use).
  */
 
+/** Default of limits.reserve_ttl: how long a reserve lives after its last grant (a pool: after its last use). */
 export const RESERVE_MS = 200;
 /** Requests' worth of rpm / tpm an admission asks to take ahead (Redis grants up to 1/8 of what is left). */
 export const EXTRA_REQUESTS = 256;
@@ -56,8 +57,6 @@ interface Pool {
   clockUntil: number;
 }
 
-/** How long a refill counts as under way (then, if its answer never came, another may ask). */
-const REFILL_MS = 100;
 /** A pool with this few free permits asks Redis for more (with the next request). */
 const POOL_LOW = 4;
 
@@ -88,11 +87,22 @@ export interface Taken {
 
 export class Reserves {
   readonly #leaseTtlMs: number;
+  /** limits.reserve_ttl; 0 = nothing is taken ahead, every admission is Redis's. */
+  readonly #ttlMs: number;
+  /** How long a refill counts as under way (then, if its answer never came, another may ask). */
+  readonly #refillMs: number;
   readonly #tokens = new Map<string, TokenReserve>();
   readonly #pools = new Map<string, Pool>();
 
-  constructor(leaseTtlMs: number) {
+  constructor(leaseTtlMs: number, reserveTtlMs: number = RESERVE_MS) {
     this.#leaseTtlMs = leaseTtlMs;
+    this.#ttlMs = reserveTtlMs;
+    this.#refillMs = reserveTtlMs / 2;
+  }
+
+  /** Whether this replica takes anything ahead at all (limits.reserve_ttl > 0). */
+  get enabled(): boolean {
+    return this.#ttlMs > 0;
   }
 
   get empty(): boolean {
@@ -110,7 +120,7 @@ export class Reserves {
    * `permits` has one character per permit set, '1' = take ahead for it.
    */
   wants(s: AcquireSpec, sets: readonly string[], now: number, t: number): { rpm: number; tpm: number; permits: string } {
-    if (!Reserves.eligible(s)) return { rpm: 0, tpm: 0, permits: '0'.repeat(sets.length) };
+    if (!this.enabled || !Reserves.eligible(s)) return { rpm: 0, tpm: 0, permits: '0'.repeat(sets.length) };
     const r = this.#tokens.get(s.pid);
     const ok = r !== undefined && live(r, now, t);
     const tokens = s.tokens !== null && s.tpm !== null;
@@ -127,7 +137,7 @@ export class Reserves {
 
   /** Takes what one request needs from the reserves, all or nothing; null = ask Redis. */
   take(s: AcquireSpec, sets: readonly string[], now: number, t: number): Taken | null {
-    if (!Reserves.eligible(s)) return null;
+    if (!this.enabled || !Reserves.eligible(s)) return null;
     const tokens = s.tokens !== null && s.tpm !== null;
     const need = tokens ? Math.min(s.tokens!, s.tpm!) : 0;
     let r: TokenReserve | undefined;
@@ -144,13 +154,13 @@ export class Reserves {
     // Running low: this request asks Redis for more (one at a time), while the next ones go on
     // using what is left, so a busy replica does not empty its reserve and then wait.
     if (r && t >= r.refillUntil && ((s.rpm !== null && lowRpm(r)) || (tokens && lowTpm(r)))) {
-      r.refillUntil = t + REFILL_MS;
+      r.refillUntil = t + this.#refillMs;
       return null;
     }
     for (const set of sets) {
       const p = this.#pools.get(set)!;
       if (p.free.length <= POOL_LOW && t >= p.refillUntil) {
-        p.refillUntil = t + REFILL_MS;
+        p.refillUntil = t + this.#refillMs;
         return null;
       }
     }
@@ -160,14 +170,14 @@ export class Reserves {
       const p = this.#pools.get(set)!;
       const slot = p.free.pop()!;
       if (p.free.length < p.minFree) p.minFree = p.free.length;
-      keepAlive(p, now, t);
+      this.#keepAlive(p, now, t);
       members.push(slot.member);
       if (slot.exp < exp) exp = slot.exp;
     }
     const windows: Windows = { rpm: null, tpm: null, tpd: null };
     if (r) {
       // Not kept alive by use (pools are): a reserve is consumed, so a busy principal is granted
-      // more soon enough, and an idle one's refunds go back within RESERVE_MS of its last grant.
+      // more soon enough, and an idle one's refunds go back within reserve_ttl of its last grant.
       if (s.rpm !== null) {
         r.rpmUnits -= 1;
         windows.rpm = r.windows.rpm = less(r.windows.rpm, 1);
@@ -206,7 +216,7 @@ export class Reserves {
       if (tpmTokens > r.tpmCeiling) r.tpmCeiling = tpmTokens;
       if (rpmUnits > 0) r.rpmGrant = rpmUnits;
       r.refillUntil = 0;
-      keepAlive(r, now, t);
+      this.#keepAlive(r, now, t);
       r.windows = { rpm: w.rpm ?? r.windows.rpm, tpm: w.tpm ?? r.windows.tpm, tpd: null };
     }
     for (let i = 0; i < sets.length; i++) {
@@ -224,7 +234,7 @@ export class Reserves {
       }
       for (let j = 1; j <= n; j++) p.free.push({ member: `${lease}:${j}`, exp });
       p.refillUntil = 0;
-      keepAlive(p, now, t);
+      this.#keepAlive(p, now, t);
     }
     return { give, drops };
   }
@@ -258,7 +268,7 @@ export class Reserves {
   }
 
   /**
-   * What goes back to Redis (everything when `all`): reserves and pools unused for RESERVE_MS,
+   * What goes back to Redis (everything when `all`): reserves and pools unused for reserve_ttl,
    * the permits of a live pool that stayed free since the last sweep, and refunded tokens above
    * a reserve's largest grant.
    */
@@ -289,6 +299,11 @@ export class Reserves {
     }
     return { gives, drops };
   }
+
+  #keepAlive(x: { until: number; clockUntil: number }, now: number, t: number): void {
+    x.until = t + this.#ttlMs;
+    x.clockUntil = now + this.#ttlMs;
+  }
 }
 
 function live(x: { until: number; clockUntil: number }, now: number, t: number): boolean {
@@ -301,11 +316,6 @@ function lowRpm(r: TokenReserve): boolean {
 
 function lowTpm(r: TokenReserve): boolean {
   return r.tpmTokens * 4 <= r.tpmCeiling;
-}
-
-function keepAlive(x: { until: number; clockUntil: number }, now: number, t: number): void {
-  x.until = t + RESERVE_MS;
-  x.clockUntil = now + RESERVE_MS;
 }
 
 function giveOf(pid: string, r: TokenReserve): Give {

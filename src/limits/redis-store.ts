@@ -30,6 +30,8 @@ export interface RedisStoreOptions {
   clock: Clock;
   prefix: string;
   leaseTtlMs: number;
+  /** limits.reserve_ttl (default RESERVE_MS); 0 = take nothing ahead, every admission asks Redis. */
+  reserveTtlMs?: number;
   /** Called on every failed Redis operation that is not an admission (those reject). */
   onBackgroundError: (err: unknown) => void;
   /** Tests shorten SET_TTL_REFRESH_MS. */
@@ -117,6 +119,7 @@ export class RedisStore implements LimitStore {
   readonly #setRefreshed = new Map<string, number>();
   readonly #setsCache = new Map<string, { shape: number; sets: readonly string[] }>();
   readonly #refreshMs: number;
+  readonly #reserveTtlMs: number;
   readonly #reserves: Reserves;
   #sweeper: NodeJS.Timeout | null = null;
 
@@ -124,7 +127,8 @@ export class RedisStore implements LimitStore {
     this.#o = o;
     this.#redis = o.redis;
     this.#refreshMs = o.setTtlRefreshMs ?? SET_TTL_REFRESH_MS;
-    this.#reserves = new Reserves(o.leaseTtlMs);
+    this.#reserveTtlMs = o.reserveTtlMs ?? RESERVE_MS;
+    this.#reserves = new Reserves(o.leaseTtlMs, this.#reserveTtlMs);
     this.#channel = `${o.prefix}released`;
     this.#waitersKey = `${o.prefix}waiters`;
     this.#global = `${o.prefix}cc:global`;
@@ -251,7 +255,7 @@ export class RedisStore implements LimitStore {
 
   #keepSweeping(): void {
     if (this.#sweeper || this.#closed) return;
-    this.#sweeper = setInterval(() => this.#sweep(false), RESERVE_MS / 2);
+    this.#sweeper = setInterval(() => this.#sweep(false), this.#reserveTtlMs / 2);
     this.#sweeper.unref();
   }
 

@@ -19,6 +19,7 @@ describe('limits config', () => {
     assert.deepEqual(c.limits.queue, { max_size: 256, max_per_principal: 32, max_wait: 30_000 });
     assert.deepEqual(c.limits.auth_failures, { max: 10, window: 60_000 });
     assert.equal(c.limits.lease_ttl, 30_000);
+    assert.equal(c.limits.reserve_ttl, 200);
     assert.equal(c.redis.url, 'redis://127.0.0.1:6379');
     assert.equal(c.redis.key_prefix, 'gatehouse:');
   });
@@ -34,6 +35,8 @@ describe('limits config', () => {
       { limits: { models: { llama3: { concurrency: 1, rpm: 5 } } } },
       { limits: { queue: { max_wait: 'soon' } } },
       { limits: { lease_ttl: '1s' } },
+      { limits: { reserve_ttl: '5ms' } },
+      { limits: { reserve_ttl: '1h' } },
       { redis: { url: 'http://127.0.0.1:6379' } },
       { redis: { host: 'x' } },
     ]) {
@@ -42,6 +45,8 @@ describe('limits config', () => {
     const ok = ConfigSchema.parse({ limits: { backend: 'redis', defaults: { rpm: 60, concurrency: 0 }, models: { 'qwen2.5:*': { concurrency: 2 } }, queue: { max_wait: '5s' } }, redis: { url: 'rediss://user:pw@redis.internal:6380/2' } });
     assert.equal(ok.limits.queue.max_wait, 5000);
     assert.equal(ok.limits.defaults.concurrency, 0);
+    assert.equal(ConfigSchema.parse({ limits: { reserve_ttl: 0 } }).limits.reserve_ttl, 0, 'reserve off');
+    assert.equal(ConfigSchema.parse({ limits: { reserve_ttl: '10s' } }).limits.reserve_ttl, 10_000);
   });
 
   it('the Redis password never reaches a log line', () => {
