@@ -15,7 +15,8 @@
  * INSTR_ROUNDS (4) rounds of INSTR_N (2000) requests per key are counted. With BACKEND=redis the
  * Redis store's clocks (limits.reserve_ttl, lease_ttl) are stretched INSTR_TIME_SCALE (50) times,
  * as valgrind slows the gateway, and Redis round trips per request are counted both under
- * callgrind and at full speed with the default clocks, so the two can be compared.
+ * callgrind and at full speed with the default clocks, so the two can be compared. With the memory
+ * backend the bare node:http + undici proxy is counted too, as the floor (INSTR_BARE=0 skips it).
  * Needs wrk on PATH and Linux (/proc). Only 127.0.0.1 is used; every step stops by itself.
  */
 import { execFile } from 'node:child_process';
@@ -170,9 +171,10 @@ async function instructionRatio(): Promise<void> {
       stretched.GATEHOUSE_LIMITS__LEASE_TTL = `${Math.round(30 * TIME_SCALE)}s`;
     }
     const clocks = redis ? `, reserve_ttl and lease_ttl ×${TIME_SCALE}` : '';
+    const bare = !redis && process.env.INSTR_BARE !== '0';
     console.log(`# What limits cost in instructions (${BACKEND} backend): one gateway under callgrind${clocks}, ${warm} warm-up requests per key, then ${rounds} rounds of ${n} per key (the first round dropped)\n`);
-    console.log(`| scenario | instructions/req without limits | with limits | ratio | each round, without / with (thousands) |${redis ? ' Redis round trips per request with limits: under callgrind / at full speed | redis-server CPU µs per request at full speed |' : ''}`);
-    console.log(`|---|---|---|---|---|${redis ? '---|---|' : ''}`);
+    console.log(`| scenario | instructions/req without limits | with limits | ratio | each round, without / with (thousands) |${redis ? ' Redis round trips per request with limits: under callgrind / at full speed | redis-server CPU µs per request at full speed |' : ''}${bare ? ' bare node:http + undici proxy | with limits ÷ bare |' : ''}`);
+    console.log(`|---|---|---|---|---|${redis ? '---|---|' : ''}${bare ? '---|---|' : ''}`);
     for (const [label, path, body] of SCENARIOS) {
       const trips: number[] = [];
       const r = await countInstructions({
@@ -194,10 +196,15 @@ async function instructionRatio(): Promise<void> {
         each.push(`${k('without')} / ${k('with')}`);
       }
       const fs = fullSpeed.get(label);
-      const extra = fs ? ` ${median(trips).toFixed(4)} / ${fs.perRequest.toFixed(4)} | ${fs.redisUsPerRequest.toFixed(2)} |` : '';
+      let extra = fs ? ` ${median(trips).toFixed(4)} / ${fs.perRequest.toFixed(4)} | ${fs.redisUsPerRequest.toFixed(2)} |` : '';
+      if (bare) {
+        const floor = await bareInstructions(path, body, warm, n, rounds);
+        extra += ` ${floor.toFixed(0)} | ${(b / floor).toFixed(2)} |`;
+      }
       console.log(`| ${label} | ${a.toFixed(0)} | ${b.toFixed(0)} | ${(b / a).toFixed(3)} | ${each.join(' · ')} |${extra}`);
     }
     console.log('\nUser-space instructions of the whole gateway process (all threads); the kernel\'s part of a request, the same for both keys, is not counted, so the ratio overstates the cost in CPU time.');
+    if (bare) console.log('Bare proxy: bench/node-undici.ts under callgrind with the same client, warm-up and rounds (one key); its kernel part of a request is about the same as the gateway\'s, so "÷ bare" overstates the CPU-time ratio too.');
     if (redis) {
       console.log('Round trips: EVALSHA/EVAL calls Redis counted (INFO commandstats) per request of the key with limits, median of the counted rounds; at full speed: the same client (8 connections), 10 × INSTR_N requests against the gateway without valgrind and with the default clocks, after the same warm-up.');
       console.log('redis-server CPU: the time Redis reports for those calls at full speed, per request. It is spent outside the gateway, so the instruction count does not include it.');
@@ -205,6 +212,22 @@ async function instructionRatio(): Promise<void> {
   } finally {
     redis?.disconnect();
   }
+}
+
+/**
+ * The same count for the bare node:http + undici proxy (bench/node-undici.ts) behind the same
+ * client: the floor any Node gateway starts from, so the table also says what Gatehouse's
+ * authentication, policy and audit cost in instructions. Memory-backend runs only (INSTR_BARE=0 skips it).
+ */
+async function bareInstructions(path: string, body: string | null, warm: number, n: number, rounds: number): Promise<number> {
+  const barePort = await freePort();
+  const token = randomBytes(16).toString('hex');
+  const r = await countInstructions({
+    valgrind: valgrind!, callgrindControl: callgrindControl!, command: [process.execPath, join(HERE, 'node-undici.js')],
+    env: { ...process.env, PORT: String(barePort), UPSTREAM: `http://127.0.0.1:${upPort}`, TOKEN: token }, cwd: dir, dir: join(dir, 'bare'),
+    url: `http://127.0.0.1:${barePort}`, path, body, keys: [['bare', token]], warm, n, rounds,
+  });
+  return r.perRequest.get('bare')!;
 }
 
 interface RoundTrips {

@@ -37,6 +37,23 @@ describe('SQLite writer thread (server role)', () => {
     await stores.close();
   });
 
+  it('records reach the thread as flat rows and come back field for field (a 25-row group and a single row)', async () => {
+    const dir = tempDir();
+    const server = await openStores({ dataDir: dir, role: 'server' });
+    const sent = Array.from({ length: 26 }, (_, i): NewAuditRecord => ({
+      ...record(i),
+      principalId: i % 2 ? null : `key_${i}`, principalName: i % 2 ? null : `name ${i} ✓`, reason: i % 3 ? null : 'GW_ERR_X',
+      models: i % 4 ? ['a:1', `b:${i}`] : [], promptTokens: i % 5 ? i : null, tokensEstimated: i % 2 === 0, ttfbMs: i % 7 ? i + 0.25 : null,
+      clientAborted: i % 3 === 1, stream: i % 2 === 1, upstreamError: i === 25 ? 'mid-stream "error"' : null,
+    }));
+    await server.audit.append(sent);
+    await server.close();
+    const cli = await openStores({ dataDir: dir });
+    const got = (await cli.audit.query({ limit: 100 })).map(({ id: _id, ...r }) => r).sort((a, b) => a.at - b.at);
+    assert.deepEqual(got, sent);
+    await cli.close();
+  });
+
   it('close() lets the batch already sent commit, and refuses calls after it', async () => {
     const dir = tempDir();
     const server = await openStores({ dataDir: dir, role: 'server' });

@@ -27,8 +27,8 @@ port.on('message', (m: WriterRequest) => {
         port.close();
         return;
       case 'append':
-        writes.append(m.records);
-        return ok(m.id, m.records.length);
+        writes.appendRows(m.rows);
+        return ok(m.id, m.count);
       case 'admin':
         writes.recordAdmin(m.event);
         return ok(m.id, 1);
