@@ -254,7 +254,8 @@ export class RedisStore implements LimitStore {
   }
 
   #keepSweeping(): void {
-    if (this.#sweeper || this.#closed) return;
+    // reserve_ttl 0: nothing is ever taken ahead, so there is nothing to sweep.
+    if (this.#sweeper || this.#closed || this.#reserveTtlMs === 0) return;
     this.#sweeper = setInterval(() => this.#sweep(false), this.#reserveTtlMs / 2);
     this.#sweeper.unref();
   }
