@@ -206,19 +206,25 @@ describe('redis backend: key expiry without a PTTL per call', { skip: up ? false
   });
 });
 
-describe('redis backend: the reserve a replica takes ahead', { skip: up ? false : SKIP_REDIS }, () => {
-  const prefix = uniquePrefix('reserve');
-  const clock = new ManualClock();
-  const redis = new Redis(REDIS_URL);
-  let calls = 0;
-  // Counts the store's round trips (every batch is one EVALSHA).
-  const counted = new Proxy(redis, {
+/** A client whose EVALSHA calls are counted: the store's round trips (every batch is one EVALSHA). */
+function countingEvalsha(redis: Redis): { redis: Redis; calls: number } {
+  const counter = { redis, calls: 0 };
+  counter.redis = new Proxy(redis, {
     get(target, prop, receiver) {
-      if (prop === 'evalsha') calls++;
+      if (prop === 'evalsha') counter.calls++;
       const v = Reflect.get(target, prop, receiver) as unknown;
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
     },
   });
+  return counter;
+}
+
+describe('redis backend: the reserve a replica takes ahead', { skip: up ? false : SKIP_REDIS }, () => {
+  const prefix = uniquePrefix('reserve');
+  const clock = new ManualClock();
+  const redis = new Redis(REDIS_URL);
+  const counter = countingEvalsha(redis);
+  const counted = counter.redis;
   const store = new RedisStore({ redis: counted, subscriber: null, clock, prefix, leaseTtlMs: 30_000, onBackgroundError: () => {} });
   const spec = (pid: string, over: Partial<AcquireSpec> = {}): AcquireSpec => ({ pid, rpm: null, tpm: null, tpd: null, tokens: null, concurrency: null, models: [], global: null, ...over });
   const grant = async (s: AcquireSpec) => {
@@ -234,10 +240,10 @@ describe('redis backend: the reserve a replica takes ahead', { skip: up ? false 
 
   it('far from the limits, most admissions are decided in the replica: 500 requests, a handful of round trips', async () => {
     const s = spec('busy', { rpm: 1_000_000, tpm: 100_000_000, tokens: 50, concurrency: 1000 });
-    calls = 0;
+    counter.calls = 0;
     for (let i = 0; i < 500; i++) (await grant(s)).lease.release(40);
-    assert.ok(calls <= 20, `${calls} round trips for 500 admissions and settlements`);
-    assert.ok(calls >= 1);
+    assert.ok(counter.calls <= 20, `${counter.calls} round trips for 500 admissions and settlements`);
+    assert.ok(counter.calls >= 1);
   });
 
   it('the reserve is charged in Redis when taken, and what is unused goes back within a fraction of a second', async () => {
@@ -256,9 +262,9 @@ describe('redis backend: the reserve a replica takes ahead', { skip: up ? false 
     const bucket = `${prefix}p:tight`;
     const s = spec('tight', { rpm: 64 });
     for (let i = 63; i >= 0; i--) {
-      const before = calls;
+      const before = counter.calls;
       await grant(s);
-      assert.equal(calls, before + 1, 'one round trip per admission');
+      assert.equal(counter.calls, before + 1, 'one round trip per admission');
       assert.equal(Number(await redis.hget(bucket, 'rl')), i);
     }
     assert.equal((await store.acquire(s)).ok, false);
@@ -269,9 +275,9 @@ describe('redis backend: the reserve a replica takes ahead', { skip: up ? false 
     const s = spec('pool', { concurrency: 1000 });
     const a = await grant(s);
     assert.equal(await redis.zcard(set), 1 + 32, 'this request and 32 ahead');
-    const before = calls;
+    const before = counter.calls;
     const b = await grant(s);
-    assert.equal(calls, before, 'the second request took a permit from the pool');
+    assert.equal(counter.calls, before, 'the second request took a permit from the pool');
     a.lease.release(0);
     b.lease.release(0);
     assert.equal(await redis.zcard(set), 33, 'released permits went back to the pool');
@@ -293,14 +299,8 @@ describe('redis backend: limits.reserve_ttl', { skip: up ? false : SKIP_REDIS },
   const prefix = uniquePrefix('reserve-ttl');
   const clock = new ManualClock();
   const redis = new Redis(REDIS_URL);
-  let calls = 0;
-  const counted = new Proxy(redis, {
-    get(target, prop, receiver) {
-      if (prop === 'evalsha') calls++;
-      const v = Reflect.get(target, prop, receiver) as unknown;
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
-  });
+  const counter = countingEvalsha(redis);
+  const counted = counter.redis;
   const stores: RedisStore[] = [];
   const storeWith = (reserveTtlMs: number) => {
     const s = new RedisStore({ redis: counted, subscriber: null, clock, prefix, leaseTtlMs: 30_000, reserveTtlMs, onBackgroundError: () => {} });
@@ -318,10 +318,10 @@ describe('redis backend: limits.reserve_ttl', { skip: up ? false : SKIP_REDIS },
     const store = storeWith(0);
     const s = spec('strict', { rpm: 1_000_000, tpm: 100_000_000, tokens: 50, concurrency: 1000 });
     for (let i = 1; i <= 50; i++) {
-      const before = calls;
+      const before = counter.calls;
       const r = await store.acquire(s);
       assert.ok(r.ok, 'admitted');
-      assert.ok(calls > before, `admission ${i} went to Redis`);
+      assert.ok(counter.calls > before, `admission ${i} went to Redis`);
       // Exactly this request's share is charged: no units parked in the replica.
       assert.equal(Number(await redis.hget(`${prefix}p:strict`, 'rl')), 1_000_000 - i);
       assert.equal(await redis.zcard(`${prefix}p:strict:cc`), 1, 'only the permit of the request in flight');
