@@ -35,7 +35,7 @@ for (const line of readFileSync(mapFile, 'utf8').split('\n')) {
 }
 ranges.sort((a, b) => a.start - b.start);
 
-/** The map entry holding an address (binary search; later entries for reused addresses win by order of the file only when sorted equal). */
+/** The map entry holding an address: the last range that starts at or below it, if it reaches it. */
 function lookup(addr: number): string | null {
   let lo = 0;
   let hi = ranges.length - 1;
