@@ -100,6 +100,11 @@ export class Reserves {
     this.#refillMs = reserveTtlMs / 2;
   }
 
+  /** limits.reserve_ttl, in ms (the store sweeps every half of it). */
+  get ttlMs(): number {
+    return this.#ttlMs;
+  }
+
   /** Whether this replica takes anything ahead at all (limits.reserve_ttl > 0). */
   get enabled(): boolean {
     return this.#ttlMs > 0;

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { systemClock, type Clock } from '../core/clock.js';
 import { LeaseList, type Listed } from './lease-list.js';
 import { BATCH, RENEW, type Script } from './lua.js';
-import { EXTRA_PERMITS, RESERVE_MS, Reserves, type Drop, type Give } from './redis-reserve.js';
+import { EXTRA_PERMITS, Reserves, type Drop, type Give } from './redis-reserve.js';
 import { DAY, type AcquireResult, type AcquireSpec, type Blocker, type Lease, type LimitStore, type WindowState, type Windows } from './store.js';
 
 /**
@@ -30,7 +30,7 @@ export interface RedisStoreOptions {
   clock: Clock;
   prefix: string;
   leaseTtlMs: number;
-  /** limits.reserve_ttl (default RESERVE_MS); 0 = take nothing ahead, every admission asks Redis. */
+  /** limits.reserve_ttl (default 200 ms, RESERVE_MS); 0 = take nothing ahead, every admission asks Redis. */
   reserveTtlMs?: number;
   /** Called on every failed Redis operation that is not an admission (those reject). */
   onBackgroundError: (err: unknown) => void;
@@ -119,7 +119,6 @@ export class RedisStore implements LimitStore {
   readonly #setRefreshed = new Map<string, number>();
   readonly #setsCache = new Map<string, { shape: number; sets: readonly string[] }>();
   readonly #refreshMs: number;
-  readonly #reserveTtlMs: number;
   readonly #reserves: Reserves;
   #sweeper: NodeJS.Timeout | null = null;
 
@@ -127,8 +126,7 @@ export class RedisStore implements LimitStore {
     this.#o = o;
     this.#redis = o.redis;
     this.#refreshMs = o.setTtlRefreshMs ?? SET_TTL_REFRESH_MS;
-    this.#reserveTtlMs = o.reserveTtlMs ?? RESERVE_MS;
-    this.#reserves = new Reserves(o.leaseTtlMs, this.#reserveTtlMs);
+    this.#reserves = new Reserves(o.leaseTtlMs, o.reserveTtlMs);
     this.#channel = `${o.prefix}released`;
     this.#waitersKey = `${o.prefix}waiters`;
     this.#global = `${o.prefix}cc:global`;
@@ -255,8 +253,8 @@ export class RedisStore implements LimitStore {
 
   #keepSweeping(): void {
     // reserve_ttl 0: nothing is ever taken ahead, so there is nothing to sweep.
-    if (this.#sweeper || this.#closed || this.#reserveTtlMs === 0) return;
-    this.#sweeper = setInterval(() => this.#sweep(false), this.#reserveTtlMs / 2);
+    if (this.#sweeper || this.#closed || !this.#reserves.enabled) return;
+    this.#sweeper = setInterval(() => this.#sweep(false), this.#reserves.ttlMs / 2);
     this.#sweeper.unref();
   }
 

@@ -224,8 +224,14 @@ describe('redis backend: the reserve a replica takes ahead', { skip: up ? false 
   const clock = new ManualClock();
   const redis = new Redis(REDIS_URL);
   const counter = countingEvalsha(redis);
-  const counted = counter.redis;
-  const store = new RedisStore({ redis: counted, subscriber: null, clock, prefix, leaseTtlMs: 30_000, onBackgroundError: () => {} });
+  const stores: RedisStore[] = [];
+  /** A store on the counted client; reserveTtlMs undefined = the default reserve_ttl. */
+  const storeWith = (reserveTtlMs?: number) => {
+    const s = new RedisStore({ redis: counter.redis, subscriber: null, clock, prefix, leaseTtlMs: 30_000, reserveTtlMs, onBackgroundError: () => {} });
+    stores.push(s);
+    return s;
+  };
+  const store = storeWith();
   const spec = (pid: string, over: Partial<AcquireSpec> = {}): AcquireSpec => ({ pid, rpm: null, tpm: null, tpd: null, tokens: null, concurrency: null, models: [], global: null, ...over });
   const grant = async (s: AcquireSpec) => {
     const r = await store.acquire(s);
@@ -233,7 +239,7 @@ describe('redis backend: the reserve a replica takes ahead', { skip: up ? false 
     return r;
   };
   after(async () => {
-    await store.close();
+    await Promise.all(stores.map((s) => s.close()));
     redis.disconnect();
     await deletePrefix(prefix);
   });
@@ -293,55 +299,37 @@ describe('redis backend: the reserve a replica takes ahead', { skip: up ? false 
     for (const h of held) h.lease.release(0);
     await eventually(async () => (await redis.zcard(set)) === 0, 2000, 'the permits to be freed');
   });
-});
 
-describe('redis backend: limits.reserve_ttl', { skip: up ? false : SKIP_REDIS }, () => {
-  const prefix = uniquePrefix('reserve-ttl');
-  const clock = new ManualClock();
-  const redis = new Redis(REDIS_URL);
-  const counter = countingEvalsha(redis);
-  const counted = counter.redis;
-  const stores: RedisStore[] = [];
-  const storeWith = (reserveTtlMs: number) => {
-    const s = new RedisStore({ redis: counted, subscriber: null, clock, prefix, leaseTtlMs: 30_000, reserveTtlMs, onBackgroundError: () => {} });
-    stores.push(s);
-    return s;
-  };
-  const spec = (pid: string, over: Partial<AcquireSpec> = {}): AcquireSpec => ({ pid, rpm: null, tpm: null, tpd: null, tokens: null, concurrency: null, models: [], global: null, ...over });
-  after(async () => {
-    await Promise.all(stores.map((s) => s.close()));
-    redis.disconnect();
-    await deletePrefix(prefix);
-  });
+  describe('limits.reserve_ttl', () => {
+    it('0: nothing is taken ahead, far from every limit; each admission is its own round trip', async () => {
+      const strict = storeWith(0);
+      const s = spec('strict', { rpm: 1_000_000, tpm: 100_000_000, tokens: 50, concurrency: 1000 });
+      for (let i = 1; i <= 50; i++) {
+        const before = counter.calls;
+        const r = await strict.acquire(s);
+        assert.ok(r.ok, 'admitted');
+        assert.ok(counter.calls > before, `admission ${i} went to Redis`);
+        // Exactly this request's share is charged: no units parked in the replica.
+        assert.equal(Number(await redis.hget(`${prefix}p:strict`, 'rl')), 1_000_000 - i);
+        assert.equal(await redis.zcard(`${prefix}p:strict:cc`), 1, 'only the permit of the request in flight');
+        r.lease.release(50);
+        await eventually(async () => (await redis.zcard(`${prefix}p:strict:cc`)) === 0, 2000, 'the permit to be freed in Redis');
+      }
+    });
 
-  it('0: nothing is taken ahead, far from every limit; each admission is its own round trip', async () => {
-    const store = storeWith(0);
-    const s = spec('strict', { rpm: 1_000_000, tpm: 100_000_000, tokens: 50, concurrency: 1000 });
-    for (let i = 1; i <= 50; i++) {
-      const before = counter.calls;
-      const r = await store.acquire(s);
-      assert.ok(r.ok, 'admitted');
-      assert.ok(counter.calls > before, `admission ${i} went to Redis`);
-      // Exactly this request's share is charged: no units parked in the replica.
-      assert.equal(Number(await redis.hget(`${prefix}p:strict`, 'rl')), 1_000_000 - i);
-      assert.equal(await redis.zcard(`${prefix}p:strict:cc`), 1, 'only the permit of the request in flight');
-      r.lease.release(50);
-      await eventually(async () => (await redis.zcard(`${prefix}p:strict:cc`)) === 0, 2000, 'the permit to be freed in Redis');
-    }
-  });
-
-  it('a longer reserve_ttl keeps what was taken ahead for that long, then gives it back', async () => {
-    const store = storeWith(1500);
-    const bucket = `${prefix}p:long`;
-    const first = await store.acquire(spec('long', { rpm: 1000 }));
-    assert.ok(first.ok);
-    assert.equal(Number(await redis.hget(bucket, 'rl')), 999 - 62, 'this request and 62 ahead');
-    const t0 = performance.now();
-    await sleep(600); // three times the default reserve_ttl: with 200 ms the 62 would be back by now
-    assert.equal(Number(await redis.hget(bucket, 'rl')), 999 - 62, 'still held by the replica');
-    await eventually(async () => Number(await redis.hget(bucket, 'rl')) === 999, 4000, 'the unused 62 to come back');
-    const took = performance.now() - t0;
-    assert.ok(took >= 1400, `given back after ${took.toFixed(0)} ms (reserve_ttl 1500 ms)`);
+    it('a longer reserve_ttl keeps what was taken ahead for that long, then gives it back', async () => {
+      const patient = storeWith(1500);
+      const bucket = `${prefix}p:long`;
+      const first = await patient.acquire(spec('long', { rpm: 1000 }));
+      assert.ok(first.ok);
+      assert.equal(Number(await redis.hget(bucket, 'rl')), 999 - 62, 'this request and 62 ahead');
+      const t0 = performance.now();
+      await sleep(600); // three times the default reserve_ttl: with 200 ms the 62 would be back by now
+      assert.equal(Number(await redis.hget(bucket, 'rl')), 999 - 62, 'still held by the replica');
+      await eventually(async () => Number(await redis.hget(bucket, 'rl')) === 999, 4000, 'the unused 62 to come back');
+      const took = performance.now() - t0;
+      assert.ok(took >= 1400, `given back after ${took.toFixed(0)} ms (reserve_ttl 1500 ms)`);
+    });
   });
 });
 

@@ -11,7 +11,7 @@ export interface WriterThreadData {
 }
 
 export type WriterRequest =
-  | { id: number; op: 'append'; rows: readonly SqliteValue[]; count: number }
+  | { id: number; op: 'append'; rows: readonly SqliteValue[] }
   | { id: number; op: 'prune'; before: number }
   | { id: number; op: 'admin'; event: Omit<AdminEvent, 'id'> }
   | { id: number; op: 'touch'; lastUsed: ReadonlyMap<string, number> }
@@ -55,7 +55,7 @@ export class WriterThread implements SqliteWriter {
 
   async append(records: readonly NewAuditRecord[]): Promise<void> {
     // Flattened here: copying primitives to the thread costs less than copying objects.
-    if (records.length > 0) await this.#call({ op: 'append', rows: auditRows(records), count: records.length });
+    if (records.length > 0) await this.#call({ op: 'append', rows: auditRows(records) });
   }
 
   prune(before: number): Promise<number> {

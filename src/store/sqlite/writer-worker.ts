@@ -27,8 +27,7 @@ port.on('message', (m: WriterRequest) => {
         port.close();
         return;
       case 'append':
-        writes.appendRows(m.rows);
-        return ok(m.id, m.count);
+        return ok(m.id, writes.appendRows(m.rows));
       case 'admin':
         writes.recordAdmin(m.event);
         return ok(m.id, 1);

@@ -44,11 +44,12 @@ export class SqliteWrites {
   /**
    * The same, for rows already flattened by auditRows (the writer thread is sent these: a flat
    * array of primitives costs the structured clone far less than one object per record).
+   * Returns how many rows were written.
    */
-  appendRows(values: readonly SqliteValue[]): void {
+  appendRows(values: readonly SqliteValue[]): number {
     const width = AUDIT_COLUMNS.length;
     const rows = values.length / width;
-    if (rows === 0) return;
+    if (rows === 0) return 0;
     if (!Number.isInteger(rows)) throw new Error(`audit rows: ${values.length} values is not a whole number of ${width}-column rows`);
     const insert = this.#insert;
     const insertMany = this.#insertMany;
@@ -64,6 +65,7 @@ export class SqliteWrites {
         for (; i < rows; i++) insert.run(values.slice(i * width, (i + 1) * width));
       })
       .immediate();
+    return rows;
   }
 
   /** Deletes records with at < before, a slice per transaction, yielding in between; returns how many. */
