@@ -13,7 +13,7 @@
  * so a ratio of these counts overstates the ratio of CPU time.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Pool } from 'undici';
@@ -70,6 +70,17 @@ export async function send(url: string, path: string, body: string | null, token
   }
 }
 
+/** Next to the dumps: dump label (`key@round`) → bytes of /tmp/perf-<pid>.map when it was written. */
+export const PERF_MAP_AT_DUMP = 'perf-map-at-dump.json';
+
+function perfMapBytes(pid: number | undefined): number | null {
+  try {
+    return statSync(`/tmp/perf-${pid}.map`).size;
+  } catch {
+    return null;
+  }
+}
+
 export async function countInstructions(o: InstructionOptions): Promise<InstructionRun> {
   const out = join(o.dir, `callgrind-${o.path.replace(/\W/g, '')}`);
   mkdirSync(out, { recursive: true });
@@ -77,6 +88,7 @@ export async function countInstructions(o: InstructionOptions): Promise<Instruct
     '--tool=callgrind', '--instr-atstart=no', '--smc-check=all-non-file', `--callgrind-out-file=${join(out, 'cg.out')}`, ...o.command,
   ], { env: o.env, cwd: o.cwd, log: join(o.dir, 'gatehouse-callgrind.log') });
   const ctl = (...args: string[]) => run(o.callgrindControl, [...args, String(g.pid)]);
+  const mapAtDump = new Map<string, number | null>();
   try {
     await waitHttp(`${o.url}/healthz`, g.proc, 300_000);
     for (const [, token] of o.keys) await send(o.url, o.path, o.body, token, o.warm);
@@ -89,6 +101,7 @@ export async function countInstructions(o: InstructionOptions): Promise<Instruct
           await ctl('-z');
           await send(o.url, o.path, o.body, token, o.n);
           await ctl('-d', `${label}@${round}`);
+          mapAtDump.set(`${label}@${round}`, perfMapBytes(g.pid));
         };
         await (o.around ? o.around(label, round, phase) : phase());
       }
@@ -96,6 +109,9 @@ export async function countInstructions(o: InstructionOptions): Promise<Instruct
     await ctl('-i', 'off');
   } finally {
     await g.stop();
+    // With --perf-basic-prof, how far V8's perf map had grown at each dump: V8 reuses code
+    // addresses, so bench/callgrind-js.ts must name an address by the entries written by then.
+    if ([...mapAtDump.values()].some((b) => b !== null)) writeFileSync(join(out, PERF_MAP_AT_DUMP), JSON.stringify(Object.fromEntries(mapAtDump)));
   }
   const phases: InstructionRun['phases'] = [];
   for (const f of readdirSync(out)) {
