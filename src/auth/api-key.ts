@@ -52,9 +52,14 @@ export function generateApiKey(): NewApiKey {
   return { key, hash: hashApiKey(key), hint: key.slice(0, KEY_PREFIX.length + 4) };
 }
 
+/** Length and prefix only: what must hold before a candidate is worth hashing. */
+export function hasKeyShape(candidate: string): boolean {
+  return candidate.length === KEY_LENGTH && candidate.startsWith(KEY_PREFIX);
+}
+
 /** Shape and checksum only: cheap, constant work for every input of the right length. */
 export function isWellFormedApiKey(candidate: string): boolean {
-  if (candidate.length !== KEY_LENGTH || !candidate.startsWith(KEY_PREFIX)) return false;
+  if (!hasKeyShape(candidate)) return false;
   const rest = candidate.slice(KEY_PREFIX.length);
   if (!BASE62.test(rest)) return false;
   const body = candidate.slice(0, KEY_LENGTH - CHECK_CHARS);

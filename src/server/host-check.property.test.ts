@@ -44,6 +44,17 @@ describe('Host allowlist (properties)', () => {
     );
   });
 
+  it('a remembered verdict is the verdict a fresh check gives (through the cache\'s evictions)', () => {
+    // `check` has seen thousands of values by now, so its bounded cache has been emptied many times.
+    fc.assert(
+      fc.property(fc.array(hostValue, { minLength: 1, maxLength: 100 }), (raws) => {
+        for (const raw of raws) check(raw);
+        for (const raw of raws) assert.deepEqual(check(raw), compileHostCheck(ALLOWED)(raw), JSON.stringify(raw));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('every listed name is accepted, with any port and in any case', () => {
     fc.assert(
       fc.property(fc.constantFrom('gw.example.com', 'x.corp.example', 'a.b.corp.example', 'localhost', '127.0.0.1', '[::1]'), fc.nat({ max: 65535 }), fc.boolean(), (h, port, upper) => {
