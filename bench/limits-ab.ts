@@ -27,7 +27,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { freePort, startServer, waitHttp, which, type Server } from './lib/children.js';
-import { treeCpuSeconds } from './lib/proc.js';
+import { treeCpuSeconds, treeCpuSplit } from './lib/proc.js';
 import { median } from './lib/stats.js';
 import { inclusiveShare, type CpuProfile } from './lib/profile-share.js';
 import { countInstructions, send } from './lib/instructions.js';
@@ -264,22 +264,28 @@ async function redisRoundTrips(redis: Redis, path: string, body: string | null, 
   }
 }
 
+const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
+
 /** The first measure: alternating wrk steps with each key against the one gateway. */
 async function throughputPairs(g: Server): Promise<void> {
   await waitHttp(`${url}/healthz`, g.proc);
   const step = async (path: string, body: string | null, token: string, durationS: number) => {
-    const c0 = treeCpuSeconds(g.pid);
+    const c0 = treeCpuSplit(g.pid);
     const r = await load(path, body, token, durationS);
-    return { rps: r.rps, cpuUs: ((treeCpuSeconds(g.pid) - c0) * 1e6) / r.requests };
+    const c1 = treeCpuSplit(g.pid);
+    const user = c1.user - c0.user;
+    const system = c1.system - c0.system;
+    return { rps: r.rps, cpuUs: ((user + system) * 1e6) / r.requests, kernelShare: system / (user + system) };
   };
   console.log(`# What limits cost, one gateway process (${BACKEND} backend), ${ROUNDS} pairs × ${DUR} s per scenario\n`);
-  console.log('| scenario | req/s without limits | req/s with limits | ratio | CPU µs/req without / with | added µs/req |');
-  console.log('|---|---|---|---|---|---|');
+  console.log('| scenario | req/s without limits | req/s with limits | ratio | CPU µs/req without / with | added µs/req | kernel share of that CPU, without / with |');
+  console.log('|---|---|---|---|---|---|---|');
   for (const [label, path, body] of SCENARIOS) {
     await step(path, body, plain, 2); // warm-up, both keys
     await step(path, body, limited, 2);
-    const a: { rps: number; cpuUs: number }[] = [];
-    const l: { rps: number; cpuUs: number }[] = [];
+    type Step = Awaited<ReturnType<typeof step>>;
+    const a: Step[] = [];
+    const l: Step[] = [];
     for (let i = 0; i < ROUNDS; i++) {
       // Alternate the order too, so a drift of the host hits both keys alike.
       if (i % 2 === 0) {
@@ -296,9 +302,12 @@ async function throughputPairs(g: Server): Promise<void> {
     const ca = median(a.map((x) => x.cpuUs));
     const cl = median(l.map((x) => x.cpuUs));
     withLimitsCpu.set(label, cl);
-    console.log(`| ${label} | ${ra.toFixed(0)} | ${rl.toFixed(0)} | ${median(ratios).toFixed(3)} | ${ca.toFixed(1)} / ${cl.toFixed(1)} | ${median(a.map((x, i) => l[i]!.cpuUs - x.cpuUs)).toFixed(1)} |`);
+    const ka = median(a.map((x) => x.kernelShare));
+    const kl = median(l.map((x) => x.kernelShare));
+    console.log(`| ${label} | ${ra.toFixed(0)} | ${rl.toFixed(0)} | ${median(ratios).toFixed(3)} | ${ca.toFixed(1)} / ${cl.toFixed(1)} | ${median(a.map((x, i) => l[i]!.cpuUs - x.cpuUs)).toFixed(1)} | ${pct(ka)} / ${pct(kl)} |`);
   }
   console.log(`\nratio = median over pairs of (req/s with limits) / (req/s without), each pair measured back to back.`);
+  console.log('kernel share = stime / (utime + stime) of the gateway process over each step (/proc, 10 ms ticks), median: the part of a request that INSTR=1\'s user-space count leaves out.');
   await g.stop();
 }
 

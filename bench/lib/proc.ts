@@ -25,6 +25,10 @@ interface StatLine {
   ticks: number;
   /** utime + stime only */
   own: number;
+  /** utime + cutime: user-space ticks */
+  user: number;
+  /** stime + cstime: ticks in the kernel on the process's behalf */
+  system: number;
 }
 
 function readStat(pid: number | 'self'): StatLine | null {
@@ -39,7 +43,7 @@ function readStat(pid: number | 'self'): StatLine | null {
   // f[0]=state f[1]=ppid ... f[11]=utime f[12]=stime f[13]=cutime f[14]=cstime
   const pidNum = pid === 'self' ? Number(s.slice(0, s.indexOf(' '))) : pid;
   const own = Number(f[11]) + Number(f[12]);
-  return { pid: pidNum, ppid: Number(f[1]), own, ticks: own + Number(f[13]) + Number(f[14]) };
+  return { pid: pidNum, ppid: Number(f[1]), own, ticks: own + Number(f[13]) + Number(f[14]), user: Number(f[11]) + Number(f[13]), system: Number(f[12]) + Number(f[14]) };
 }
 
 function allStats(): StatLine[] {
@@ -74,6 +78,17 @@ export function treeCpuSeconds(root: number): number {
   let t = 0;
   for (const s of treePids(root)) t += s.ticks;
   return t / clockTicks();
+}
+
+/** The same, split into user space and kernel (system) seconds. */
+export function treeCpuSplit(root: number): { user: number; system: number } {
+  let user = 0;
+  let system = 0;
+  for (const s of treePids(root)) {
+    user += s.user;
+    system += s.system;
+  }
+  return { user: user / clockTicks(), system: system / clockTicks() };
 }
 
 /**
