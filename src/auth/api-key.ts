@@ -5,7 +5,7 @@ import { crc32 } from 'node:zlib';
  * Gatehouse API keys: `gatehouse_` + 43 base62 characters (256 random bits) + 6 base62 characters
  * of CRC32 checksum. The fixed prefix and checksum let secret scanners recognise a leaked key with
  * almost no false positives (regex `\bgatehouse_[0-9A-Za-z]{49}\b`, then verify the checksum), and
- * let Gatehouse refuse a mistyped key without a lookup. Only SHA-256(key) is ever stored: with 256
+ * let Gatehouse tell a refused client that its key is mistyped rather than unknown. Only SHA-256(key) is ever stored: with 256
  * random bits a fast hash is enough (no bcrypt on the hot path: threats.md H1).
  */
 
