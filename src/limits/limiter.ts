@@ -40,7 +40,7 @@ export interface GatewayLimiterOptions {
   onClose?: () => Promise<void>;
 }
 
-const FREE: Admission = Object.freeze({ headers: Object.freeze({}) as Record<string, string>, release: () => {} });
+const FREE: Admission = Object.freeze({ headers: Object.freeze([]) as readonly string[], release: () => {} });
 const NO_MODELS: readonly ModelCap[] = Object.freeze([]);
 
 interface Waiter extends QueueEntry {
@@ -310,12 +310,12 @@ export class GatewayLimiter implements Limiter {
 
 /** An admission that holds a lease; release is idempotent. */
 class Held implements Admission {
-  readonly headers: Record<string, string>;
+  readonly headers: readonly string[];
   readonly #limiter: GatewayLimiter;
   #lease: Lease | null;
   readonly #since = performance.now();
 
-  constructor(limiter: GatewayLimiter, lease: Lease, headers: Record<string, string>) {
+  constructor(limiter: GatewayLimiter, lease: Lease, headers: readonly string[]) {
     this.#limiter = limiter;
     this.#lease = lease;
     this.headers = headers;

@@ -25,8 +25,8 @@ export interface AdmissionRequest {
 }
 
 export interface Admission {
-  /** RateLimit-* and x-ratelimit-* headers for the response (empty when no limit applies). */
-  readonly headers: Record<string, string>;
+  /** RateLimit-* and x-ratelimit-* headers for the response, flat [name, value, …] (empty when no limit applies). */
+  readonly headers: readonly string[];
   /** Settles the reservation with what was really used and frees every permit. Idempotent. */
   release(usage: TokenUsage | null): void;
 }

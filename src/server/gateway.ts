@@ -337,7 +337,7 @@ export class Gateway {
     const overhead = performance.now() - scope.start;
     scope.overheadMs = overhead;
     const extra = ['x-request-id', scope.id, 'x-gatehouse-overhead-ms', overhead.toFixed(3)];
-    if (admission) for (const k in admission.headers) extra.push(k, admission.headers[k]!);
+    if (admission) for (let i = 0, h = admission.headers; i < h.length; i++) extra.push(h[i]!);
     if (cors) for (const k in cors) extra.push(k, cors[k]!);
     const list = route.list && p ? route.list : null;
     const cloudAllowed = p ? this.#d.config.routes.cloud && p.scopes.has('cloud') : false;

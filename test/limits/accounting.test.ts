@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { ManualClock } from '../../src/core/clock.js';
 import { eventually, principal, request } from './helpers.js';
 import { post, postAndAbort, startInProc, type InProc } from './inproc.js';
+import { headerValue } from '../../src/limits/headers.js';
 
 /**
  * threats.md G2/G4 end to end: the tokens a request is charged are the tokens Ollama reported in
@@ -28,7 +29,7 @@ describe('token accounting from real streams (in-process gateway, manual clock)'
   const charged = async (id: string): Promise<number> => {
     const probe = await s.limiter.admit(request(principal(id, { tpm: BIG }), { tokens: 0 }));
     probe.release(null);
-    return BIG - Number(probe.headers['x-ratelimit-remaining-tokens']);
+    return BIG - Number(headerValue(probe.headers, 'x-ratelimit-remaining-tokens'));
   };
 
   const complete: Array<{ name: string; path: string; body: Record<string, unknown>; check: RegExp }> = [

@@ -6,6 +6,7 @@ import type { GatewayLimiter } from '../../src/limits/limiter.js';
 import { RedisStore } from '../../src/limits/redis-store.js';
 import type { AcquireSpec } from '../../src/limits/store.js';
 import type { Admission } from '../../src/limits/types.js';
+import { headerValue } from '../../src/limits/headers.js';
 import {
   build, capturingLog, deletePrefix, eventually, isRefusal, principal, redisAvailable, REDIS_URL, request, SKIP_REDIS, SKIP_REDIS_SERVER, redisServerInstalled, sleep, startOwnRedis, TAGS, tryAdmit, uniquePrefix, within,
   type OwnRedis,
@@ -57,7 +58,7 @@ describe('redis backend: replicas share one limit', { skip: up ? false : SKIP_RE
       const probe = await tryAdmit(ls[0]!, request(p, { tokens: 0 }));
       if (isRefusal(probe)) return false;
       probe.release(null);
-      return probe.headers['x-ratelimit-remaining-tokens'] === '350';
+      return headerValue(probe.headers, 'x-ratelimit-remaining-tokens') === '350';
     }, 3000, 'the refunds to reach Redis');
   });
 
@@ -415,7 +416,7 @@ describe('redis backend: outages follow limits.on_store_error', { skip: ownRedis
       await sleep(100);
       const probe = await tryAdmit(limiter, request(p, { tokens: 0 }));
       assert.ok(!isRefusal(probe));
-      assert.equal(probe.headers['x-ratelimit-remaining-tokens'], '500', '1000 - 500, counted exactly once');
+      assert.equal(headerValue(probe.headers, 'x-ratelimit-remaining-tokens'), '500', '1000 - 500, counted exactly once');
       probe.release(null);
     } finally {
       r.disconnect();
@@ -436,7 +437,7 @@ describe('redis backend: outages follow limits.on_store_error', { skip: ownRedis
       const probe = await tryAdmit(limiter, request(p, { tokens: 0 }));
       if (isRefusal(probe)) return false;
       probe.release(null);
-      return probe.headers['x-ratelimit-remaining-tokens'] === '600';
+      return headerValue(probe.headers, 'x-ratelimit-remaining-tokens') === '600';
     }, 3000, 'the replayed settlement');
   });
 
@@ -452,7 +453,7 @@ describe('redis backend: outages follow limits.on_store_error', { skip: ownRedis
     }
     const x = await tryAdmit(limiter, request(p, { route: TAGS }));
     assert.ok(!isRefusal(x));
-    assert.equal(x.headers['x-ratelimit-remaining-requests'], '3');
+    assert.equal(headerValue(x.headers, 'x-ratelimit-remaining-requests'), '3');
     assert.equal(limiter.snapshot().storeErrors, 0);
   });
 

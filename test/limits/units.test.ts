@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { ConfigSchema } from '../../src/config/schema.js';
 import { addressKey } from '../../src/limits/auth-failures.js';
 import { FairQueue } from '../../src/limits/fair-queue.js';
-import { goDuration, rateHeaders } from '../../src/limits/headers.js';
+import { goDuration, headerValue, rateHeaders } from '../../src/limits/headers.js';
 import { redactUrl as safeUrl } from '../../src/config/redact.js';
 import { Plans, resolvePlan } from '../../src/limits/plan.js';
 
@@ -114,15 +114,31 @@ describe('headers', () => {
     assert.equal(goDuration(1500), '1.5s');
     assert.equal(goDuration(360_000), '6m0s');
     assert.equal(goDuration(3_723_000), '1h2m3s');
+    assert.equal(goDuration(1005), '1.005s');
+    assert.equal(goDuration(61_050), '1m1.05s');
+    assert.equal(goDuration(59_998.2), '59.999s'); // whole milliseconds, rounded up
+  });
+
+  it('Go-style durations: every whole millisecond up to two hours formats as the float formula did', () => {
+    // The previous implementation, kept as the reference: seconds as a float, toFixed(3), zeros stripped.
+    const reference = (ms: number): string => {
+      if (ms < 1000) return `${ms}ms`;
+      const h = Math.floor(ms / 3_600_000);
+      const m = Math.floor((ms % 3_600_000) / 60_000);
+      const sec = (ms % 60_000) / 1000;
+      const text = `${Number.isInteger(sec) ? sec : sec.toFixed(3).replace(/0+$/, '')}s`;
+      return h ? `${h}h${m}m${text}` : m ? `${m}m${text}` : text;
+    };
+    for (let ms = 0; ms <= 7_200_000; ms += 7) assert.equal(goDuration(ms), reference(ms), String(ms));
   });
 
   it('no window, no headers; tpd stands in for tpm in the token headers', () => {
-    assert.deepEqual(rateHeaders({ rpm: null, tpm: null, tpd: null }), {});
+    assert.deepEqual(rateHeaders({ rpm: null, tpm: null, tpd: null }), []);
     const h = rateHeaders({ rpm: null, tpm: null, tpd: { limit: 1000, remaining: 10, resetMs: 3_600_000 } });
-    assert.equal(h['x-ratelimit-limit-tokens'], '1000');
-    assert.equal(h['x-ratelimit-reset-tokens'], '1h0m0s');
-    assert.equal(h['ratelimit-reset'], '3600');
-    assert.equal(h['x-ratelimit-limit-requests'], undefined);
+    assert.equal(headerValue(h, 'x-ratelimit-limit-tokens'), '1000');
+    assert.equal(headerValue(h, 'x-ratelimit-reset-tokens'), '1h0m0s');
+    assert.equal(headerValue(h, 'ratelimit-reset'), '3600');
+    assert.equal(headerValue(h, 'x-ratelimit-limit-requests'), undefined);
   });
 });
 

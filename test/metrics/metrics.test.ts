@@ -61,7 +61,7 @@ describe('metrics', () => {
   it('read in-flight, queue depth, limiter, audit, key-store and upstream health at scrape time', async () => {
     let inFlight = 3;
     const limiter: Limiter = {
-      admit: () => ({ headers: {}, release: () => {} }),
+      admit: () => ({ headers: [], release: () => {} }),
       authFailure: () => 0,
       close: async () => {},
       snapshot: () => ({ inFlight, queued: 2, storeErrors: 4, degraded: true }),
