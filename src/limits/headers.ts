@@ -26,12 +26,6 @@ export function rateHeaders(w: Windows): readonly string[] {
   return h;
 }
 
-/** The value of one header in a flat [name, value, …] list (names as written: lower case). */
-export function headerValue(list: readonly string[], name: string): string | undefined {
-  for (let i = 0; i < list.length; i += 2) if (list[i] === name) return list[i + 1];
-  return undefined;
-}
-
 /** A flat list as an object, for refusals (written once, by respond.ts). */
 function headerRecord(list: readonly string[], extra: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};

@@ -5,8 +5,7 @@ import type { GatewayError } from '../../src/core/errors.js';
 import type { ConfigInput } from '../../src/config/schema.js';
 import type { GatewayLimiter } from '../../src/limits/limiter.js';
 import type { Admission } from '../../src/limits/types.js';
-import { CHAT, isRefusal, principal, request, sleep, TAGS, tryAdmit, within, type Backend } from '../limits/helpers.js';
-import { headerValue } from '../../src/limits/headers.js';
+import { CHAT, headerValue, isRefusal, principal, request, sleep, TAGS, tryAdmit, within, type Backend } from '../limits/helpers.js';
 
 /**
  * The one behaviour both limit backends owe (style.md habit 3): the memory store and the Redis

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ManualClock } from '../../src/core/clock.js';
-import { eventually, principal, request } from './helpers.js';
+import { eventually, headerValue, principal, request } from './helpers.js';
 import { post, postAndAbort, startInProc, type InProc } from './inproc.js';
-import { headerValue } from '../../src/limits/headers.js';
 
 /**
  * threats.md G2/G4 end to end: the tokens a request is charged are the tokens Ollama reported in

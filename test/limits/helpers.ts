@@ -59,6 +59,12 @@ export async function tryAdmit(l: GatewayLimiter, req: AdmissionRequest): Promis
   }
 }
 
+/** One header's value in an admission's flat [name, value, …] list (names lower case). */
+export function headerValue(list: readonly string[], name: string): string | undefined {
+  for (let i = 0; i < list.length; i += 2) if (list[i] === name) return list[i + 1];
+  return undefined;
+}
+
 export function isRefusal(x: Admission | GatewayError): x is GatewayError {
   return x instanceof GatewayError;
 }

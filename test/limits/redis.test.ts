@@ -6,9 +6,8 @@ import type { GatewayLimiter } from '../../src/limits/limiter.js';
 import { RedisStore } from '../../src/limits/redis-store.js';
 import type { AcquireSpec } from '../../src/limits/store.js';
 import type { Admission } from '../../src/limits/types.js';
-import { headerValue } from '../../src/limits/headers.js';
 import {
-  build, capturingLog, deletePrefix, eventually, isRefusal, principal, redisAvailable, REDIS_URL, request, SKIP_REDIS, SKIP_REDIS_SERVER, redisServerInstalled, sleep, startOwnRedis, TAGS, tryAdmit, uniquePrefix, within,
+  build, capturingLog, deletePrefix, eventually, headerValue, isRefusal, principal, redisAvailable, REDIS_URL, request, SKIP_REDIS, SKIP_REDIS_SERVER, redisServerInstalled, sleep, startOwnRedis, TAGS, tryAdmit, uniquePrefix, within,
   type OwnRedis,
 } from './helpers.js';
 

@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import { ConfigSchema } from '../../src/config/schema.js';
 import { addressKey } from '../../src/limits/auth-failures.js';
 import { FairQueue } from '../../src/limits/fair-queue.js';
-import { goDuration, headerValue, rateHeaders } from '../../src/limits/headers.js';
+import { goDuration, rateHeaders } from '../../src/limits/headers.js';
+import { headerValue } from './helpers.js';
 import { redactUrl as safeUrl } from '../../src/config/redact.js';
 import { Plans, resolvePlan } from '../../src/limits/plan.js';
 
