@@ -40,7 +40,7 @@ export class SqliteKeyStore implements KeyStore {
       byName: db.prepare('SELECT * FROM keys WHERE name = ? ORDER BY created_at'),
       all: db.prepare('SELECT * FROM keys ORDER BY created_at, id'),
       since: db.prepare('SELECT * FROM keys WHERE version > ? ORDER BY version'),
-      maxVersion: db.prepare('SELECT COALESCE(MAX(version), 0) AS v FROM keys'),
+      ping: db.prepare('SELECT 1 FROM keys LIMIT 1'),
       update: db.prepare(`UPDATE keys SET name = @name, scopes = @scopes, models = @models, limits = @limits, clamps = @clamps,
         expires_at = @expires_at, updated_at = @now, version = @version WHERE id = @id`),
       revoke: db.prepare('UPDATE keys SET revoked_at = @now, updated_at = @now, version = @version WHERE id = @id'),
@@ -108,9 +108,11 @@ export class SqliteKeyStore implements KeyStore {
   }
 
   async changesSince(version: number): Promise<{ version: number; records: KeyRecord[] }> {
+    // The version handed back is the last row's, never a separate MAX(version): another process
+    // (the CLI) can commit between two reads, and a version read second would cover a key the
+    // first read did not return, so the cache would never load it.
     const rows = this.#stmt.since.all(version) as Row[];
-    const max = rows.length ? rows[rows.length - 1]!.version : Math.max(version, (this.#stmt.maxVersion.get() as { v: number }).v);
-    return { version: max, records: rows.map(fromRow) };
+    return { version: rows.length ? rows[rows.length - 1]!.version : version, records: rows.map(fromRow) };
   }
 
   touch(lastUsed: ReadonlyMap<string, number>): Promise<void> {
@@ -118,7 +120,7 @@ export class SqliteKeyStore implements KeyStore {
   }
 
   async ping(): Promise<void> {
-    this.#stmt.maxVersion.get();
+    this.#stmt.ping.get();
   }
 
   async close(): Promise<void> {
