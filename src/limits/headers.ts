@@ -3,26 +3,28 @@ import type { AcquireSpec, Refused, WindowState, Windows } from './store.js';
 
 /**
  * What a client sees of the limits: RateLimit-* (IETF draft-ietf-httpapi-ratelimit-headers,
- * delta-seconds form) for the window closest to running out, OpenAI's x-ratelimit-* for requests
- * and tokens (per minute; per day when only tpd is set), and on refusals Retry-After plus a
- * message that says which limit and what to do.
+ * delta-seconds form) for the window closest to running out, the four OpenAI x-ratelimit-* headers
+ * the issue names (requests: limit, remaining, reset; tokens: remaining, per minute or per day when
+ * only tpd is set), and on refusals Retry-After plus a message that says which limit and what to do.
+ * OpenAI's x-ratelimit-limit-tokens and x-ratelimit-reset-tokens are not sent: Node validates and
+ * writes each response header at ~1.7k instructions, and these two repeat what RateLimit-* says
+ * whenever tokens are the tightest window.
  */
 
 const EMPTY: readonly string[] = Object.freeze([]) as readonly string[];
 
 /**
  * The headers as a flat [name, value, …] list, the form the response is written from: a per-request
- * object of nine properties, walked again with for…in to write it, cost ~2k instructions more.
+ * object of named properties, walked again with for…in to write it, cost ~2k instructions more.
  */
 export function rateHeaders(w: Windows): readonly string[] {
   const { rpm, tpm, tpd } = w;
-  if (!rpm && !tpm && !tpd) return EMPTY;
-  const h: string[] = [];
+  const tight = tightest(rpm, tpm, tpd);
+  if (!tight) return EMPTY;
+  const h = ['ratelimit-limit', String(tight.limit), 'ratelimit-remaining', String(tight.remaining), 'ratelimit-reset', String(Math.ceil(tight.resetMs / 1000))];
   if (rpm) h.push('x-ratelimit-limit-requests', String(rpm.limit), 'x-ratelimit-remaining-requests', String(rpm.remaining), 'x-ratelimit-reset-requests', goDuration(rpm.resetMs));
   const t = tpm ?? tpd;
-  if (t) h.push('x-ratelimit-limit-tokens', String(t.limit), 'x-ratelimit-remaining-tokens', String(t.remaining), 'x-ratelimit-reset-tokens', goDuration(t.resetMs));
-  const tight = tightest(rpm, tpm, tpd)!;
-  h.push('ratelimit-limit', String(tight.limit), 'ratelimit-remaining', String(tight.remaining), 'ratelimit-reset', String(Math.ceil(tight.resetMs / 1000)));
+  if (t) h.push('x-ratelimit-remaining-tokens', String(t.remaining));
   return h;
 }
 
@@ -33,19 +35,20 @@ function headerRecord(list: readonly string[], extra: Record<string, string>): R
   return Object.assign(out, extra);
 }
 
-/** The window with the smallest share left (ties: the first of rpm, tpm, tpd). */
-function tightest(...ws: Array<WindowState | null>): WindowState | null {
-  let best: WindowState | null = null;
-  let bestShare = Infinity;
-  for (const w of ws) {
-    if (!w) continue;
-    const share = w.limit === 0 ? 0 : w.remaining / w.limit;
-    if (share < bestShare) {
-      best = w;
-      bestShare = share;
-    }
+/** The window with the smallest share left (ties: the first of rpm, tpm, tpd); null when none. */
+function tightest(rpm: WindowState | null, tpm: WindowState | null, tpd: WindowState | null): WindowState | null {
+  let best = rpm;
+  let bestShare = rpm ? share(rpm) : Infinity;
+  if (tpm && share(tpm) < bestShare) {
+    best = tpm;
+    bestShare = share(tpm);
   }
+  if (tpd && share(tpd) < bestShare) best = tpd;
   return best;
+}
+
+function share(w: WindowState): number {
+  return w.limit === 0 ? 0 : w.remaining / w.limit;
 }
 
 /** 1500 → "1.5s", 360000 → "6m0s", 20 → "20ms" (Go's Duration.String, as OpenAI sends). */

@@ -105,7 +105,7 @@ describe('token accounting from real streams (in-process gateway, manual clock)'
       assert.equal(refusal.status, 429);
       assert.equal(refusal.headers.get('x-gatehouse-error'), 'GW_ERR_TOKENS_EXHAUSTED');
       assert.ok(Number(refusal.headers.get('retry-after')) >= 1);
-      assert.equal(refusal.headers.get('x-ratelimit-limit-tokens'), '1000');
+      assert.equal(refusal.headers.get('ratelimit-limit'), '1000');
       shape(refusal.text);
       const used = s.emu.tokensSent.prompt + s.emu.tokensSent.completion;
       const reservation = Math.ceil(Buffer.byteLength(JSON.stringify(body)) / 4) + 12;

@@ -133,13 +133,38 @@ describe('headers', () => {
     for (let ms = 0; ms <= 7_200_000; ms += 7) assert.equal(goDuration(ms), reference(ms), String(ms));
   });
 
-  it('no window, no headers; tpd stands in for tpm in the token headers', () => {
+  it('no window, no headers; tpd stands in for tpm in the token header', () => {
     assert.deepEqual(rateHeaders({ rpm: null, tpm: null, tpd: null }), []);
     const h = rateHeaders({ rpm: null, tpm: null, tpd: { limit: 1000, remaining: 10, resetMs: 3_600_000 } });
-    assert.equal(headerValue(h, 'x-ratelimit-limit-tokens'), '1000');
-    assert.equal(headerValue(h, 'x-ratelimit-reset-tokens'), '1h0m0s');
+    assert.equal(headerValue(h, 'x-ratelimit-remaining-tokens'), '10');
+    assert.equal(headerValue(h, 'ratelimit-limit'), '1000');
     assert.equal(headerValue(h, 'ratelimit-reset'), '3600');
     assert.equal(headerValue(h, 'x-ratelimit-limit-requests'), undefined);
+  });
+
+  it('exactly the headers the issue names: RateLimit-* and four of OpenAI\'s x-ratelimit-*', () => {
+    const h = rateHeaders({
+      rpm: { limit: 100, remaining: 40, resetMs: 36_000 },
+      tpm: { limit: 1000, remaining: 900, resetMs: 6_000 },
+      tpd: { limit: 10_000, remaining: 9_000, resetMs: 3_600_000 },
+    });
+    const names = h.filter((_, i) => i % 2 === 0);
+    assert.deepEqual([...names].sort(), [
+      'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset',
+      'x-ratelimit-limit-requests', 'x-ratelimit-remaining-requests', 'x-ratelimit-remaining-tokens', 'x-ratelimit-reset-requests',
+    ]);
+    // rpm has 40% left, tpm 90%, tpd 90%: RateLimit-* describe rpm; the token header is tpm's.
+    assert.equal(headerValue(h, 'ratelimit-limit'), '100');
+    assert.equal(headerValue(h, 'ratelimit-remaining'), '40');
+    assert.equal(headerValue(h, 'ratelimit-reset'), '36');
+    assert.equal(headerValue(h, 'x-ratelimit-reset-requests'), '36s');
+    assert.equal(headerValue(h, 'x-ratelimit-remaining-tokens'), '900');
+    // Ties go to the first of rpm, tpm, tpd; a window with limit 0 is the tightest of all.
+    const tie = rateHeaders({ rpm: { limit: 10, remaining: 5, resetMs: 1000 }, tpm: { limit: 100, remaining: 50, resetMs: 2000 }, tpd: null });
+    assert.equal(headerValue(tie, 'ratelimit-limit'), '10');
+    const zero = rateHeaders({ rpm: { limit: 10, remaining: 1, resetMs: 1000 }, tpm: null, tpd: { limit: 0, remaining: 0, resetMs: 5000 } });
+    assert.equal(headerValue(zero, 'ratelimit-limit'), '0');
+    assert.equal(headerValue(zero, 'ratelimit-reset'), '5');
   });
 });
 
