@@ -1,6 +1,10 @@
 import { z } from 'zod';
 import { parseDuration, parseSize } from './units.js';
 import { invalidProxyEntries } from '../core/ip.js';
+import { ROUTES } from '../routes/table.js';
+
+/** Routes whose body Gatehouse reads whole (body_limits.routes keys). */
+const BODY_ROUTE_IDS: ReadonlySet<string> = new Set(ROUTES.filter((r) => r.body === 'json' || r.body === 'multipart').map((r) => r.id));
 
 /**
  * The configuration schema: every key Gatehouse reads, its type and its secure default, in one
@@ -177,6 +181,13 @@ export const ConfigSchema = z.strictObject({
       json: size('32mb'),
       multipart: size('32mb'),
       blob: size('64gb'),
+      /** Per-route overrides of json/multipart, by route id (`chat: 8mb`, `openai.embeddings: 4mb`). */
+      routes: z
+        .record(
+          z.string().refine((id) => BODY_ROUTE_IDS.has(id), { message: `must be the id of a route with a JSON or multipart body: ${[...BODY_ROUTE_IDS].join(', ')}` }),
+          size('32mb'),
+        )
+        .default({}),
     })
     .prefault({}),
   timeouts: z

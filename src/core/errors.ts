@@ -56,6 +56,7 @@ export const ERRORS = {
   GW_ERR_BODY_INVALID: { status: 400, kind: 'invalid_request' },
   GW_ERR_BODY_AMBIGUOUS_FIELD: { status: 400, kind: 'invalid_request' },
   GW_ERR_BODY_TOO_LARGE: { status: 413, kind: 'too_large' },
+  GW_ERR_BODY_ENCODING: { status: 415, kind: 'invalid_request' },
   GW_ERR_BODY_TIMEOUT: { status: 408, kind: 'invalid_request' },
   GW_ERR_MODEL_REQUIRED: { status: 400, kind: 'invalid_request' },
   GW_ERR_MODEL_NAME_INVALID: { status: 400, kind: 'invalid_request' },

@@ -1,6 +1,6 @@
 import { refuse, type GatewayError } from '../core/errors.js';
 import type { RouteDef } from '../routes/table.js';
-import { parseJsonObject, type Json, type JsonObject } from './json-body.js';
+import { parseRequestBody, type JsonObject, type RequestBody } from './json-body.js';
 import { isModelRef, parseModelRef, type ModelRef } from './model-name.js';
 
 /**
@@ -15,7 +15,7 @@ export interface NamedModel extends ModelRef {
 }
 
 export interface InspectedJson {
-  body: JsonObject;
+  body: RequestBody;
   models: NamedModel[];
   /** The response will stream (native default on, OpenAI/Anthropic default off). */
   stream: boolean;
@@ -30,30 +30,26 @@ const REQUIRED: Record<string, readonly (readonly string[])[]> = {
 
 const STRING_FIELDS = ['model', 'name', 'source', 'destination', 'from', 'prompt', 'system', 'suffix', 'template', 'remote_host'];
 
-export function inspectJson(route: RouteDef, text: string): InspectedJson | GatewayError {
-  const parsed = parseJsonObject(text);
-  if (!parsed.ok) return refuse(parsed.problem.code, parsed.problem.message);
-  const body = parsed.body;
-
+export function inspectJson(route: RouteDef, body: RequestBody): InspectedJson | GatewayError {
+  const fields = body.fields;
   for (const f of STRING_FIELDS) {
-    const v = body[f];
-    if (v !== undefined && v !== null && typeof v !== 'string') return refuse('GW_ERR_BODY_INVALID', `field "${f}" must be a string`);
+    const k = body.kind(f);
+    if (k !== undefined && k !== 'null' && k !== 'string') return refuse('GW_ERR_BODY_INVALID', `field "${f}" must be a string`);
   }
-  if (body.stream !== undefined && body.stream !== null && typeof body.stream !== 'boolean') {
-    return refuse('GW_ERR_BODY_INVALID', 'field "stream" must be true or false');
-  }
+  const sk = body.kind('stream');
+  if (sk !== undefined && sk !== 'null' && sk !== 'boolean') return refuse('GW_ERR_BODY_INVALID', 'field "stream" must be true or false');
   for (const f of ['options', 'stream_options']) {
-    const v = body[f];
-    if (v !== undefined && v !== null && (typeof v !== 'object' || Array.isArray(v))) return refuse('GW_ERR_BODY_INVALID', `field "${f}" must be an object`);
+    const k = body.kind(f);
+    if (k !== undefined && k !== 'null' && k !== 'object') return refuse('GW_ERR_BODY_INVALID', `field "${f}" must be an object`);
   }
-  const ka = body.keep_alive;
-  if (ka !== undefined && ka !== null && typeof ka !== 'string' && typeof ka !== 'number') {
+  const ka = body.kind('keep_alive');
+  if (ka !== undefined && ka !== 'null' && ka !== 'string' && ka !== 'number') {
     return refuse('GW_ERR_BODY_INVALID', 'field "keep_alive" must be a duration string ("5m") or a number of seconds');
   }
 
   const models: NamedModel[] = [];
   for (const field of route.modelFields) {
-    const v = body[field];
+    const v = fields[field];
     if (typeof v !== 'string' || v === '') continue;
     const ref = parseModelRef(v);
     if (!isModelRef(ref)) return refuse('GW_ERR_MODEL_NAME_INVALID', `${field}: ${ref.error}`);
@@ -61,21 +57,28 @@ export function inspectJson(route: RouteDef, text: string): InspectedJson | Gate
   }
   const required = REQUIRED[route.id] ?? (route.modelFields.length ? [route.modelFields] : []);
   for (const anyOf of required) {
-    if (!anyOf.some((f) => typeof body[f] === 'string' && body[f] !== '')) {
+    if (!anyOf.some((f) => typeof fields[f] === 'string' && fields[f] !== '')) {
       return refuse('GW_ERR_MODEL_REQUIRED', `${anyOf.map((f) => `"${f}"`).join(' or ')} is required`);
     }
   }
 
-  const stream = route.streamsByDefault ? body.stream !== false : body.stream === true;
+  const stream = route.streamsByDefault ? fields.stream !== false : fields.stream === true;
   let injectedUsage = false;
   if (stream && (route.accounting === 'openai-chat' || route.accounting === 'openai-completions')) {
     // Ollama sends usage in an OpenAI stream only when asked (ollama-api.md §1.3); without it a
     // streamed request would count zero tokens (threats.md G2).
-    const so = body.stream_options as JsonObject | undefined | null;
+    const so = fields.stream_options as JsonObject | undefined | null;
     if (!so || so.include_usage !== true) {
-      body.stream_options = { ...(so ?? {}), include_usage: true } as Json;
+      fields.stream_options = { ...(so ?? {}), include_usage: true };
       injectedUsage = true;
     }
   }
   return { body, models, stream, injectedUsage };
+}
+
+/** Scans, decodes and inspects a body given whole (tests and tools). */
+export function inspectJsonText(route: RouteDef, text: string | Buffer): InspectedJson | GatewayError {
+  const body = parseRequestBody(typeof text === 'string' ? Buffer.from(text) : text);
+  if ('code' in body) return refuse(body.code, body.message);
+  return inspectJson(route, body);
 }

@@ -4,8 +4,8 @@ import { principalFromRecord } from '../auth/principal.js';
 import { GatewayError } from '../core/errors.js';
 import { ROUTES } from '../routes/table.js';
 import type { KeyRecord } from '../store/types.js';
-import type { JsonObject } from './json-body.js';
-import { countImages, RequestPolicy } from './request-policy.js';
+import { parseRequestBody, type JsonObject } from './json-body.js';
+import { RequestPolicy } from './request-policy.js';
 
 const clamps = { max_num_ctx: 8192, max_num_predict: 1000, max_keep_alive: 600_000, max_images: 2, max_embed_inputs: 3 };
 const policy = new RequestPolicy(clamps);
@@ -16,7 +16,24 @@ function principal(over: Partial<KeyRecord> = {}) {
     limits: { rpm: null, tpm: null, tpd: null, concurrency: null }, clamps: {}, createdAt: 0, expiresAt: null, revokedAt: null, lastUsedAt: null, updatedAt: 0, version: 1, ...over,
   });
 }
-const apply = (id: string, body: JsonObject, p = principal()) => policy.apply(route(id), body, p, JSON.stringify(body).length);
+/**
+ * Applies the policy to `body` sent as JSON, then replaces `body`'s contents with what Gatehouse
+ * would forward, so the assertions below read the forwarded request.
+ */
+function apply(id: string, body: JsonObject, p = principal()) {
+  const rb = parseRequestBody(Buffer.from(JSON.stringify(body)));
+  if ('code' in rb) throw new Error(rb.message);
+  const r = policy.apply(route(id), rb, p, rb.bytes.length);
+  const forwarded = JSON.parse(Buffer.concat(rb.forwardPieces()).toString('utf8')) as JsonObject;
+  for (const k of Object.keys(body)) delete body[k];
+  Object.assign(body, forwarded);
+  return r;
+}
+const imagesIn = (body: JsonObject): number => {
+  const rb = parseRequestBody(Buffer.from(JSON.stringify(body)));
+  if ('code' in rb) throw new Error(rb.message);
+  return rb.scan.images;
+};
 
 describe('resource clamps', () => {
   it('num_predict absent, negative or over the cap becomes the cap; reservation = prompt estimate + cap', () => {
@@ -67,7 +84,7 @@ describe('resource clamps', () => {
     assert.equal((kept.options as JsonObject).num_gpu, 0);
   });
   it('images and embedding batches are capped', () => {
-    assert.equal(countImages({ images: ['a'], messages: [{ images: ['b'] }, { content: [{ type: 'image_url' }, { type: 'text' }] }] } as JsonObject), 3);
+    assert.equal(imagesIn({ images: ['a'], messages: [{ images: ['b'] }, { content: [{ type: 'image_url' }, { type: 'text' }] }] } as JsonObject), 3);
     assert.ok(apply('chat', { model: 'm', messages: [{ role: 'user', content: 'x', images: ['a', 'b', 'c'] }] }) instanceof GatewayError);
     assert.ok(apply('embed', { model: 'm', input: ['a', 'b', 'c', 'd'] }) instanceof GatewayError);
     assert.ok(!(apply('embed', { model: 'm', input: ['a', 'b', 'c'] }) instanceof GatewayError));

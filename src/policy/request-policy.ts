@@ -4,7 +4,7 @@ import type { Principal } from '../core/types.js';
 import { formatDuration } from '../config/units.js';
 import type { RouteDef } from '../routes/table.js';
 import { parseKeepAlive } from './go-duration.js';
-import type { Json, JsonObject } from './json-body.js';
+import type { JsonObject, RequestBody } from './json-body.js';
 
 /**
  * Resource clamps (threats.md D4, ollama-api.md §2): caps on context size, output length,
@@ -17,6 +17,8 @@ export interface PolicyResult {
   /** Tokens to reserve before forwarding (0 for routes that produce no tokens). */
   reserveTokens: number;
   promptEstimate: number;
+  /** The output cap the forwarded request carries (0 for routes that produce no output). */
+  maxOutput: number;
 }
 
 export type ClampConfig = Config['clamps'];
@@ -24,12 +26,17 @@ export type ClampConfig = Config['clamps'];
 /** Options whose change makes Ollama reload the model for everyone (sched.go needsReload). */
 const RUNNER_OPTIONS = ['num_gpu', 'main_gpu', 'num_batch', 'num_thread', 'use_mmap'];
 
-/** Where each route carries its output cap. */
-const OUTPUT_FIELD: Partial<Record<RouteDef['accounting'], readonly string[]>> = {
-  'openai-chat': ['max_tokens', 'max_completion_tokens'],
-  'openai-completions': ['max_tokens'],
-  'openai-responses': ['max_output_tokens'],
-  'anthropic-messages': ['max_tokens'],
+/**
+ * Where each compatible route carries its output cap: the field Ollama reads, then fields clients
+ * send instead that Ollama ignores. Ollama's ChatCompletionRequest has no max_completion_tokens
+ * (docs/ollama-api.md §2): a client's cap there would be dropped and the answer run unbounded, so
+ * Gatehouse carries it over into max_tokens.
+ */
+const OUTPUT_FIELD: Partial<Record<RouteDef['accounting'], { read: string; alsoFrom: readonly string[] }>> = {
+  'openai-chat': { read: 'max_tokens', alsoFrom: ['max_completion_tokens'] },
+  'openai-completions': { read: 'max_tokens', alsoFrom: [] },
+  'openai-responses': { read: 'max_output_tokens', alsoFrom: [] },
+  'anthropic-messages': { read: 'max_tokens', alsoFrom: [] },
 };
 
 export class RequestPolicy {
@@ -39,9 +46,10 @@ export class RequestPolicy {
     this.#c = clamps;
   }
 
-  apply(route: RouteDef, body: JsonObject, p: Principal, bodyBytes: number): PolicyResult | GatewayError {
+  apply(route: RouteDef, request: RequestBody, p: Principal, bodyBytes: number): PolicyResult | GatewayError {
     const kind = route.accounting;
-    if (kind === 'none' || kind === 'openai-transcription') return { reserveTokens: 0, promptEstimate: 0 };
+    if (kind === 'none' || kind === 'openai-transcription') return { reserveTokens: 0, promptEstimate: 0, maxOutput: 0 };
+    const body = request.fields;
     const c = this.#effective(p);
     const native = kind.startsWith('ollama-');
 
@@ -74,11 +82,10 @@ export class RequestPolicy {
       }
     }
 
-    const images = countImages(body);
+    const images = request.scan.images;
     if (images > c.max_images) return refuse('GW_ERR_CLAMP_EXCEEDED', `${images} images in one request is above this gateway's limit of ${c.max_images}`);
     if (kind === 'ollama-embed' || kind === 'openai-embeddings') {
-      const input = body.input;
-      const n = Array.isArray(input) ? input.length : 1;
+      const n = request.kind('input') === 'array' ? request.scan.inputItems : 1;
       if (n > c.max_embed_inputs) return refuse('GW_ERR_CLAMP_EXCEEDED', `${n} inputs in one embedding request is above this gateway's limit of ${c.max_embed_inputs}`);
     }
 
@@ -86,31 +93,25 @@ export class RequestPolicy {
     if (kind === 'ollama-generate' || kind === 'ollama-chat') {
       let options = body.options as JsonObject | undefined | null;
       const np = options?.num_predict;
-      // Ollama treats -1 (and -2) as "until done": absent, negative and over the cap all become the cap.
-      if (typeof np !== 'number' || np < 0 || np > c.max_num_predict) {
-        if (np !== undefined && np !== null && typeof np !== 'number') return refuse('GW_ERR_BODY_INVALID', 'options.num_predict must be a number');
-        if (!options) body.options = options = {};
-        options.num_predict = c.max_num_predict;
-        maxOutput = c.max_num_predict;
-      } else maxOutput = np;
+      if (np !== undefined && np !== null && typeof np !== 'number') return refuse('GW_ERR_BODY_INVALID', 'options.num_predict must be a number');
+      if (!options) body.options = options = {};
+      maxOutput = options.num_predict = outputCap(np, c.max_num_predict);
     } else {
-      const fields = OUTPUT_FIELD[kind];
-      if (fields) {
-        let seen = false;
-        for (const f of fields) {
+      const out = OUTPUT_FIELD[kind];
+      if (out) {
+        let asked: number | undefined;
+        for (const f of [out.read, ...out.alsoFrom]) {
           const v = body[f];
           if (v === undefined || v === null) continue;
           if (typeof v !== 'number' || !Number.isFinite(v)) return refuse('GW_ERR_BODY_INVALID', `${f} must be a number`);
-          seen = true;
-          if (v > c.max_num_predict || v < 0) {
-            body[f] = c.max_num_predict;
-            maxOutput = Math.max(maxOutput, c.max_num_predict);
-          } else maxOutput = Math.max(maxOutput, v);
+          // Ollama binds these to Go ints: 2.5 is a 400 there, so it is one here too.
+          if (!Number.isInteger(v)) return refuse('GW_ERR_BODY_INVALID', `${f} must be a whole number`);
+          asked = asked === undefined || (v >= 1 && v < asked) || asked < 1 ? v : asked;
         }
-        if (!seen) {
-          body[fields[0]!] = c.max_num_predict;
-          maxOutput = c.max_num_predict;
-        }
+        maxOutput = body[out.read] = outputCap(asked, c.max_num_predict);
+        // The same cap in the fields Ollama ignores today, so no reader of the forwarded body
+        // (a later Ollama, a proxy behind Gatehouse) can find a larger one there.
+        for (const f of out.alsoFrom) if (body[f] !== undefined && body[f] !== null) body[f] = maxOutput;
       }
     }
 
@@ -119,7 +120,7 @@ export class RequestPolicy {
     const bytesEstimate = Math.ceil(bodyBytes / 4);
     const embedding = kind === 'ollama-embed' || kind === 'ollama-embeddings' || kind === 'openai-embeddings';
     const promptEstimate = embedding ? bytesEstimate : Math.min(bytesEstimate, c.max_num_ctx);
-    return { reserveTokens: promptEstimate + maxOutput, promptEstimate };
+    return { reserveTokens: promptEstimate + maxOutput, promptEstimate, maxOutput };
   }
 
   #effective(p: Principal): ClampConfig {
@@ -135,30 +136,15 @@ export class RequestPolicy {
   }
 }
 
-/** Images in native (`images`, `messages[].images`), OpenAI (`image_url` parts) and Anthropic (`image` blocks) shapes. */
-export function countImages(body: JsonObject): number {
-  let n = Array.isArray(body.images) ? body.images.length : 0;
-  const lists: Json[] = [];
-  if (Array.isArray(body.messages)) lists.push(...body.messages);
-  if (Array.isArray(body.input)) {
-    // Responses input items are either messages (with content parts) or bare parts.
-    for (const item of body.input) {
-      lists.push(item);
-      if (item && typeof item === 'object' && !Array.isArray(item) && (item.type === 'input_image' || item.type === 'image')) n++;
-    }
-  }
-  for (const m of lists) {
-    if (!m || typeof m !== 'object' || Array.isArray(m)) continue;
-    if (Array.isArray(m.images)) n += m.images.length;
-    const content = m.content;
-    if (Array.isArray(content)) {
-      for (const part of content) {
-        if (part && typeof part === 'object' && !Array.isArray(part)) {
-          const t = part.type;
-          if (t === 'image_url' || t === 'image' || t === 'input_image') n++;
-        }
-      }
-    }
-  }
-  return n;
+/**
+ * The output cap a request runs with. Ollama stops at num_predict only when it is positive: -1 means
+ * "until done", -2 "until the context is full", and 0 — or anything that truncates to 0 in Go's
+ * int64(float64) conversion, such as 0.5 — means no limit at all (docs/ollama-api.md §2). So every
+ * value that is not a whole number from 1 to the cap becomes the cap, and what is forwarded is the
+ * integer Ollama will use, never a fraction for it to truncate.
+ */
+export function outputCap(asked: unknown, cap: number): number {
+  if (typeof asked !== 'number' || !Number.isFinite(asked)) return cap;
+  const n = Math.trunc(asked);
+  return n >= 1 && n <= cap ? n : cap;
 }

@@ -30,17 +30,22 @@ function connectionListed(value: string | string[] | undefined): Set<string> | n
   return out.size ? out : null;
 }
 
-/** Flat [name, value, …] list for undici, plus the upstream Host and request id. */
-export function upstreamRequestHeaders(h: IncomingHttpHeaders, host: string, requestId: string, contentLength: number | null): string[] {
+/**
+ * Flat [name, value, …] list for undici, plus the upstream Host and request id. A body Gatehouse
+ * rebuilt gets its own Content-Type, and no Content-Encoding: what is forwarded is plain bytes.
+ */
+export function upstreamRequestHeaders(h: IncomingHttpHeaders, host: string, requestId: string, contentLength: number | null, contentType: string | null = null): string[] {
   const listed = connectionListed(h.connection);
   const out: string[] = ['host', host, 'x-request-id', requestId];
   for (const name in h) {
     if (DROP_REQUEST.has(name) || (listed && listed.has(name))) continue;
+    if (contentType !== null && (name === 'content-type' || name === 'content-encoding')) continue;
     const v = h[name];
     if (v === undefined) continue;
     if (Array.isArray(v)) for (const x of v) out.push(name, x);
     else out.push(name, v);
   }
+  if (contentType !== null) out.push('content-type', contentType);
   if (contentLength !== null) out.push('content-length', String(contentLength));
   return out;
 }

@@ -16,12 +16,14 @@ import { requestId } from '../core/ids.js';
 import type { Family } from '../core/types.js';
 import type { Config } from '../config/schema.js';
 import type { Admission, AdmissionRequest, Limiter } from '../limits/types.js';
-import { inspectJson } from '../policy/inspect-request.js';
-import { checkManageRequest, type ManageRules } from '../policy/manage.js';
+import { checkJsonBody } from '../policy/check-json.js';
+import { decodeRequestBody } from '../policy/json-body.js';
+import { JsonScanner } from '../policy/json-scan.js';
+import type { ManageRules } from '../policy/manage.js';
 import { filterModelList } from '../policy/list-filter.js';
 import type { ModelRef } from '../policy/model-name.js';
 import { isModelRef, parseModelRef } from '../policy/model-name.js';
-import { boundaryOf, readFormFields } from '../policy/multipart.js';
+import { boundaryOf, readForm, writeForm } from '../policy/multipart.js';
 import { Exchange, type ExchangeOutcome } from '../proxy/exchange.js';
 import { upstreamRequestHeaders } from '../proxy/headers.js';
 import { familyForPath, matchRoute } from '../routes/match.js';
@@ -36,6 +38,7 @@ import { RequestScope } from './scope.js';
 import { limitedStream } from './limited-stream.js';
 import type { Health } from './health.js';
 import type { RequestPolicy } from '../policy/request-policy.js';
+import type { JsonCheckDeps } from '../policy/check-json.js';
 import type { MetricsEndpoint } from '../metrics/endpoint.js';
 
 export interface GatewayDeps {
@@ -57,6 +60,15 @@ export interface GatewayDeps {
 }
 
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** A request body on its way to Ollama, with the headers that describe it. */
+interface Outgoing {
+  /** Bytes Gatehouse rebuilt (pieces for a large one), or a blob upload passed through as it arrives. */
+  body: Buffer | Buffer[] | Readable;
+  length: number | null;
+  /** Replaces the client's Content-Type (a rebuilt multipart form has Gatehouse's boundary); null keeps it. */
+  contentType: string | null;
+}
 
 /**
  * The request path, socket to Ollama and back, in the order every request takes it:
@@ -236,49 +248,65 @@ export class Gateway {
 
   #withBody(scope: RequestScope, req: IncomingMessage, res: ServerResponse, route: RouteDef, upstreamPath: string, cors: Record<string, string> | null): void {
     const limits = this.#d.config.body_limits;
-    const max = route.body === 'multipart' ? limits.multipart : limits.json;
+    const max = limits.routes[route.id] ?? (route.body === 'multipart' ? limits.multipart : limits.json);
+    const encoding = req.headers['content-encoding'];
+    if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
+      // Gatehouse reads every body before forwarding it; it does not inflate them (and Ollama would
+      // inflate a zstd body on /v1/responses after Gatehouse had checked the compressed bytes).
+      return this.#refuse(scope, res, refuse('GW_ERR_BODY_ENCODING', `Content-Encoding ${JSON.stringify(encoding.slice(0, 40))} is not accepted; send the request body uncompressed`), route.family, cors);
+    }
+    const scanner = route.body === 'json' ? new JsonScanner() : null;
+    const progress = scanner
+      ? (buf: Buffer, n: number): GatewayError | null => (scanner.run(buf, n) ? null : refuse(scanner.problem!.code, scanner.problem!.message))
+      : null;
     readBody(req, max, this.#d.config.timeouts.client_body, (body) => {
       if (body instanceof GatewayError) return this.#refuse(scope, res, body, route.family, cors);
       scope.bytesIn = body.length;
       if (body.length === 0) return this.#refuse(scope, res, refuse('GW_ERR_BODY_MISSING', 'missing request body'), route.family, cors);
-      if (route.body === 'multipart') return this.#multipart(scope, req, res, route, upstreamPath, cors, body);
-      this.#json(scope, req, res, route, upstreamPath, cors, body);
-    });
+      if (scanner) this.#json(scope, req, res, route, upstreamPath, cors, body, scanner);
+      else this.#multipart(scope, req, res, route, upstreamPath, cors, body);
+    }, progress);
   }
 
-  #json(scope: RequestScope, req: IncomingMessage, res: ServerResponse, route: RouteDef, upstreamPath: string, cors: Record<string, string> | null, body: Buffer): void {
+  #json(scope: RequestScope, req: IncomingMessage, res: ServerResponse, route: RouteDef, upstreamPath: string, cors: Record<string, string> | null, bytes: Buffer, scanner: JsonScanner): void {
     const p = scope.principal!;
-    const inspected = inspectJson(route, body.toString('utf8'));
-    if (inspected instanceof GatewayError) return this.#refuse(scope, res, inspected, route.family, cors);
+    const scanned = scanner.finish(bytes, bytes.length);
+    const body = 'code' in scanned ? scanned : decodeRequestBody(bytes, scanned);
+    if ('code' in body) return this.#refuse(scope, res, refuse(body.code, body.message), route.family, cors);
+    const checked = checkJsonBody(route, body, p, this.#jsonDeps(route.family, p));
     // Recorded before the allowlist check: the audit trail shows which model a refused request wanted.
-    scope.models = inspected.models.map((m) => m.canonical);
-    const denied = this.#modelDenied(inspected.models, p, route.family) ?? checkManageRequest(route, inspected.body, inspected.models, this.#manage);
-    if (denied) return this.#refuse(scope, res, denied, route.family, cors);
-    scope.stream = inspected.stream;
-    const applied = this.#d.policy.apply(route, inspected.body, p, body.length);
-    if (applied instanceof GatewayError) return this.#refuse(scope, res, applied, route.family, cors);
-    // Always forward the body as Gatehouse read it, never the client's bytes: Go reads duplicate
-    // keys differently from JSON.parse (a later null keeps the earlier value, repeated objects
-    // merge), so forwarding the original text could run what was never authorized.
-    const out = Buffer.from(JSON.stringify(inspected.body));
-    this.#admitAndForward(scope, req, res, route, upstreamPath, out, cors, applied.reserveTokens, applied.promptEstimate, inspected.injectedUsage);
+    scope.models = checked.models.map((m) => m.canonical);
+    if (!checked.ok) return this.#refuse(scope, res, checked.error, route.family, cors);
+    scope.stream = checked.stream;
+    // Forward the body as Gatehouse read it: the fields it checked written out by Gatehouse, the rest
+    // the client's bytes unchanged (policy/json-body.ts).
+    const out = checked.forward.length === 1 ? checked.forward[0]! : checked.forwardLength <= 64 * 1024 ? Buffer.concat(checked.forward, checked.forwardLength) : checked.forward;
+    this.#admitAndForward(scope, req, res, route, upstreamPath, { body: out, length: checked.forwardLength, contentType: 'application/json' }, cors, checked.reserveTokens, checked.promptEstimate, checked.injectedUsage);
+  }
+
+  #jsonDeps(family: Family, p: ResolvedPrincipal): JsonCheckDeps {
+    return { policy: this.#d.policy, manage: this.#manage, modelDenied: (models) => this.#modelDenied(models, p, family) };
   }
 
   #multipart(scope: RequestScope, req: IncomingMessage, res: ServerResponse, route: RouteDef, upstreamPath: string, cors: Record<string, string> | null, body: Buffer): void {
     const boundary = boundaryOf(req.headers['content-type']);
-    if (!boundary) return this.#refuse(scope, res, refuse('GW_ERR_BODY_INVALID', 'expected a multipart/form-data body with a boundary'), route.family, cors);
-    const form = readFormFields(body, boundary, new Set(['model']));
+    if (!boundary) return this.#refuse(scope, res, refuse('GW_ERR_BODY_INVALID', 'expected a Content-Type of multipart/form-data with one boundary parameter'), route.family, cors);
+    const form = readForm(body, boundary);
     if (!form.ok) return this.#refuse(scope, res, refuse('GW_ERR_BODY_INVALID', form.reason), route.family, cors);
-    const names = form.fields.get('model') ?? [];
-    if (names.length !== 1) {
-      return this.#refuse(scope, res, refuse(names.length ? 'GW_ERR_BODY_AMBIGUOUS_FIELD' : 'GW_ERR_MODEL_REQUIRED', names.length ? 'send the "model" form field once' : '"model" is required'), route.family, cors);
+    for (const once of ['model', 'file']) {
+      if (form.parts.filter((x) => x.name === once).length > 1) return this.#refuse(scope, res, refuse('GW_ERR_BODY_AMBIGUOUS_FIELD', `send the "${once}" form field once`), route.family, cors);
     }
-    const ref = parseModelRef(names[0]!);
+    const model = form.parts.find((x) => x.name === 'model');
+    if (!model) return this.#refuse(scope, res, refuse('GW_ERR_MODEL_REQUIRED', '"model" is required'), route.family, cors);
+    // Go files a part with a filename under File, not Value: FormValue("model") would not see it.
+    if (model.filename !== null) return this.#refuse(scope, res, refuse('GW_ERR_BODY_INVALID', '"model" must be a plain form field, not a file'), route.family, cors);
+    const ref = parseModelRef(model.data.toString('utf8'));
     if (!isModelRef(ref)) return this.#refuse(scope, res, refuse('GW_ERR_MODEL_NAME_INVALID', `model: ${ref.error}`), route.family, cors);
     scope.models = [ref.canonical];
     const denied = this.#modelDenied([ref], scope.principal!, route.family);
     if (denied) return this.#refuse(scope, res, denied, route.family, cors);
-    this.#admitAndForward(scope, req, res, route, upstreamPath, body, cors, 0, null, false);
+    const out = writeForm(form.parts);
+    this.#admitAndForward(scope, req, res, route, upstreamPath, { body: out.body, length: out.length, contentType: out.contentType }, cors, 0, null, false);
   }
 
   /** Blob uploads: streamed to Ollama with a byte cap, never buffered. */
@@ -289,7 +317,7 @@ export class Gateway {
       return this.#refuse(scope, res, refuse('GW_ERR_BODY_TOO_LARGE', `upload is larger than body_limits.blob (${max} bytes)`), route.family, cors);
     }
     const body = limitedStream(req, max, this.#d.config.timeouts.client_body, (n: number) => (scope.bytesIn = n));
-    this.#admitAndForward(scope, req, res, route, upstreamPath, body, cors, 0, null, false);
+    this.#admitAndForward(scope, req, res, route, upstreamPath, { body, length: declaredLength(req), contentType: null }, cors, 0, null, false);
   }
 
   /**
@@ -299,7 +327,7 @@ export class Gateway {
    */
   #admitAndForward(
     scope: RequestScope, req: IncomingMessage, res: ServerResponse, route: RouteDef, upstreamPath: string,
-    body: Buffer | Readable | null, cors: Record<string, string> | null, reserveTokens: number, promptEstimate: number | null, injectedUsage: boolean,
+    body: Outgoing | null, cors: Record<string, string> | null, reserveTokens: number, promptEstimate: number | null, injectedUsage: boolean,
   ): void {
     const request = new PendingAdmission(scope, res, route, reserveTokens);
     const refused = (err: unknown): void => {
@@ -327,12 +355,11 @@ export class Gateway {
 
   #forward(
     scope: RequestScope, req: IncomingMessage, res: ServerResponse, route: RouteDef, upstreamPath: string,
-    body: Buffer | Readable | null, admission: Admission | null, cors: Record<string, string> | null,
+    body: Outgoing | null, admission: Admission | null, cors: Record<string, string> | null,
     acct: { promptEstimate: number; injectedUsage: boolean } | null,
   ): void {
     const p = scope.principal;
-    const contentLength = body === null ? null : Buffer.isBuffer(body) ? body.length : declaredLength(req);
-    const headers = upstreamRequestHeaders(req.headers, this.#d.upstreamHost, scope.id, contentLength);
+    const headers = upstreamRequestHeaders(req.headers, this.#d.upstreamHost, scope.id, body ? body.length : null, body ? body.contentType : null);
     scope.upstream = this.#d.config.upstream;
     const overhead = performance.now() - scope.start;
     scope.overheadMs = overhead;
@@ -368,7 +395,9 @@ export class Gateway {
         this.#settled(scope);
       },
     });
-    this.#d.pool.dispatch({ path: upstreamPath, method: scope.method as Dispatcher.HttpMethod, headers, body }, exchange);
+    // undici writes any iterable of chunks (client-h1 writeIterable); its typings list only streams.
+    const payload = (body ? body.body : null) as Dispatcher.DispatchOptions['body'];
+    this.#d.pool.dispatch({ path: upstreamPath, method: scope.method as Dispatcher.HttpMethod, headers, body: payload }, exchange);
   }
 
   #preflight(scope: RequestScope, req: IncomingMessage, res: ServerResponse, path: string, origin: string): void {

@@ -146,7 +146,7 @@ export const OpenAIChatRequest = S.struct('ChatCompletionRequest', {
   stream: S.bool,
   stream_options: streamOptions,
   max_tokens: S.ptr(S.int),
-  max_completion_tokens: S.ptr(S.int),
+  // No max_completion_tokens: Ollama's ChatCompletionRequest has no such field and ignores it.
   temperature: S.ptr(S.float),
   tools: S.raw,
   response_format: S.raw,
@@ -158,7 +158,6 @@ export interface OpenAIChatBody {
   stream?: boolean;
   stream_options?: { include_usage?: boolean };
   max_tokens?: number;
-  max_completion_tokens?: number;
 }
 
 export const OpenAICompletionRequest = S.struct('CompletionRequest', {

@@ -342,6 +342,9 @@ describe('protocol: oversized and deeply nested JSON, prototype pollution', () =
     s.emu.reset();
     const c = await openRaw(s.gw.url);
     c.write(`POST /api/chat HTTP/1.1\r\n${HOST}Authorization: Bearer ${key}\r\nTransfer-Encoding: chunked\r\n\r\n`);
+    // A valid start, so the body is cut for its size, not refused as soon as it stops being JSON.
+    const start = '{"model":"llama3","messages":[{"role":"user","content":"';
+    c.write(`${start.length.toString(16)}\r\n${start}\r\n`);
     const piece = 'x'.repeat(64 * 1024);
     for (let i = 0; i < 8 && statuses(c.received()).length === 0; i++) {
       c.write(`${piece.length.toString(16)}\r\n${piece}\r\n`);

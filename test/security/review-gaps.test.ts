@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { principalFromRecord } from '../../src/auth/principal.js';
 import { ConfigSchema } from '../../src/config/schema.js';
 import { GatewayError } from '../../src/core/errors.js';
-import { inspectJson } from '../../src/policy/inspect-request.js';
+import { inspectJsonText } from '../../src/policy/inspect-request.js';
 import { RequestPolicy } from '../../src/policy/request-policy.js';
 import { ROUTES } from '../../src/routes/table.js';
 import { startStack, type Stack } from '../helpers/stack.js';
@@ -102,7 +102,7 @@ describe('findings 3 and 4: clamps read values the way Go does', () => {
   });
   const route = (id: string) => ROUTES.find((r) => r.id === id)!;
   const apply = (id: string, text: string) => {
-    const i = inspectJson(route(id), text);
+    const i = inspectJsonText(route(id), text);
     if (i instanceof GatewayError) return i;
     const r = policy.apply(route(id), i.body, user, text.length);
     return r instanceof GatewayError ? r : 'ok';

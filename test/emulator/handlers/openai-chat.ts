@@ -63,7 +63,7 @@ export async function chatCompletionsHandler(ctx: Ctx): Promise<void> {
   const model = resolveModel(ctx, body.model);
   if (!model || !requireCapability(ctx, model, 'completion', 'chat')) return;
   ctx.state.markLoaded(model);
-  const plan = planGeneration(ctx, messages.map((m) => contentText(m.content)).join('\n'), body.max_tokens ?? body.max_completion_tokens);
+  const plan = planGeneration(ctx, messages.map((m) => contentText(m.content)).join('\n'), body.max_tokens);
   const header = { id: 'chatcmpl-' + randomBytes(4).toString('hex'), created: unixSeconds(), model: body.model, system_fingerprint: 'fp_ollama' };
   await respond(ctx, body.stream ?? false, body.stream_options?.include_usage ?? false, plan, {
     header,

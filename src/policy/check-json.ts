@@ -1,0 +1,62 @@
+import type { GatewayError } from '../core/errors.js';
+import type { Principal } from '../core/types.js';
+import type { RouteDef } from '../routes/table.js';
+import { inspectJson, type NamedModel } from './inspect-request.js';
+import type { RequestBody } from './json-body.js';
+import { checkManageRequest, type ManageRules } from './manage.js';
+import type { RequestPolicy } from './request-policy.js';
+
+/**
+ * Everything Gatehouse decides about a JSON body, in the order it decides it: field types and
+ * model names, the model allowlist, the management rules, the resource clamps, and finally the
+ * bytes to forward. One pure function, so the request path and the differential tests against
+ * Go (test/differential) exercise exactly the same code.
+ */
+
+export interface JsonCheckDeps {
+  policy: RequestPolicy;
+  manage: ManageRules;
+  /** The allowlist and cloud checks for the models the body names (the gateway's own rule). */
+  modelDenied(models: readonly NamedModel[]): GatewayError | null;
+}
+
+export type JsonCheck =
+  | { ok: false; error: GatewayError; models: readonly NamedModel[] }
+  | {
+      ok: true;
+      models: readonly NamedModel[];
+      stream: boolean;
+      injectedUsage: boolean;
+      reserveTokens: number;
+      promptEstimate: number;
+      maxOutput: number;
+      /** The body to forward, in pieces (views of the client's bytes where nothing changed). */
+      forward: Buffer[];
+      forwardLength: number;
+    };
+
+const NONE: readonly NamedModel[] = [];
+
+export function checkJsonBody(route: RouteDef, body: RequestBody, p: Principal, deps: JsonCheckDeps): JsonCheck {
+  const inspected = inspectJson(route, body);
+  if (!('body' in inspected)) return { ok: false, error: inspected, models: NONE };
+  const models = inspected.models;
+  const denied = deps.modelDenied(models) ?? checkManageRequest(route, body.fields, models, deps.manage);
+  if (denied) return { ok: false, error: denied, models };
+  const applied = deps.policy.apply(route, body, p, body.bytes.length);
+  if (!('reserveTokens' in applied)) return { ok: false, error: applied, models };
+  const forward = body.forwardPieces();
+  let forwardLength = 0;
+  for (let i = 0; i < forward.length; i++) forwardLength += forward[i]!.length;
+  return {
+    ok: true,
+    models,
+    stream: inspected.stream,
+    injectedUsage: inspected.injectedUsage,
+    reserveTokens: applied.reserveTokens,
+    promptEstimate: applied.promptEstimate,
+    maxOutput: applied.maxOutput,
+    forward,
+    forwardLength,
+  };
+}
