@@ -38,8 +38,9 @@ export interface GoKeepAlive {
  * Where Ollama turns the body down, before touching any model, registry or file:
  * - decode: gin's ShouldBindJSON (json.Decoder, first value only) returned an error, or the body is empty;
  * - multipart: ParseMultipartForm(25<<20) failed (including the header rules newer Go enforces);
- * - validate: a check on the decoded body (top_logprobs outside 0..20 on generate/chat; embed
- *   "invalid input type"; create's file/adapter paths and digests; /v1/embeddings
+ * - validate: a check on the decoded body (top_logprobs outside 0..20 on generate/chat; show and
+ *   push with neither model nor name; embed "invalid input type"; create's file/adapter paths and
+ *   digests, draft_quantize without draft_files; /v1/embeddings
  *   encoding_format/empty input; /v1/chat/completions with no messages; /v1/messages with no
  *   model, max_tokens <= 0 or no messages; transcription without model, file, or with an empty file;
  *   web_search/web_fetch with an empty body);
