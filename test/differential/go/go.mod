@@ -1,0 +1,3 @@
+module gatehouse/goreader
+
+go 1.19
