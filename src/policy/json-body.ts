@@ -1,5 +1,5 @@
 import { checkStructKey, type BodyProblem } from './go-keys.js';
-import { decodeJsonText, scanJson, type RootMember, type ScanResult, type ValueKind } from './json-scan.js';
+import { decodeJsonText, decodeString, scanJson, type RootMember, type ScanResult, type ValueKind } from './json-scan.js';
 
 /**
  * A JSON request body as Gatehouse checks and forwards it. The top-level fields policy reads or
@@ -26,7 +26,6 @@ const DECODED: ReadonlyMap<string, number> = new Map([
 export class RequestBody {
   /** The decoded fields; policy reads and rewrites these. A field set to undefined is removed. */
   readonly fields: JsonObject;
-  readonly #kinds: Map<string, ValueKind>;
 
   constructor(
     /** The client's bytes. */
@@ -35,12 +34,14 @@ export class RequestBody {
     fields: JsonObject,
   ) {
     this.fields = fields;
-    this.#kinds = new Map(scan.members.map((m) => [m.key, m.kind]));
   }
 
   /** The JSON type of a top-level member as sent, decoded or not. */
   kind(key: string): ValueKind | undefined {
-    return this.#kinds.get(key);
+    // A request has a handful of members: a scan is cheaper than building a map per request.
+    const members = this.scan.members;
+    for (let i = 0; i < members.length; i++) if (members[i]!.key === key) return members[i]!.kind;
+    return undefined;
   }
 
   /**
@@ -49,26 +50,27 @@ export class RequestBody {
    */
   forwardPieces(): Buffer[] {
     const pieces: Buffer[] = [];
-    const written = new Set<string>();
-    let sep = '{';
+    const written: string[] = [];
+    let text = '{';
     for (const m of this.scan.members) {
       if (DECODED.has(m.key)) {
-        written.add(m.key);
+        written.push(m.key);
         const v = this.fields[m.key];
         if (v === undefined) continue;
-        pieces.push(Buffer.from(`${sep}${JSON.stringify(m.key)}:${JSON.stringify(v)}`));
+        text += `${text === '{' && pieces.length === 0 ? '' : ','}${JSON.stringify(m.key)}:${JSON.stringify(v)}`;
       } else {
-        pieces.push(Buffer.from(sep), this.bytes.subarray(m.keyStart, m.valueEnd));
+        // Text gathered so far goes out first, then the member's own bytes, uncopied.
+        text += text === '{' && pieces.length === 0 ? '' : ',';
+        pieces.push(Buffer.from(text), this.bytes.subarray(m.keyStart, m.valueEnd));
+        text = '';
       }
-      sep = ',';
     }
     for (const k of Object.keys(this.fields)) {
       const v = this.fields[k];
-      if (written.has(k) || v === undefined) continue;
-      pieces.push(Buffer.from(`${sep}${JSON.stringify(k)}:${JSON.stringify(v)}`));
-      sep = ',';
+      if (v === undefined || written.includes(k)) continue;
+      text += `${text === '{' && pieces.length === 0 ? '' : ','}${JSON.stringify(k)}:${JSON.stringify(v)}`;
     }
-    pieces.push(Buffer.from(sep === '{' ? '{}' : '}'));
+    pieces.push(Buffer.from(text + '}'));
     return pieces;
   }
 }
@@ -109,7 +111,19 @@ function decodeMember(bytes: Buffer, m: RootMember, max: number): { value: Json;
     return { problem: { code: 'GW_ERR_BODY_INVALID', message: `field "${m.key}" is larger than Gatehouse reads (${max} bytes); send a shorter value` } };
   }
   try {
-    return { value: decodeJsonText(bytes.toString('utf8', m.valueStart, m.valueEnd)) as Json };
+    switch (m.kind) {
+      case 'boolean':
+        return { value: bytes[m.valueStart] === 0x74 };
+      case 'null':
+        return { value: null };
+      case 'number':
+        // The scanner checked the JSON number grammar, which JavaScript's Number reads alike.
+        return { value: Number(bytes.toString('latin1', m.valueStart, m.valueEnd)) };
+      case 'string':
+        return { value: decodeString(bytes, m.valueStart, m.valueEnd) };
+      default:
+        return { value: decodeJsonText(bytes.toString('utf8', m.valueStart, m.valueEnd)) as Json };
+    }
   } catch (err) {
     const detail = err instanceof SyntaxError ? err.message : 'unreadable';
     return { problem: { code: 'GW_ERR_BODY_INVALID_JSON', message: `request body is not valid JSON: field "${m.key}": ${detail}` } };

@@ -6,7 +6,7 @@ import { checkStructKey, type BodyProblem } from './go-keys.js';
  * inputs it carries, that no struct field is spelled ambiguously), so this reads the bytes once,
  * keeps those facts and offsets, and leaves every value where it is. Memory stays at the body's
  * own bytes whatever their shape: `JSON.parse` of 32 MiB of `[[],[],…]` builds ~10 million arrays
- * (hundreds of MB), this keeps a 65-entry stack (docs/security-model.md, "Bodies").
+ * (hundreds of MB), this keeps a 65-entry stack (docs/request-bodies.md).
  *
  * It runs incrementally: `run()` reads as far as the bytes received so far allow and stops before a
  * token that may continue, so a large body is read chunk by chunk as it arrives and never holds the
@@ -37,8 +37,9 @@ export interface ScanResult {
   members: RootMember[];
   /**
    * Images the body carries, in every shape a route family uses (native `images` and
-   * `messages[].images`, OpenAI `image_url` parts, Anthropic `image` blocks, Responses
-   * `input_image` items and parts). Counted generously: never fewer than Ollama will decode.
+   * `messages[].images`, OpenAI `image_url` and `input_audio` parts, Anthropic `image` blocks and
+   * those inside `tool_result` blocks, Responses `input_image` items and parts, the parts of a
+   * `function_call_output`). Counted generously: never fewer than Ollama will decode.
    */
   images: number;
   /** Elements of a top-level `input` array; -1 when `input` is absent or not an array. */
@@ -64,14 +65,15 @@ const C_ROOT = 1;
 const C_MESSAGES = 2; // messages: [...]
 const C_MESSAGE = 3; // messages[i] and Responses input[i] (structs)
 const C_CONTENT = 4; // messages[i].content: [...]
-const C_PART = 5; // content parts and blocks (structs with a "type")
+const C_PART = 5; // content parts and blocks (structs with a "type"; tool_result blocks nest more)
 const C_INPUT = 6; // input: [...]
 const C_IMAGES = 7; // images: [...]
 
 /** Struct-typed objects, whose keys Go matches case-insensitively. */
 const STRUCT = [false, true, false, true, false, true, false, false];
 
-const IMAGE_PART = new Set(['image_url', 'image', 'input_image']);
+/** Part types Ollama hands the model as images (OpenAI's input_audio goes the same way). */
+const IMAGE_PART = new Set(['image_url', 'image', 'input_image', 'input_audio']);
 const IMAGE_ITEM = new Set(['input_image', 'image']);
 
 class Frame {
@@ -305,9 +307,13 @@ function childContext(parent: number, key: string | null, obj: boolean): number 
       return obj ? C_MESSAGE : C_OPAQUE;
     case C_MESSAGE:
       if (obj) return C_OPAQUE;
-      return key === 'images' ? C_IMAGES : key === 'content' ? C_CONTENT : C_OPAQUE;
+      // `output`: a Responses function_call_output item's parts, images included.
+      return key === 'images' ? C_IMAGES : key === 'content' || key === 'output' ? C_CONTENT : C_OPAQUE;
     case C_CONTENT:
       return obj ? C_PART : C_OPAQUE;
+    case C_PART:
+      // An Anthropic tool_result block carries content blocks of its own, images included.
+      return !obj && key === 'content' ? C_CONTENT : C_OPAQUE;
     default:
       return C_OPAQUE;
   }
@@ -436,8 +442,12 @@ function decodeStringOrNull(buf: Buffer, start: number, end: number): string | n
  * not an unpaired UTF-16 unit. Only strings Gatehouse reads pass through here.
  */
 export function decodeJsonText(text: string): unknown {
+  if (!SURROGATE_ESCAPE.test(text)) return JSON.parse(text);
   return JSON.parse(text, (_k, v: unknown) => (typeof v === 'string' ? v.replace(LONE_SURROGATE, '\uFFFD') : v));
 }
+
+/** `\uD800`–`\uDFFF` written as an escape: the only way JSON text can hold a lone surrogate. */
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 

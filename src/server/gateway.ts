@@ -23,7 +23,7 @@ import type { ManageRules } from '../policy/manage.js';
 import { filterModelList } from '../policy/list-filter.js';
 import type { ModelRef } from '../policy/model-name.js';
 import { isModelRef, parseModelRef } from '../policy/model-name.js';
-import { boundaryOf, readForm, writeForm } from '../policy/multipart.js';
+import { checkFormBody } from '../policy/check-form.js';
 import { Exchange, type ExchangeOutcome } from '../proxy/exchange.js';
 import { upstreamRequestHeaders } from '../proxy/headers.js';
 import { familyForPath, matchRoute } from '../routes/match.js';
@@ -289,24 +289,12 @@ export class Gateway {
   }
 
   #multipart(scope: RequestScope, req: IncomingMessage, res: ServerResponse, route: RouteDef, upstreamPath: string, cors: Record<string, string> | null, body: Buffer): void {
-    const boundary = boundaryOf(req.headers['content-type']);
-    if (!boundary) return this.#refuse(scope, res, refuse('GW_ERR_BODY_INVALID', 'expected a Content-Type of multipart/form-data with one boundary parameter'), route.family, cors);
-    const form = readForm(body, boundary);
-    if (!form.ok) return this.#refuse(scope, res, refuse('GW_ERR_BODY_INVALID', form.reason), route.family, cors);
-    for (const once of ['model', 'file']) {
-      if (form.parts.filter((x) => x.name === once).length > 1) return this.#refuse(scope, res, refuse('GW_ERR_BODY_AMBIGUOUS_FIELD', `send the "${once}" form field once`), route.family, cors);
-    }
-    const model = form.parts.find((x) => x.name === 'model');
-    if (!model) return this.#refuse(scope, res, refuse('GW_ERR_MODEL_REQUIRED', '"model" is required'), route.family, cors);
-    // Go files a part with a filename under File, not Value: FormValue("model") would not see it.
-    if (model.filename !== null) return this.#refuse(scope, res, refuse('GW_ERR_BODY_INVALID', '"model" must be a plain form field, not a file'), route.family, cors);
-    const ref = parseModelRef(model.data.toString('utf8'));
-    if (!isModelRef(ref)) return this.#refuse(scope, res, refuse('GW_ERR_MODEL_NAME_INVALID', `model: ${ref.error}`), route.family, cors);
-    scope.models = [ref.canonical];
-    const denied = this.#modelDenied([ref], scope.principal!, route.family);
-    if (denied) return this.#refuse(scope, res, denied, route.family, cors);
-    const out = writeForm(form.parts);
-    this.#admitAndForward(scope, req, res, route, upstreamPath, { body: out.body, length: out.length, contentType: out.contentType }, cors, 0, null, false);
+    const p = scope.principal!;
+    const checked = checkFormBody(req.headers['content-type'], body, (models) => this.#modelDenied(models, p, route.family));
+    scope.models = checked.models.map((m) => m.canonical);
+    if (!checked.ok) return this.#refuse(scope, res, checked.error, route.family, cors);
+    // Ollama receives the form Gatehouse read, rewritten under its own boundary (policy/multipart.ts).
+    this.#admitAndForward(scope, req, res, route, upstreamPath, { body: checked.forward, length: checked.forwardLength, contentType: checked.contentType }, cors, 0, null, false);
   }
 
   /** Blob uploads: streamed to Ollama with a byte cap, never buffered. */

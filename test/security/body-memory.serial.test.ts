@@ -14,7 +14,7 @@ import { BASE_CONFIG, hit } from './support.js';
  * body without building it (src/policy/json-scan.ts), chunk by chunk as it arrives, and forwards
  * the untouched parts as views of the bytes it received. Measured here: the gateway process's peak
  * RSS while the four are in flight, and /healthz latency meanwhile. The bound asserted is the one
- * docs/security-model.md states: extra memory at most 2× the bytes of the bodies in flight.
+ * docs/request-bodies.md states: extra memory at most 2× the bytes of the bodies in flight.
  */
 
 const BODY_BYTES = 32 * 1024 * 1024 - 64;
