@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import type { GatewayError } from '../core/errors.js';
+import { refuse, type GatewayError } from '../core/errors.js';
 import type { Family } from '../core/types.js';
 import type { Accounting } from '../routes/table.js';
 import { UsageTap, type StreamMode } from './accounting/usage-tap.js';
@@ -93,7 +93,13 @@ export class Exchange {
     if (this.#o.accounting !== 'none' && statusCode < 400 && !encoded) {
       this.#tap = new UsageTap({ kind: this.#o.accounting, mode: this.#mode, stripInjectedUsage: this.#o.stripInjectedUsage && this.#mode === 'sse' });
     }
-    if (this.#o.rewriteBody && statusCode === 200 && !encoded) {
+    if (this.#o.rewriteBody && statusCode === 200) {
+      if (encoded) {
+        // A compressed list cannot be filtered, and passing it on would show every model (and its
+        // size every model's): fail closed. Ollama itself never compresses.
+        this.#abort?.(refuse('GW_ERR_UPSTREAM_BAD_RESPONSE', 'Ollama sent the model list compressed (Content-Encoding), which Gatehouse cannot filter to this key\'s models, so it is not passed on'));
+        return true;
+      }
       this.#rewrite = [];
       return true; // headers are written once the rewritten body is known
     }

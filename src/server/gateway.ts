@@ -368,7 +368,7 @@ export class Gateway {
         this.#settled(scope);
       },
     });
-    this.#d.pool.dispatch({ path: upstreamPath, method: scope.method as Dispatcher.HttpMethod, headers, body }, exchange);
+    this.#d.pool.dispatch({ path: upstreamPath, method: (route.upstreamMethod ?? scope.method) as Dispatcher.HttpMethod, headers, body }, exchange);
   }
 
   #preflight(scope: RequestScope, req: IncomingMessage, res: ServerResponse, path: string, origin: string): void {
