@@ -31,6 +31,7 @@ import { compileCors, type CorsPolicy } from './cors.js';
 import { compileHostCheck, type HostVerdict } from './host-check.js';
 import type { Observer } from './observer.js';
 import { readBody } from './read-body.js';
+import { inviteBody } from './expect-continue.js';
 import { sendError } from './respond.js';
 import { RequestScope } from './scope.js';
 import { limitedStream } from './limited-stream.js';
@@ -237,6 +238,7 @@ export class Gateway {
   #withBody(scope: RequestScope, req: IncomingMessage, res: ServerResponse, route: RouteDef, upstreamPath: string, cors: Record<string, string> | null): void {
     const limits = this.#d.config.body_limits;
     const max = route.body === 'multipart' ? limits.multipart : limits.json;
+    inviteBody(req, res, max); // Expect: 100-continue: only now, authenticated and authorized
     readBody(req, max, this.#d.config.timeouts.client_body, (body) => {
       if (body instanceof GatewayError) return this.#refuse(scope, res, body, route.family, cors);
       scope.bytesIn = body.length;
@@ -288,6 +290,7 @@ export class Gateway {
     if (declared !== undefined && !(Number(declared) <= max)) {
       return this.#refuse(scope, res, refuse('GW_ERR_BODY_TOO_LARGE', `upload is larger than body_limits.blob (${max} bytes)`), route.family, cors);
     }
+    inviteBody(req, res); // Expect: 100-continue: only now, authenticated and authorized
     const body = limitedStream(req, max, this.#d.config.timeouts.client_body, (n: number) => (scope.bytesIn = n));
     this.#admitAndForward(scope, req, res, route, upstreamPath, body, cors, 0, null, false);
   }
