@@ -17,7 +17,7 @@ import type { Family } from '../core/types.js';
 import type { Config } from '../config/schema.js';
 import type { Admission, AdmissionRequest, Limiter } from '../limits/types.js';
 import { inspectJson } from '../policy/inspect-request.js';
-import { checkManageRequest, type ManageRules } from '../policy/manage.js';
+import { canonicalDigest, checkManageRequest, type ManageRules } from '../policy/manage.js';
 import { filterModelList } from '../policy/list-filter.js';
 import type { ModelRef } from '../policy/model-name.js';
 import { isModelRef, parseModelRef } from '../policy/model-name.js';
@@ -32,6 +32,8 @@ import { compileHostCheck, type HostVerdict } from './host-check.js';
 import type { Observer } from './observer.js';
 import { readBody } from './read-body.js';
 import { inviteBody } from './expect-continue.js';
+import type { BlobRegistry } from './blob-registry.js';
+import { UploadProof } from './upload-proof.js';
 import { sendError } from './respond.js';
 import { RequestScope } from './scope.js';
 import { limitedStream } from './limited-stream.js';
@@ -55,6 +57,8 @@ export interface GatewayDeps {
   lastUsed?: LastUsed;
   /** Answers GET /metrics on this listener (metrics.listen: main); null = the route does not exist here. */
   metricsEndpoint?: MetricsEndpoint | null;
+  /** Blobs uploaded through Gatehouse, per key: what a create may reference. */
+  blobs: BlobRegistry;
 }
 
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -248,7 +252,7 @@ export class Gateway {
     });
   }
 
-  #json(scope: RequestScope, req: IncomingMessage, res: ServerResponse, route: RouteDef, upstreamPath: string, cors: Record<string, string> | null, body: Buffer): void {
+  #json(scope: RequestScope, req: IncomingMessage, res: ServerResponse, route: RouteDef, upstreamPath: string, cors: Record<string, string> | null, body: Buffer, blobsChecked = false): void {
     const p = scope.principal!;
     const inspected = inspectJson(route, body.toString('utf8'));
     if (inspected instanceof GatewayError) return this.#refuse(scope, res, inspected, route.family, cors);
@@ -256,6 +260,10 @@ export class Gateway {
     scope.models = inspected.models.map((m) => m.canonical);
     const denied = this.#modelDenied(inspected.models, p, route.family) ?? checkManageRequest(route, inspected.body, inspected.models, this.#manage);
     if (denied) return this.#refuse(scope, res, denied, route.family, cors);
+    // A create may reference only blobs its key uploaded through Gatehouse (a store lookup, so
+    // async; null for every other request, which stays synchronous). Checked, it comes back here.
+    const blobs = blobsChecked ? null : this.#d.blobs.checkCreate(route, inspected.body, p);
+    if (blobs) return void blobs.then((err) => (err ? this.#refuse(scope, res, err, route.family, cors) : this.#json(scope, req, res, route, upstreamPath, cors, body, true)));
     scope.stream = inspected.stream;
     const applied = this.#d.policy.apply(route, inspected.body, p, body.length);
     if (applied instanceof GatewayError) return this.#refuse(scope, res, applied, route.family, cors);
@@ -291,6 +299,8 @@ export class Gateway {
       return this.#refuse(scope, res, refuse('GW_ERR_BODY_TOO_LARGE', `upload is larger than body_limits.blob (${max} bytes)`), route.family, cors);
     }
     inviteBody(req, res); // Expect: 100-continue: only now, authenticated and authorized
+    // Hashed as it arrives: only an upload whose bytes match its digest is recorded (blob-registry.ts).
+    UploadProof.attach(req, canonicalDigest(upstreamPath.slice(upstreamPath.lastIndexOf('/') + 1)), max, this.#d.config.timeouts.client_body);
     const body = limitedStream(req, max, this.#d.config.timeouts.client_body, (n: number) => (scope.bytesIn = n));
     this.#admitAndForward(scope, req, res, route, upstreamPath, body, cors, 0, null, false);
   }
@@ -352,6 +362,7 @@ export class Gateway {
       stripInjectedUsage: acct?.injectedUsage ?? false,
       extraHeaders: extra,
       rewriteBody: list ? (b, status) => (status === 200 ? filterModelList(list, b, p!.allowlist, cloudAllowed) : b) : null,
+      holdResponse: route.id === 'blobs.upload' && p ? this.#d.blobs.holdUpload(UploadProof.of(req), p) : null,
       onError: (err) => this.#refuse(scope, res, err, route.family, cors, true),
       onFinish: (o: ExchangeOutcome) => {
         scope.bytesOut = o.bytesOut;
