@@ -22,6 +22,27 @@ export interface ManageRules {
 const DIGEST = /^sha256[:-][0-9a-fA-F]{64}$/;
 /** Fields of /api/create that read server-side files (legacy API) — never passed through. */
 const FILE_FIELDS = ['path', 'modelfile', 'quantization_source'];
+/** Fields of /api/create that map file names to blob digests. */
+const BLOB_MAPS = ['files', 'adapters', 'draft_files'] as const;
+
+/** One spelling per blob: `sha256:` and lower-case hex (Ollama accepts `sha256-` and either case in paths). */
+export function canonicalDigest(digest: string): string {
+  return 'sha256:' + digest.slice('sha256:'.length).toLowerCase();
+}
+
+/**
+ * The blobs a create references (`files`, `adapters`, `draft_files`), canonical, each once; empty
+ * for any other body. Read from a body checkManageRequest has accepted.
+ */
+export function createBlobDigests(body: JsonObject): string[] {
+  let out: Set<string> | null = null;
+  for (const f of BLOB_MAPS) {
+    const map = body[f];
+    if (!map || typeof map !== 'object' || Array.isArray(map)) continue;
+    for (const d of Object.values(map)) if (typeof d === 'string' && DIGEST.test(d)) (out ??= new Set()).add(canonicalDigest(d));
+  }
+  return out ? [...out] : [];
+}
 
 export function checkManageRequest(route: RouteDef, body: JsonObject, models: readonly NamedModel[], rules: ManageRules): GatewayError | null {
   if (route.gate !== 'manage') return null;
@@ -47,7 +68,7 @@ export function checkManageRequest(route: RouteDef, body: JsonObject, models: re
         const r = needRegistry(from, 'creating from a model in');
         if (r) return r;
       }
-      for (const f of ['files', 'adapters', 'draft_files']) {
+      for (const f of BLOB_MAPS) {
         const map = body[f];
         if (map === undefined || map === null) continue;
         if (typeof map !== 'object' || Array.isArray(map)) return refuse('GW_ERR_BODY_INVALID', `"${f}" must map file names to blob digests`);

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import type { GatewayError } from '../core/errors.js';
+import { refuse, type GatewayError } from '../core/errors.js';
 import type { Family } from '../core/types.js';
 import type { Accounting } from '../routes/table.js';
 import { UsageTap, type StreamMode } from './accounting/usage-tap.js';
@@ -39,6 +39,12 @@ export interface ExchangeOptions {
   extraHeaders: string[];
   /** Replace the whole body (model lists filtered by allowlist); null = pass through. */
   rewriteBody: ((body: Buffer, status: number) => Buffer) | null;
+  /**
+   * Called with Ollama's status before anything reaches the client; a returned promise holds the
+   * whole response (kept as Ollama sent it) until it settles. A blob upload is recorded this way
+   * before the client can send the create that references it. Absent or null = never held.
+   */
+  holdResponse?: ((status: number) => Promise<unknown> | null) | null;
   onError: (err: GatewayError) => void;
   onFinish: (o: ExchangeOutcome) => void;
 }
@@ -56,6 +62,7 @@ export class Exchange {
   #mode: StreamMode = 'json';
   #rewrite: Buffer[] | null = null;
   #rewriteBytes = 0;
+  #held: { hold: Promise<unknown>; headers: string[] } | null = null;
   #done = false;
   #clientGone = false;
   #paused = false;
@@ -93,9 +100,21 @@ export class Exchange {
     if (this.#o.accounting !== 'none' && statusCode < 400 && !encoded) {
       this.#tap = new UsageTap({ kind: this.#o.accounting, mode: this.#mode, stripInjectedUsage: this.#o.stripInjectedUsage && this.#mode === 'sse' });
     }
-    if (this.#o.rewriteBody && statusCode === 200 && !encoded) {
+    if (this.#o.rewriteBody && statusCode === 200) {
+      if (encoded) {
+        // A compressed list cannot be filtered, and passing it on would show every model (and its
+        // size every model's): fail closed. Ollama itself never compresses.
+        this.#abort?.(refuse('GW_ERR_UPSTREAM_BAD_RESPONSE', 'Ollama sent the model list compressed (Content-Encoding), which Gatehouse cannot filter to this key\'s models, so it is not passed on'));
+        return true;
+      }
       this.#rewrite = [];
       return true; // headers are written once the rewritten body is known
+    }
+    const hold = this.#o.holdResponse?.(statusCode);
+    if (hold) {
+      this.#held = { hold, headers };
+      this.#rewrite = []; // the (short) body is kept until the hold settles
+      return true;
     }
     const extra = this.#o.extraHeaders;
     for (let i = 0; i < extra.length; i++) headers.push(extra[i]!);
@@ -130,14 +149,34 @@ export class Exchange {
 
   onComplete(): void {
     const res = this.#o.res;
+    if (this.#held) {
+      const { hold, headers } = this.#held;
+      const body = Buffer.concat(this.#rewrite!);
+      this.#held = null;
+      this.#rewrite = null;
+      const send = (): void => {
+        const extra = this.#o.extraHeaders;
+        for (let i = 0; i < extra.length; i++) headers.push(extra[i]!);
+        this.#firstByteAt = performance.now();
+        if (!res.destroyed) {
+          res.writeHead(this.#status, headers);
+          res.end(body);
+          this.#bytesOut = body.length;
+        }
+        this.#finish(null);
+      };
+      void hold.then(send, send);
+      return;
+    }
     if (this.#rewrite) {
       const body = this.#o.rewriteBody!(this.#rewrite.length === 1 ? this.#rewrite[0]! : Buffer.concat(this.#rewrite), this.#status);
       this.#rewrite = null;
       const headers = ['content-type', 'application/json; charset=utf-8', 'content-length', String(body.length), ...this.#o.extraHeaders];
       this.#firstByteAt = performance.now();
       res.writeHead(this.#status, headers);
-      this.#bytesOut = body.length;
-      res.end(res.req.method === 'HEAD' ? undefined : body);
+      const head = res.req.method === 'HEAD'; // HEAD /api/tags: the filtered list's headers, no body
+      this.#bytesOut = head ? 0 : body.length;
+      res.end(head ? undefined : body);
       this.#finish(null);
       return;
     }

@@ -38,3 +38,19 @@ describe('exact route matching', () => {
     assert.equal(matchRoute('GET', '/v1/models/%zz').ok, false);
   });
 });
+
+describe('filtered model lists have no unfiltered HEAD', () => {
+  it('every HEAD route on a path whose GET is a filtered list is filtered the same way, from a GET to Ollama', () => {
+    // Ollama's HEAD carries the Content-Length of the whole list: forwarded as is, it would tell a
+    // key with a short allowlist how large the list of models it may not see is.
+    const lists = ROUTES.filter((r) => r.method === 'GET' && r.list);
+    assert.ok(lists.length >= 3, 'tags, ps and /v1/models are filtered lists');
+    for (const get of lists) {
+      const head = ROUTES.find((r) => r.method === 'HEAD' && r.path === get.path);
+      if (!head) continue;
+      assert.equal(head.list, get.list, `HEAD ${head.path}`);
+      assert.equal(head.upstreamMethod, 'GET', `HEAD ${head.path}`);
+    }
+    assert.ok(ROUTES.some((r) => r.id === 'tags.head' && r.list === 'tags'), 'HEAD /api/tags is in the table and filtered');
+  });
+});

@@ -49,6 +49,11 @@ export interface RouteDef {
   readonly gate?: Gate;
   readonly accounting: Accounting;
   readonly list?: ListFilter;
+  /**
+   * The method sent to Ollama when it is not the client's. `HEAD /api/tags` is answered from a
+   * filtered `GET`: Ollama's own HEAD carries the Content-Length of the whole, unfiltered list.
+   */
+  readonly upstreamMethod?: HttpMethod;
   /** Gatehouse answers this route itself (health probes; /metrics when metrics.listen is `main`). */
   readonly local?: 'healthz' | 'readyz' | 'metrics';
   /** Native routes stream unless `"stream": false`; OpenAI/Anthropic only with `"stream": true`. */
@@ -75,7 +80,7 @@ export const ROUTES: readonly RouteDef[] = Object.freeze([
   r({ id: 'version.head', method: 'HEAD', path: '/api/version', scope: 'models:read', family: 'ollama', ...none }),
   r({ id: 'status', method: 'GET', path: '/api/status', scope: 'models:read', family: 'ollama', ...none }),
   r({ id: 'tags', method: 'GET', path: '/api/tags', scope: 'models:read', family: 'ollama', ...none, list: 'tags' }),
-  r({ id: 'tags.head', method: 'HEAD', path: '/api/tags', scope: 'models:read', family: 'ollama', ...none }),
+  r({ id: 'tags.head', method: 'HEAD', path: '/api/tags', scope: 'models:read', family: 'ollama', ...none, list: 'tags', upstreamMethod: 'GET' }),
   r({ id: 'show', method: 'POST', path: '/api/show', scope: 'models:read', family: 'ollama', body: 'json', modelFields: ['model', 'name'], accounting: 'none' }),
   r({ id: 'ps', method: 'GET', path: '/api/ps', scope: 'models:read', family: 'ollama', ...none, list: 'ps' }),
   r({ id: 'model-recommendations', method: 'GET', path: '/api/experimental/model-recommendations', scope: 'models:read', family: 'ollama', ...none }),

@@ -14,6 +14,7 @@ import type { Limiter } from '../limits/types.js';
 import { RequestPolicy } from '../policy/request-policy.js';
 import { createUpstreamPool, upstreamHost } from '../proxy/upstream.js';
 import { openStores, type Stores } from '../store/index.js';
+import { BlobRegistry } from './blob-registry.js';
 import { Gateway } from './gateway.js';
 import { ensureInitialKey } from './initial-key.js';
 import { Health } from './health.js';
@@ -108,6 +109,7 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
   lastUsed.start();
   const gateway = new Gateway({
     config, clock, keys, ssh, pool, upstreamHost: host, limiter, policy: new RequestPolicy(config.clamps), observer, health, log, lastUsed,
+    blobs: new BlobRegistry(stores.blobs, log),
     metricsEndpoint: metrics && config.metrics.listen === 'main' ? metricsEndpoint(metrics) : null,
   });
 

@@ -16,10 +16,10 @@ import { requestId } from '../core/ids.js';
 import type { Family } from '../core/types.js';
 import type { Config } from '../config/schema.js';
 import type { Admission, AdmissionRequest, Limiter } from '../limits/types.js';
-import { checkJsonBody } from '../policy/check-json.js';
+import { checkJsonBody, type JsonCheck } from '../policy/check-json.js';
 import { decodeRequestBody } from '../policy/json-body.js';
 import { JsonScanner } from '../policy/json-scan.js';
-import type { ManageRules } from '../policy/manage.js';
+import { canonicalDigest, type ManageRules } from '../policy/manage.js';
 import { filterModelList } from '../policy/list-filter.js';
 import type { ModelRef } from '../policy/model-name.js';
 import { isModelRef, parseModelRef } from '../policy/model-name.js';
@@ -33,6 +33,9 @@ import { compileCors, type CorsPolicy } from './cors.js';
 import { compileHostCheck, type HostVerdict } from './host-check.js';
 import type { Observer } from './observer.js';
 import { readBody } from './read-body.js';
+import { inviteBody } from './expect-continue.js';
+import type { BlobRegistry } from './blob-registry.js';
+import { UploadProof } from './upload-proof.js';
 import { sendError } from './respond.js';
 import { RequestScope } from './scope.js';
 import { limitedStream } from './limited-stream.js';
@@ -57,6 +60,8 @@ export interface GatewayDeps {
   lastUsed?: LastUsed;
   /** Answers GET /metrics on this listener (metrics.listen: main); null = the route does not exist here. */
   metricsEndpoint?: MetricsEndpoint | null;
+  /** Blobs uploaded through Gatehouse, per key: what a create may reference. */
+  blobs: BlobRegistry;
 }
 
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -255,6 +260,7 @@ export class Gateway {
       // inflate a zstd body on /v1/responses after Gatehouse had checked the compressed bytes).
       return this.#refuse(scope, res, refuse('GW_ERR_BODY_ENCODING', `Content-Encoding ${JSON.stringify(encoding.slice(0, 40))} is not accepted; send the request body uncompressed`), route.family, cors);
     }
+    inviteBody(req, res, max); // Expect: 100-continue: only now, authenticated and authorized
     const scanner = route.body === 'json' ? new JsonScanner() : null;
     const progress = scanner
       ? (buf: Buffer, n: number): GatewayError | null => (scanner.run(buf, n) ? null : refuse(scanner.problem!.code, scanner.problem!.message))
@@ -277,6 +283,14 @@ export class Gateway {
     // Recorded before the allowlist check: the audit trail shows which model a refused request wanted.
     scope.models = checked.models.map((m) => m.canonical);
     if (!checked.ok) return this.#refuse(scope, res, checked.error, route.family, cors);
+    // A create may reference only blobs its key uploaded through Gatehouse (a store lookup, so
+    // async; null for every other request, which stays synchronous).
+    const blobs = this.#d.blobs.checkCreate(route, body.fields, p);
+    if (blobs) return void blobs.then((err) => (err ? this.#refuse(scope, res, err, route.family, cors) : this.#forwardJson(scope, req, res, route, upstreamPath, cors, checked)));
+    this.#forwardJson(scope, req, res, route, upstreamPath, cors, checked);
+  }
+
+  #forwardJson(scope: RequestScope, req: IncomingMessage, res: ServerResponse, route: RouteDef, upstreamPath: string, cors: Record<string, string> | null, checked: Extract<JsonCheck, { ok: true }>): void {
     scope.stream = checked.stream;
     // Forward the body as Gatehouse read it: the fields it checked written out by Gatehouse, the rest
     // the client's bytes unchanged (policy/json-body.ts).
@@ -304,6 +318,9 @@ export class Gateway {
     if (declared !== undefined && !(Number(declared) <= max)) {
       return this.#refuse(scope, res, refuse('GW_ERR_BODY_TOO_LARGE', `upload is larger than body_limits.blob (${max} bytes)`), route.family, cors);
     }
+    inviteBody(req, res); // Expect: 100-continue: only now, authenticated and authorized
+    // Hashed as it arrives: only an upload whose bytes match its digest is recorded (blob-registry.ts).
+    UploadProof.attach(req, canonicalDigest(upstreamPath.slice(upstreamPath.lastIndexOf('/') + 1)), max, this.#d.config.timeouts.client_body);
     const body = limitedStream(req, max, this.#d.config.timeouts.client_body, (n: number) => (scope.bytesIn = n));
     this.#admitAndForward(scope, req, res, route, upstreamPath, { body, length: declaredLength(req), contentType: null }, cors, 0, null, false);
   }
@@ -364,6 +381,7 @@ export class Gateway {
       stripInjectedUsage: acct?.injectedUsage ?? false,
       extraHeaders: extra,
       rewriteBody: list ? (b, status) => (status === 200 ? filterModelList(list, b, p!.allowlist, cloudAllowed) : b) : null,
+      holdResponse: route.id === 'blobs.upload' && p ? this.#d.blobs.holdUpload(UploadProof.of(req), p) : null,
       onError: (err) => this.#refuse(scope, res, err, route.family, cors, true),
       onFinish: (o: ExchangeOutcome) => {
         scope.bytesOut = o.bytesOut;
@@ -385,7 +403,7 @@ export class Gateway {
     });
     // undici writes any iterable of chunks (client-h1 writeIterable); its typings list only streams.
     const payload = (body ? body.body : null) as Dispatcher.DispatchOptions['body'];
-    this.#d.pool.dispatch({ path: upstreamPath, method: scope.method as Dispatcher.HttpMethod, headers, body: payload }, exchange);
+    this.#d.pool.dispatch({ path: upstreamPath, method: (route.upstreamMethod ?? scope.method) as Dispatcher.HttpMethod, headers, body: payload }, exchange);
   }
 
   #preflight(scope: RequestScope, req: IncomingMessage, res: ServerResponse, path: string, origin: string): void {

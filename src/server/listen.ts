@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { createServer as createHttpServer, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { createSecureContext, type SecureContextOptions, type Server as TlsServer } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { expandHome } from '../config/load.js';
 import type { Config } from '../config/schema.js';
+import { holdContinue } from './expect-continue.js';
 
 /**
  * The listening socket, with the timeouts that keep slow clients from holding it: headers must
@@ -26,12 +27,22 @@ export function createListener(cfg: Config, handler: RequestListener): Server {
     // One more than we accept, so guardRequests can tell "too many" from "exactly the limit".
     maxHeadersCount: MAX_HEADER_FIELDS + 1,
   };
+  let server: Server;
   if (cfg.tls.cert && cfg.tls.key) {
     const mode = cfg.tls.client_auth;
     // requestCert/rejectUnauthorized are fixed for the server's life; the files behind them are re-read by reloadTls.
-    return createHttpsServer({ ...opts, ...tlsContextOptions(cfg), requestCert: mode !== 'none', rejectUnauthorized: mode === 'require' }, handler) as unknown as Server;
+    server = createHttpsServer({ ...opts, ...tlsContextOptions(cfg), requestCert: mode !== 'none', rejectUnauthorized: mode === 'require' }, handler) as unknown as Server;
+  } else {
+    server = createHttpServer(opts, handler);
   }
-  return createHttpServer(opts, handler);
+  // Expect: 100-continue is not answered by Node on its own: the gateway invites the body once the
+  // request is authenticated and authorized (expect-continue.ts). Any other expectation still gets
+  // Node's 417 (no 'checkExpectation' listener).
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    holdContinue(req, res);
+    handler(req, res);
+  });
+  return server;
 }
 
 /**

@@ -1,9 +1,10 @@
 import { mkdirSync, chmodSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AuditStore, KeyStore } from './types.js';
+import type { AuditStore, BlobStore, KeyStore } from './types.js';
 import { openSqlite, type Db } from './sqlite/open.js';
 import { SqliteKeyStore } from './sqlite/keys.js';
 import { SqliteAuditStore } from './sqlite/audit.js';
+import { SqliteBlobStore } from './sqlite/blobs.js';
 import { WriterThread } from './sqlite/writer-thread.js';
 import { inlineWriter } from './sqlite/writer.js';
 import { isPostgresUrl } from './postgres/url.js';
@@ -12,6 +13,8 @@ export interface Stores {
   keys: KeyStore;
   /** Request records, the admin trail (key and config changes) and usage reports. */
   audit: AuditStore;
+  /** Blobs uploaded through Gatehouse, per uploader (what a create may reference). */
+  blobs: BlobStore;
   /** Where the stores live, for messages (passwords hidden). */
   location: string;
   backend: 'sqlite' | 'postgres';
@@ -66,6 +69,7 @@ export async function openStores(opts: OpenStoresOptions): Promise<Stores> {
   return {
     keys: new SqliteKeyStore(db, writer),
     audit: new SqliteAuditStore(db, writer),
+    blobs: new SqliteBlobStore(db, writer),
     location: file,
     backend: 'sqlite',
     watchKeys: null,
@@ -78,14 +82,15 @@ export async function openStores(opts: OpenStoresOptions): Promise<Stores> {
 
 async function openPostgresStores(url: string, role: 'cli' | 'server'): Promise<Stores> {
   // Loaded only when configured: SQLite users never load pg.
-  const [{ openPostgres }, { PostgresKeyStore }, { PostgresAuditStore }, { KeyChangeListener }] = await Promise.all([
-    import('./postgres/open.js'), import('./postgres/keys.js'), import('./postgres/audit.js'), import('./postgres/notify.js'),
+  const [{ openPostgres }, { PostgresKeyStore }, { PostgresAuditStore }, { PostgresBlobStore }, { KeyChangeListener }] = await Promise.all([
+    import('./postgres/open.js'), import('./postgres/keys.js'), import('./postgres/audit.js'), import('./postgres/blobs.js'), import('./postgres/notify.js'),
   ]);
   const h = await openPostgres(url, { max: role === 'server' ? 5 : 2 });
   let listener: InstanceType<typeof KeyChangeListener> | null = null;
   return {
     keys: new PostgresKeyStore(h),
     audit: new PostgresAuditStore(h),
+    blobs: new PostgresBlobStore(h),
     location: h.target.display,
     backend: 'postgres',
     watchKeys(onChange) {

@@ -179,6 +179,30 @@ export interface AuditStore {
   prune(before: number): Promise<number>;
 }
 
+/**
+ * A blob a principal uploaded through Gatehouse (`POST /api/blobs/:digest`): Gatehouse hashed the
+ * whole body itself and it matched the digest, and Ollama answered 200 or 201. It records that this
+ * principal has shown it holds these bytes; a create may reference only such blobs. Never a secret:
+ * the principal's id and name, the digest and the time.
+ */
+export interface BlobUpload {
+  /** `sha256:<64 lower-case hex>`. */
+  digest: string;
+  principalId: string;
+  principalName: string;
+  /** ms since the epoch; the first upload is kept. */
+  uploadedAt: number;
+}
+
+export interface BlobStore {
+  /** Records an upload; recording a digest again for the same principal keeps the first record. */
+  recordUpload(u: BlobUpload): Promise<void>;
+  /** Which of `digests` this principal has uploaded (any order, no duplicates). */
+  uploadedBy(principalId: string, digests: readonly string[]): Promise<string[]>;
+  /** Every recorded upload of one digest, oldest first. */
+  uploadsOf(digest: string): Promise<BlobUpload[]>;
+}
+
 /** An append that can never succeed (bad data, not a down database): retrying will not help. */
 export class PermanentStoreError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {

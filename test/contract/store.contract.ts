@@ -321,6 +321,47 @@ export function storeContract(b: ContractBackend): void {
         assert.equal((await s.audit.adminEvents({ afterId: first!.id })).length, 2);
       }));
     });
+
+    describe('blob uploads', () => {
+      const D1 = `sha256:${'1'.repeat(64)}`;
+      const D2 = `sha256:${'2'.repeat(64)}`;
+      const D3 = `sha256:${'3'.repeat(64)}`;
+
+      it('an upload is recorded per digest and per uploader: who and when, nothing else', withStore(async (s, t) => {
+        await s.blobs.recordUpload({ digest: D1, principalId: 'key_a', principalName: 'alice', uploadedAt: T0 });
+        await s.blobs.recordUpload({ digest: D2, principalId: 'key_a', principalName: 'alice', uploadedAt: T0 + 1 });
+        await s.blobs.recordUpload({ digest: D1, principalId: 'key_b', principalName: 'bob', uploadedAt: T0 + 2 });
+        assert.deepEqual((await s.blobs.uploadedBy('key_a', [D1, D2, D3, D1])).sort(), [D1, D2]);
+        assert.deepEqual(await s.blobs.uploadedBy('key_b', [D2, D3]), [], 'another key\'s upload is not this key\'s');
+        assert.deepEqual(await s.blobs.uploadedBy('key_b', [D1]), [D1]);
+        assert.deepEqual(await s.blobs.uploadedBy('key_c', [D1, D2]), []);
+        assert.deepEqual(await s.blobs.uploadedBy('key_a', []), []);
+        assert.deepEqual(await s.blobs.uploadsOf(D1), [
+          { digest: D1, principalId: 'key_a', principalName: 'alice', uploadedAt: T0 },
+          { digest: D1, principalId: 'key_b', principalName: 'bob', uploadedAt: T0 + 2 },
+        ]);
+        assert.deepEqual(await s.blobs.uploadsOf(D3), []);
+        // Another process (a replica, or the CLI) sees the same records.
+        const other = await t.open();
+        try {
+          assert.deepEqual((await other.blobs.uploadedBy('key_a', [D1, D2])).sort(), [D1, D2]);
+        } finally {
+          await other.close();
+        }
+      }));
+
+      it('recording the same upload again keeps the first record', withStore(async (s) => {
+        await s.blobs.recordUpload({ digest: D1, principalId: 'key_a', principalName: 'alice', uploadedAt: T0 });
+        await s.blobs.recordUpload({ digest: D1, principalId: 'key_a', principalName: 'alice (renamed)', uploadedAt: T0 + HOUR });
+        assert.deepEqual(await s.blobs.uploadsOf(D1), [{ digest: D1, principalId: 'key_a', principalName: 'alice', uploadedAt: T0 }]);
+      }));
+
+      it('a lookup of many digests at once answers for each', withStore(async (s) => {
+        const many = Array.from({ length: 70 }, (_, i) => `sha256:${i.toString(16).padStart(64, '0')}`);
+        for (const d of many.filter((_, i) => i % 3 === 0)) await s.blobs.recordUpload({ digest: d, principalId: 'key_a', principalName: 'alice', uploadedAt: T0 });
+        assert.deepEqual((await s.blobs.uploadedBy('key_a', many)).sort(), many.filter((_, i) => i % 3 === 0).sort());
+      }));
+    });
   });
 }
 

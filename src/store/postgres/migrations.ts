@@ -70,4 +70,18 @@ export const PG_MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> = [
       CREATE INDEX audit_principal_at ON audit (principal_id, at);
     `,
   },
+  {
+    // Blobs uploaded through Gatehouse, per uploader (store/types.ts BlobUpload).
+    version: 2,
+    sql: `
+      CREATE TABLE blob_uploads (
+        digest text NOT NULL,
+        principal_id text NOT NULL,
+        principal_name text NOT NULL,
+        uploaded_at bigint NOT NULL,
+        PRIMARY KEY (principal_id, digest)
+      );
+      CREATE INDEX blob_uploads_digest ON blob_uploads (digest);
+    `,
+  },
 ];

@@ -104,4 +104,19 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> = [
       CREATE INDEX admin_events_at ON admin_events (at);
     `,
   },
+  {
+    // Blobs uploaded through Gatehouse, per uploader (store/types.ts BlobUpload): a create may
+    // reference only these.
+    version: 4,
+    sql: `
+      CREATE TABLE blob_uploads (
+        digest TEXT NOT NULL,
+        principal_id TEXT NOT NULL,
+        principal_name TEXT NOT NULL,
+        uploaded_at INTEGER NOT NULL,
+        PRIMARY KEY (principal_id, digest)
+      );
+      CREATE INDEX blob_uploads_digest ON blob_uploads (digest);
+    `,
+  },
 ];

@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import type { AdminEvent, NewAuditRecord } from '../types.js';
+import type { AdminEvent, BlobUpload, NewAuditRecord } from '../types.js';
 import type { SqliteWriter } from './writer.js';
 import { auditRows, type SqliteValue } from './writes.js';
 
@@ -15,6 +15,7 @@ export type WriterRequest =
   | { id: number; op: 'prune'; before: number }
   | { id: number; op: 'admin'; event: Omit<AdminEvent, 'id'> }
   | { id: number; op: 'touch'; lastUsed: ReadonlyMap<string, number> }
+  | { id: number; op: 'blob'; upload: BlobUpload }
   | { id: 0; op: 'close' };
 
 export type WriterReply = { id: number; ok: true; n: number } | { id: number; ok: false; message: string };
@@ -68,6 +69,10 @@ export class WriterThread implements SqliteWriter {
 
   async touch(lastUsed: ReadonlyMap<string, number>): Promise<void> {
     if (lastUsed.size > 0) await this.#call({ op: 'touch', lastUsed });
+  }
+
+  async recordBlob(upload: BlobUpload): Promise<void> {
+    await this.#call({ op: 'blob', upload });
   }
 
   /** Lets the thread finish what it was sent, closes its connection and waits for it to exit. */

@@ -34,6 +34,9 @@ port.on('message', (m: WriterRequest) => {
       case 'touch':
         writes.touch(m.lastUsed);
         return ok(m.id, m.lastUsed.size);
+      case 'blob':
+        writes.recordBlob(m.upload);
+        return ok(m.id, 1);
       case 'prune':
         // Sliced: appends sent meanwhile run between slices.
         writes.prune(m.before).then((n) => ok(m.id, n), (err: unknown) => failed(m.id, err));

@@ -1,4 +1,4 @@
-import type { AdminEvent, NewAuditRecord } from '../types.js';
+import type { AdminEvent, BlobUpload, NewAuditRecord } from '../types.js';
 import type { Db } from './open.js';
 import { SqliteWrites } from './writes.js';
 
@@ -8,6 +8,7 @@ export interface SqliteWriter {
   prune(before: number): Promise<number>;
   recordAdmin(e: Omit<AdminEvent, 'id'>): Promise<void>;
   touch(lastUsed: ReadonlyMap<string, number>): Promise<void>;
+  recordBlob(u: BlobUpload): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -19,6 +20,7 @@ export function inlineWriter(db: Db): SqliteWriter {
     prune: (before) => w.prune(before),
     recordAdmin: async (e) => w.recordAdmin(e),
     touch: async (lastUsed) => w.touch(lastUsed),
+    recordBlob: async (u) => w.recordBlob(u),
     close: async () => {},
   };
 }

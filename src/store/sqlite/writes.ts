@@ -1,6 +1,6 @@
 import type { Statement } from 'better-sqlite3';
 import { AUDIT_COLUMNS, auditValues } from '../audit-shared.js';
-import type { AdminEvent, NewAuditRecord } from '../types.js';
+import type { AdminEvent, BlobUpload, NewAuditRecord } from '../types.js';
 import type { Db } from './open.js';
 
 /**
@@ -25,6 +25,7 @@ export class SqliteWrites {
   readonly #pruneSlice: Statement;
   readonly #insertAdmin: Statement;
   readonly #touch: Statement;
+  readonly #blob: Statement;
 
   constructor(db: Db) {
     this.#db = db;
@@ -34,6 +35,7 @@ export class SqliteWrites {
     this.#pruneSlice = db.prepare(`DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < ? ORDER BY at LIMIT ${PRUNE_SLICE})`);
     this.#insertAdmin = db.prepare(INSERT_ADMIN_EVENT);
     this.#touch = db.prepare('UPDATE keys SET last_used_at = MAX(COALESCE(last_used_at, 0), @at) WHERE id = @id');
+    this.#blob = db.prepare('INSERT OR IGNORE INTO blob_uploads (digest, principal_id, principal_name, uploaded_at) VALUES (?, ?, ?, ?)');
   }
 
   /** One IMMEDIATE transaction: all rows or none. */
@@ -85,6 +87,11 @@ export class SqliteWrites {
 
   recordAdmin(e: Omit<AdminEvent, 'id'>): void {
     this.#insertAdmin.run(e.at, e.actor, e.action, e.keyId, JSON.stringify(e.detail));
+  }
+
+  /** A verified blob upload; the first record of a (principal, digest) pair is kept. */
+  recordBlob(u: BlobUpload): void {
+    this.#blob.run(u.digest, u.principalId, u.principalName, u.uploadedAt);
   }
 
   /** Last-used times, never moved back (another replica may have seen a later use). */
