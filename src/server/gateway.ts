@@ -22,7 +22,9 @@ import { filterModelList } from '../policy/list-filter.js';
 import type { ModelRef } from '../policy/model-name.js';
 import { isModelRef, parseModelRef } from '../policy/model-name.js';
 import { boundaryOf, readFormFields } from '../policy/multipart.js';
+import { missingModelMessage, presetStreamHeaders } from '../policy/missing-model.js';
 import { Exchange, type ExchangeOutcome } from '../proxy/exchange.js';
+import { ollamaNotFound, replayAnswer, type UpstreamAnswer } from '../proxy/missing-model-answer.js';
 import { upstreamRequestHeaders } from '../proxy/headers.js';
 import { familyForPath, matchRoute } from '../routes/match.js';
 import type { RouteDef } from '../routes/table.js';
@@ -167,16 +169,18 @@ export class Gateway {
       return this.#refuse(scope, res, refuse('GW_ERR_ROUTE_NOT_FOUND', 'not found: /metrics is not served on this listener (the operator can set metrics.listen: main to serve it here)'), family, corsHeaders);
     }
 
+    let hidden: UpstreamAnswer | null = null;
     if (m.param !== null && route.param?.kind === 'model') {
       const ref = parseModelRef(m.param);
       if (isModelRef(ref)) scope.models = [ref.canonical];
-      const err = isModelRef(ref) ? this.#modelDenied([ref], principal, route.family) : notFoundModel(m.param);
-      if (err) return this.#refuse(scope, res, err, family, corsHeaders);
+      const err = isModelRef(ref) ? this.#modelDenied([ref], principal, route) : invalidModelParam(m.param);
+      if (err?.code === 'GW_ERR_MODEL_NOT_ALLOWED') hidden = this.#hide(scope, err, route, false);
+      else if (err) return this.#refuse(scope, res, err, family, corsHeaders);
     }
 
     switch (route.body) {
       case 'none':
-        return this.#admitAndForward(scope, req, res, route, m.upstreamPath, null, corsHeaders, 0, null, false);
+        return this.#admitAndForward(scope, req, res, route, m.upstreamPath, null, corsHeaders, 0, null, false, hidden);
       case 'raw':
         return this.#forwardRaw(scope, req, res, route, m.upstreamPath, corsHeaders);
       case 'json':
@@ -222,16 +226,34 @@ export class Gateway {
     return null;
   }
 
-  /** Cloud models need the cloud switch and scope; every model must be on the key's allowlist. */
-  #modelDenied(models: readonly ModelRef[], p: ResolvedPrincipal, family: Family): GatewayError | null {
+  /**
+   * Cloud models need the cloud switch and scope; every model must be on the key's allowlist. A
+   * model off the allowlist gives GW_ERR_MODEL_NOT_ALLOWED, which the caller answers as Ollama
+   * answers a missing model (#hide); any other refusal takes precedence, as it would for a model
+   * that really is missing.
+   */
+  #modelDenied(models: readonly (ModelRef & { field?: string })[], p: ResolvedPrincipal, route: RouteDef): GatewayError | null {
+    let hidden: GatewayError | null = null;
     for (const m of models) {
       if (m.cloud) {
         if (!this.#d.config.routes.cloud) return refuse('GW_ERR_ROUTE_DISABLED', 'Ollama cloud models are disabled on this gateway (they spend the server owner\'s ollama.com account); the operator can enable them with routes.cloud: true');
         if (!p.scopes.has('cloud')) return refuse('GW_ERR_SCOPE_MISSING', `this key ("${p.name}") lacks the "cloud" scope needed for cloud models`);
       }
-      if (!p.allowlist.allows(m.canonical)) return notFoundModel(m.raw, family);
+      if (!hidden && !p.allowlist.allows(m.canonical)) hidden = modelNotAllowed(route, m.raw, m.field ?? null);
     }
-    return null;
+    return hidden;
+  }
+
+  /**
+   * A model the key may not use: recorded as refused (GW_ERR_MODEL_NOT_ALLOWED, for operators),
+   * then, once the request has passed every check and the limiter as a real one would, answered
+   * with Ollama's own 404 for a missing model, through the proxy path (#forward). So status,
+   * headers, body and limit accounting are those of a model that does not exist.
+   */
+  #hide(scope: RequestScope, err: GatewayError, route: RouteDef, stream: boolean): UpstreamAnswer {
+    scope.decision = 'refused';
+    scope.reason = err.code;
+    return ollamaNotFound(route.family, err.message, presetStreamHeaders(route, stream));
   }
 
   #withBody(scope: RequestScope, req: IncomingMessage, res: ServerResponse, route: RouteDef, upstreamPath: string, cors: Record<string, string> | null): void {
@@ -252,8 +274,11 @@ export class Gateway {
     if (inspected instanceof GatewayError) return this.#refuse(scope, res, inspected, route.family, cors);
     // Recorded before the allowlist check: the audit trail shows which model a refused request wanted.
     scope.models = inspected.models.map((m) => m.canonical);
-    const denied = this.#modelDenied(inspected.models, p, route.family) ?? checkManageRequest(route, inspected.body, inspected.models, this.#manage);
+    const notAllowed = this.#modelDenied(inspected.models, p, route);
+    if (notAllowed && notAllowed.code !== 'GW_ERR_MODEL_NOT_ALLOWED') return this.#refuse(scope, res, notAllowed, route.family, cors);
+    const denied = checkManageRequest(route, inspected.body, inspected.models, this.#manage);
     if (denied) return this.#refuse(scope, res, denied, route.family, cors);
+    const hidden = notAllowed ? this.#hide(scope, notAllowed, route, inspected.stream) : null;
     scope.stream = inspected.stream;
     const applied = this.#d.policy.apply(route, inspected.body, p, body.length);
     if (applied instanceof GatewayError) return this.#refuse(scope, res, applied, route.family, cors);
@@ -261,7 +286,7 @@ export class Gateway {
     // keys differently from JSON.parse (a later null keeps the earlier value, repeated objects
     // merge), so forwarding the original text could run what was never authorized.
     const out = Buffer.from(JSON.stringify(inspected.body));
-    this.#admitAndForward(scope, req, res, route, upstreamPath, out, cors, applied.reserveTokens, applied.promptEstimate, inspected.injectedUsage);
+    this.#admitAndForward(scope, req, res, route, upstreamPath, out, cors, applied.reserveTokens, applied.promptEstimate, inspected.injectedUsage, hidden);
   }
 
   #multipart(scope: RequestScope, req: IncomingMessage, res: ServerResponse, route: RouteDef, upstreamPath: string, cors: Record<string, string> | null, body: Buffer): void {
@@ -276,9 +301,10 @@ export class Gateway {
     const ref = parseModelRef(names[0]!);
     if (!isModelRef(ref)) return this.#refuse(scope, res, refuse('GW_ERR_MODEL_NAME_INVALID', `model: ${ref.error}`), route.family, cors);
     scope.models = [ref.canonical];
-    const denied = this.#modelDenied([ref], scope.principal!, route.family);
-    if (denied) return this.#refuse(scope, res, denied, route.family, cors);
-    this.#admitAndForward(scope, req, res, route, upstreamPath, body, cors, 0, null, false);
+    const denied = this.#modelDenied([ref], scope.principal!, route);
+    if (denied && denied.code !== 'GW_ERR_MODEL_NOT_ALLOWED') return this.#refuse(scope, res, denied, route.family, cors);
+    const hidden = denied ? this.#hide(scope, denied, route, false) : null;
+    this.#admitAndForward(scope, req, res, route, upstreamPath, body, cors, 0, null, false, hidden);
   }
 
   /** Blob uploads: streamed to Ollama with a byte cap, never buffered. */
@@ -300,6 +326,7 @@ export class Gateway {
   #admitAndForward(
     scope: RequestScope, req: IncomingMessage, res: ServerResponse, route: RouteDef, upstreamPath: string,
     body: Buffer | Readable | null, cors: Record<string, string> | null, reserveTokens: number, promptEstimate: number | null, injectedUsage: boolean,
+    hidden: UpstreamAnswer | null = null,
   ): void {
     const request = new PendingAdmission(scope, res, route, reserveTokens);
     const refused = (err: unknown): void => {
@@ -313,7 +340,7 @@ export class Gateway {
         scope.clientAborted = true;
         return;
       }
-      this.#forward(scope, req, res, route, upstreamPath, body, admission, cors, { promptEstimate: promptEstimate ?? 0, injectedUsage });
+      this.#forward(scope, req, res, route, upstreamPath, body, admission, cors, { promptEstimate: promptEstimate ?? 0, injectedUsage }, hidden);
     };
     let result: Admission | Promise<Admission>;
     try {
@@ -328,12 +355,12 @@ export class Gateway {
   #forward(
     scope: RequestScope, req: IncomingMessage, res: ServerResponse, route: RouteDef, upstreamPath: string,
     body: Buffer | Readable | null, admission: Admission | null, cors: Record<string, string> | null,
-    acct: { promptEstimate: number; injectedUsage: boolean } | null,
+    acct: { promptEstimate: number; injectedUsage: boolean } | null, hidden: UpstreamAnswer | null = null,
   ): void {
     const p = scope.principal;
     const contentLength = body === null ? null : Buffer.isBuffer(body) ? body.length : declaredLength(req);
     const headers = upstreamRequestHeaders(req.headers, this.#d.upstreamHost, scope.id, contentLength);
-    scope.upstream = this.#d.config.upstream;
+    if (!hidden) scope.upstream = this.#d.config.upstream;
     const overhead = performance.now() - scope.start;
     scope.overheadMs = overhead;
     const extra = ['x-request-id', scope.id, 'x-gatehouse-overhead-ms', overhead.toFixed(3)];
@@ -368,7 +395,9 @@ export class Gateway {
         this.#settled(scope);
       },
     });
-    this.#d.pool.dispatch({ path: upstreamPath, method: scope.method as Dispatcher.HttpMethod, headers, body }, exchange);
+    // A model off the key's allowlist never reaches Ollama: Ollama's answer for a missing one is played instead.
+    if (hidden) replayAnswer(exchange, hidden);
+    else this.#d.pool.dispatch({ path: upstreamPath, method: scope.method as Dispatcher.HttpMethod, headers, body }, exchange);
   }
 
   #preflight(scope: RequestScope, req: IncomingMessage, res: ServerResponse, path: string, origin: string): void {
@@ -449,7 +478,12 @@ function declaredLength(req: IncomingMessage): number | null {
   return v !== undefined && /^\d+$/.test(v) ? Number(v) : null;
 }
 
-/** A model the key may not use is answered exactly as a missing model (no hint that it exists). */
-function notFoundModel(name: string, _family: Family = 'ollama'): GatewayError {
+/** A model the key may not use, with the text Ollama gives that route for a model it does not have. */
+function modelNotAllowed(route: RouteDef, raw: string, field: string | null): GatewayError {
+  return refuse('GW_ERR_MODEL_NOT_ALLOWED', missingModelMessage(route, raw, field));
+}
+
+/** A path parameter that is no model name at all (nothing to hide: no such model can exist). */
+function invalidModelParam(name: string): GatewayError {
   return refuse('GW_ERR_MODEL_NOT_FOUND', `model '${name}' not found`);
 }
