@@ -51,6 +51,9 @@ export const ERRORS = {
   GW_ERR_ENDPOINT_NOT_ALLOWED: { status: 403, kind: 'permission' },
   GW_ERR_ROUTE_DISABLED: { status: 403, kind: 'permission' },
   GW_ERR_MODEL_NOT_FOUND: { status: 404, kind: 'not_found' },
+  // A model off the key's allowlist. Clients get Ollama's own "not found" for that route; the
+  // code is for operators (audit, logs, metrics), so "not allowed" never reads as "missing".
+  GW_ERR_MODEL_NOT_ALLOWED: { status: 404, kind: 'not_found' },
   GW_ERR_BODY_MISSING: { status: 400, kind: 'invalid_request' },
   GW_ERR_BODY_INVALID_JSON: { status: 400, kind: 'invalid_request' },
   GW_ERR_BODY_INVALID: { status: 400, kind: 'invalid_request' },

@@ -10,7 +10,7 @@ import { boundaryOf, readForm, writeForm } from './multipart.js';
 
 export type FormCheck =
   | { ok: false; error: GatewayError; models: readonly ModelRef[] }
-  | { ok: true; models: readonly ModelRef[]; forward: Buffer[]; forwardLength: number; contentType: string };
+  | { ok: true; models: readonly ModelRef[]; notAllowed: GatewayError | null; forward: Buffer[]; forwardLength: number; contentType: string };
 
 const NONE: readonly ModelRef[] = [];
 
@@ -29,8 +29,10 @@ export function checkFormBody(contentType: string | undefined, body: Buffer, mod
   const ref = parseModelRef(model.data.toString('utf8'));
   if (!isModelRef(ref)) return { ok: false, error: refuse('GW_ERR_MODEL_NAME_INVALID', `model: ${ref.error}`), models: NONE };
   const models = [ref];
-  const denied = modelDenied(models);
-  if (denied) return { ok: false, error: denied, models };
+  // A model off the allowlist is answered as missing by the request path (see check-json.ts).
+  const access = modelDenied(models);
+  const notAllowed = access?.code === 'GW_ERR_MODEL_NOT_ALLOWED' ? access : null;
+  if (access && !notAllowed) return { ok: false, error: access, models };
   const out = writeForm(form.parts);
-  return { ok: true, models, forward: out.body, forwardLength: out.length, contentType: out.contentType };
+  return { ok: true, models, notAllowed, forward: out.body, forwardLength: out.length, contentType: out.contentType };
 }

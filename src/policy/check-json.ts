@@ -16,7 +16,10 @@ import type { RequestPolicy } from './request-policy.js';
 export interface JsonCheckDeps {
   policy: RequestPolicy;
   manage: ManageRules;
-  /** The allowlist and cloud checks for the models the body names (the gateway's own rule). */
+  /**
+   * The allowlist and cloud checks for the models the body names (the gateway's own rule). A
+   * GW_ERR_MODEL_NOT_ALLOWED answer is carried as `notAllowed`; any other error refuses.
+   */
   modelDenied(models: readonly NamedModel[]): GatewayError | null;
 }
 
@@ -25,6 +28,8 @@ export type JsonCheck =
   | {
       ok: true;
       models: readonly NamedModel[];
+      /** Set when a model is off the key's allowlist: nothing may be forwarded (see above). */
+      notAllowed: GatewayError | null;
       stream: boolean;
       injectedUsage: boolean;
       reserveTokens: number;
@@ -41,7 +46,11 @@ export function checkJsonBody(route: RouteDef, body: RequestBody, p: Principal, 
   const inspected = inspectJson(route, body);
   if (!('body' in inspected)) return { ok: false, error: inspected, models: NONE };
   const models = inspected.models;
-  const denied = deps.modelDenied(models) ?? checkManageRequest(route, body.fields, models, deps.manage);
+  // A model off the allowlist is not refused here: the request path answers it as Ollama answers
+  // for a model it does not have, after the same checks and limits as any request (notAllowed).
+  const access = deps.modelDenied(models);
+  const notAllowed = access?.code === 'GW_ERR_MODEL_NOT_ALLOWED' ? access : null;
+  const denied = (notAllowed ? null : access) ?? checkManageRequest(route, body.fields, models, deps.manage);
   if (denied) return { ok: false, error: denied, models };
   const applied = deps.policy.apply(route, body, p, body.bytes.length);
   if (!('reserveTokens' in applied)) return { ok: false, error: applied, models };
@@ -51,6 +60,7 @@ export function checkJsonBody(route: RouteDef, body: RequestBody, p: Principal, 
   return {
     ok: true,
     models,
+    notAllowed,
     stream: inspected.stream,
     injectedUsage: inspected.injectedUsage,
     reserveTokens: applied.reserveTokens,

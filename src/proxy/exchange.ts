@@ -4,6 +4,7 @@ import type { Family } from '../core/types.js';
 import type { Accounting } from '../routes/table.js';
 import { UsageTap, type StreamMode } from './accounting/usage-tap.js';
 import { clientResponseHeaders } from './headers.js';
+import { endBrokenSse } from './stream-break.js';
 import { mapUpstreamError } from './upstream-errors.js';
 
 /**
@@ -185,7 +186,9 @@ export class Exchange {
       this.#bytesOut += tail.length;
       res.write(tail);
     }
-    res.end();
+    // Ollama's /v1 middlewares swallow an error raised mid-stream and just stop (ollama-api.md §1.3).
+    if (this.#mode === 'sse' && this.#tap && !this.#tap.sawEnd) this.#bytesOut += endBrokenSse(res, this.#tap, this.#o.accounting, null);
+    else res.end();
     this.#finish(null);
   }
 
@@ -205,9 +208,8 @@ export class Exchange {
       this.#tap?.end();
       res.end(`${JSON.stringify({ error: mapped.message })}\n`);
     } else if (this.#mode === 'sse') {
-      // OpenAI/Anthropic streams have no in-band error: end without [DONE]/message_stop.
-      this.#tap?.end();
-      res.end();
+      // OpenAI/Anthropic streams: an error event their SDKs raise, and no [DONE]/message_stop.
+      this.#bytesOut += endBrokenSse(res, this.#tap, this.#o.accounting, mapped);
     } else {
       // A half-sent JSON body must not look complete.
       res.destroy();

@@ -24,7 +24,9 @@ import { filterModelList } from '../policy/list-filter.js';
 import type { ModelRef } from '../policy/model-name.js';
 import { isModelRef, parseModelRef } from '../policy/model-name.js';
 import { checkFormBody } from '../policy/check-form.js';
+import { missingModelMessage, presetStreamHeaders } from '../policy/missing-model.js';
 import { Exchange, type ExchangeOutcome } from '../proxy/exchange.js';
+import { ollamaNotFound, replayAnswer, type UpstreamAnswer } from '../proxy/missing-model-answer.js';
 import { upstreamRequestHeaders } from '../proxy/headers.js';
 import { familyForPath, matchRoute } from '../routes/match.js';
 import type { RouteDef } from '../routes/table.js';
@@ -184,16 +186,18 @@ export class Gateway {
       return this.#refuse(scope, res, refuse('GW_ERR_ROUTE_NOT_FOUND', 'not found: /metrics is not served on this listener (the operator can set metrics.listen: main to serve it here)'), family, corsHeaders);
     }
 
+    let hidden: UpstreamAnswer | null = null;
     if (m.param !== null && route.param?.kind === 'model') {
       const ref = parseModelRef(m.param);
       if (isModelRef(ref)) scope.models = [ref.canonical];
-      const err = isModelRef(ref) ? this.#modelDenied([ref], principal, route.family) : notFoundModel(m.param);
-      if (err) return this.#refuse(scope, res, err, family, corsHeaders);
+      const err = isModelRef(ref) ? this.#modelDenied([ref], principal, route) : invalidModelParam(m.param);
+      if (err?.code === 'GW_ERR_MODEL_NOT_ALLOWED') hidden = this.#hide(scope, err, route, false);
+      else if (err) return this.#refuse(scope, res, err, family, corsHeaders);
     }
 
     switch (route.body) {
       case 'none':
-        return this.#admitAndForward(scope, req, res, route, m.upstreamPath, null, corsHeaders, 0, null, false);
+        return this.#admitAndForward(scope, req, res, route, m.upstreamPath, null, corsHeaders, 0, null, false, hidden);
       case 'raw':
         return this.#forwardRaw(scope, req, res, route, m.upstreamPath, corsHeaders);
       case 'json':
@@ -239,16 +243,34 @@ export class Gateway {
     return null;
   }
 
-  /** Cloud models need the cloud switch and scope; every model must be on the key's allowlist. */
-  #modelDenied(models: readonly ModelRef[], p: ResolvedPrincipal, family: Family): GatewayError | null {
+  /**
+   * Cloud models need the cloud switch and scope; every model must be on the key's allowlist. A
+   * model off the allowlist gives GW_ERR_MODEL_NOT_ALLOWED, which the caller answers as Ollama
+   * answers a missing model (#hide); any other refusal takes precedence, as it would for a model
+   * that really is missing.
+   */
+  #modelDenied(models: readonly (ModelRef & { field?: string })[], p: ResolvedPrincipal, route: RouteDef): GatewayError | null {
+    let hidden: GatewayError | null = null;
     for (const m of models) {
       if (m.cloud) {
         if (!this.#d.config.routes.cloud) return refuse('GW_ERR_ROUTE_DISABLED', 'Ollama cloud models are disabled on this gateway (they spend the server owner\'s ollama.com account); the operator can enable them with routes.cloud: true');
         if (!p.scopes.has('cloud')) return refuse('GW_ERR_SCOPE_MISSING', `this key ("${p.name}") lacks the "cloud" scope needed for cloud models`);
       }
-      if (!p.allowlist.allows(m.canonical)) return notFoundModel(m.raw, family);
+      if (!hidden && !p.allowlist.allows(m.canonical)) hidden = modelNotAllowed(route, m.raw, m.field ?? null);
     }
-    return null;
+    return hidden;
+  }
+
+  /**
+   * A model the key may not use: recorded as refused (GW_ERR_MODEL_NOT_ALLOWED, for operators),
+   * then, once the request has passed every check and the limiter as a real one would, answered
+   * with Ollama's own 404 for a missing model, through the proxy path (#forward). So status,
+   * headers, body and limit accounting are those of a model that does not exist.
+   */
+  #hide(scope: RequestScope, err: GatewayError, route: RouteDef, stream: boolean): UpstreamAnswer {
+    scope.decision = 'refused';
+    scope.reason = err.code;
+    return ollamaNotFound(route.family, err.message, presetStreamHeaders(route, stream));
   }
 
   #withBody(scope: RequestScope, req: IncomingMessage, res: ServerResponse, route: RouteDef, upstreamPath: string, cors: Record<string, string> | null): void {
@@ -279,10 +301,17 @@ export class Gateway {
     const scanned = scanner.finish(bytes, bytes.length);
     const body = 'code' in scanned ? scanned : decodeRequestBody(bytes, scanned);
     if ('code' in body) return this.#refuse(scope, res, refuse(body.code, body.message), route.family, cors);
-    const checked = checkJsonBody(route, body, p, this.#jsonDeps(route.family, p));
+    const checked = checkJsonBody(route, body, p, this.#jsonDeps(route, p));
     // Recorded before the allowlist check: the audit trail shows which model a refused request wanted.
     scope.models = checked.models.map((m) => m.canonical);
     if (!checked.ok) return this.#refuse(scope, res, checked.error, route.family, cors);
+    if (checked.notAllowed) {
+      // A model off the key's allowlist: the request goes on through the limiter like any other,
+      // and is answered as Ollama answers for a model it does not have (nothing is forwarded).
+      scope.stream = checked.stream;
+      const hidden = this.#hide(scope, checked.notAllowed, route, checked.stream);
+      return this.#admitAndForward(scope, req, res, route, upstreamPath, null, cors, checked.reserveTokens, checked.promptEstimate, checked.injectedUsage, hidden);
+    }
     // A create may reference only blobs its key uploaded through Gatehouse (a store lookup, so
     // async; null for every other request, which stays synchronous).
     const blobs = this.#d.blobs.checkCreate(route, body.fields, p);
@@ -298,17 +327,18 @@ export class Gateway {
     this.#admitAndForward(scope, req, res, route, upstreamPath, { body: out, length: checked.forwardLength, contentType: 'application/json' }, cors, checked.reserveTokens, checked.promptEstimate, checked.injectedUsage);
   }
 
-  #jsonDeps(family: Family, p: ResolvedPrincipal): JsonCheckDeps {
-    return { policy: this.#d.policy, manage: this.#manage, modelDenied: (models) => this.#modelDenied(models, p, family) };
+  #jsonDeps(route: RouteDef, p: ResolvedPrincipal): JsonCheckDeps {
+    return { policy: this.#d.policy, manage: this.#manage, modelDenied: (models) => this.#modelDenied(models, p, route) };
   }
 
   #multipart(scope: RequestScope, req: IncomingMessage, res: ServerResponse, route: RouteDef, upstreamPath: string, cors: Record<string, string> | null, body: Buffer): void {
     const p = scope.principal!;
-    const checked = checkFormBody(req.headers['content-type'], body, (models) => this.#modelDenied(models, p, route.family));
+    const checked = checkFormBody(req.headers['content-type'], body, (models) => this.#modelDenied(models, p, route));
     scope.models = checked.models.map((m) => m.canonical);
     if (!checked.ok) return this.#refuse(scope, res, checked.error, route.family, cors);
+    const hidden = checked.notAllowed ? this.#hide(scope, checked.notAllowed, route, false) : null;
     // Ollama receives the form Gatehouse read, rewritten under its own boundary (policy/multipart.ts).
-    this.#admitAndForward(scope, req, res, route, upstreamPath, { body: checked.forward, length: checked.forwardLength, contentType: checked.contentType }, cors, 0, null, false);
+    this.#admitAndForward(scope, req, res, route, upstreamPath, hidden ? null : { body: checked.forward, length: checked.forwardLength, contentType: checked.contentType }, cors, 0, null, false, hidden);
   }
 
   /** Blob uploads: streamed to Ollama with a byte cap, never buffered. */
@@ -333,6 +363,7 @@ export class Gateway {
   #admitAndForward(
     scope: RequestScope, req: IncomingMessage, res: ServerResponse, route: RouteDef, upstreamPath: string,
     body: Outgoing | null, cors: Record<string, string> | null, reserveTokens: number, promptEstimate: number | null, injectedUsage: boolean,
+    hidden: UpstreamAnswer | null = null,
   ): void {
     const request = new PendingAdmission(scope, res, route, reserveTokens);
     const refused = (err: unknown): void => {
@@ -346,7 +377,7 @@ export class Gateway {
         scope.clientAborted = true;
         return;
       }
-      this.#forward(scope, req, res, route, upstreamPath, body, admission, cors, { promptEstimate: promptEstimate ?? 0, injectedUsage });
+      this.#forward(scope, req, res, route, upstreamPath, body, admission, cors, { promptEstimate: promptEstimate ?? 0, injectedUsage }, hidden);
     };
     let result: Admission | Promise<Admission>;
     try {
@@ -361,11 +392,11 @@ export class Gateway {
   #forward(
     scope: RequestScope, req: IncomingMessage, res: ServerResponse, route: RouteDef, upstreamPath: string,
     body: Outgoing | null, admission: Admission | null, cors: Record<string, string> | null,
-    acct: { promptEstimate: number; injectedUsage: boolean } | null,
+    acct: { promptEstimate: number; injectedUsage: boolean } | null, hidden: UpstreamAnswer | null = null,
   ): void {
     const p = scope.principal;
     const headers = upstreamRequestHeaders(req.headers, this.#d.upstreamHost, scope.id, body ? body.length : null, body ? body.contentType : null);
-    scope.upstream = this.#d.config.upstream;
+    if (!hidden) scope.upstream = this.#d.config.upstream;
     const overhead = performance.now() - scope.start;
     scope.overheadMs = overhead;
     const extra = ['x-request-id', scope.id, 'x-gatehouse-overhead-ms', overhead.toFixed(3)];
@@ -401,6 +432,8 @@ export class Gateway {
         this.#settled(scope);
       },
     });
+    // A model off the key's allowlist never reaches Ollama: Ollama's answer for a missing one is played instead.
+    if (hidden) return replayAnswer(exchange, hidden);
     // undici writes any iterable of chunks (client-h1 writeIterable); its typings list only streams.
     const payload = (body ? body.body : null) as Dispatcher.DispatchOptions['body'];
     this.#d.pool.dispatch({ path: upstreamPath, method: (route.upstreamMethod ?? scope.method) as Dispatcher.HttpMethod, headers, body: payload }, exchange);
@@ -484,7 +517,12 @@ function declaredLength(req: IncomingMessage): number | null {
   return v !== undefined && /^\d+$/.test(v) ? Number(v) : null;
 }
 
-/** A model the key may not use is answered exactly as a missing model (no hint that it exists). */
-function notFoundModel(name: string, _family: Family = 'ollama'): GatewayError {
+/** A model the key may not use, with the text Ollama gives that route for a model it does not have. */
+function modelNotAllowed(route: RouteDef, raw: string, field: string | null): GatewayError {
+  return refuse('GW_ERR_MODEL_NOT_ALLOWED', missingModelMessage(route, raw, field));
+}
+
+/** A path parameter that is no model name at all (nothing to hide: no such model can exist). */
+function invalidModelParam(name: string): GatewayError {
   return refuse('GW_ERR_MODEL_NOT_FOUND', `model '${name}' not found`);
 }

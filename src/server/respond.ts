@@ -27,7 +27,7 @@ const ANTHROPIC_TYPE: Record<ErrorKind, string> = {
  * allowlist is answered like a missing model, without Gatehouse's error code or markers.
  */
 function disguised(err: GatewayError): boolean {
-  return err.code === 'GW_ERR_MODEL_NOT_FOUND';
+  return err.code === 'GW_ERR_MODEL_NOT_FOUND' || err.code === 'GW_ERR_MODEL_NOT_ALLOWED';
 }
 
 export function errorBody(err: GatewayError, family: Family, requestId: string): string {

@@ -60,7 +60,9 @@ describe('audit: one record per request, with the right tokens', () => {
     await run('no key', { path: '/api/chat', body: chat }, { decision: 'refused', status: 401, reason: 'GW_ERR_AUTH_MISSING', principalId: null });
     await run('unknown key', { path: '/api/tags', key: 'gatehouse_' + '0'.repeat(49) }, { decision: 'refused', status: 401, reason: 'GW_ERR_AUTH_INVALID' });
     await run('scope missing', { path: '/api/chat', key: reader, body: chat }, { decision: 'refused', status: 403, reason: 'GW_ERR_SCOPE_MISSING', principalName: 'reader' });
-    await run('model not on the allowlist', { path: '/api/chat', key: limited, body: chat }, { decision: 'refused', status: 404, reason: 'GW_ERR_MODEL_NOT_FOUND', principalName: 'limited' });
+    // The client cannot tell these two apart (test/security/model-policy.test.ts); the audit can.
+    await run('model not on the allowlist', { path: '/api/chat', key: limited, body: chat }, { decision: 'refused', status: 404, reason: 'GW_ERR_MODEL_NOT_ALLOWED', principalName: 'limited', upstream: null });
+    await run('model Ollama does not have', { path: '/api/chat', key: limited, body: { ...chat, model: 'qwen2.5:72b' } }, { decision: 'allowed', status: 404, reason: null, principalName: 'limited' });
     await run('bad JSON', { path: '/api/chat', key, body: '{"model":' }, { decision: 'refused', status: 400, reason: 'GW_ERR_BODY_INVALID_JSON' });
     await run('unknown route', { path: '/api/nope', key }, { decision: 'refused', status: 404, reason: 'GW_ERR_ROUTE_NOT_FOUND', route: null, path: '/api/nope' });
     await run('method not allowed', { method: 'DELETE', path: '/api/chat', key }, { decision: 'refused', status: 405, reason: 'GW_ERR_METHOD_NOT_ALLOWED' });

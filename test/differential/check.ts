@@ -39,7 +39,7 @@ export function principalFor(route: RouteDef): ResolvedPrincipal {
 function modelDenied(models: readonly ModelRef[], p: ResolvedPrincipal): GatewayError | null {
   for (const m of models) {
     if (m.cloud && !p.scopes.has('cloud')) return refuse('GW_ERR_SCOPE_MISSING', 'cloud');
-    if (!p.allowlist.allows(m.canonical)) return refuse('GW_ERR_MODEL_NOT_FOUND', `model '${m.raw}' not found`);
+    if (!p.allowlist.allows(m.canonical)) return refuse('GW_ERR_MODEL_NOT_ALLOWED', `model '${m.raw}' not found`);
   }
   return null;
 }
@@ -76,6 +76,8 @@ export function gatehouse(c: GeneratedCase): Decision {
   if (route.body === 'multipart') {
     const f = checkFormBody(c.contentType, c.body, (m) => modelDenied(m, p));
     if (!f.ok) return { refused: f.error };
+    // Answered as a missing model; nothing is forwarded.
+    if (f.notAllowed) return { refused: f.notAllowed };
     return {
       refused: null, route, models: new Map([['model', f.models[0]!.raw]]), stream: false, maxOutput: 0, images: 0, embedInputs: 0,
       manageScope: false, forward: Buffer.concat(f.forward), contentType: f.contentType, body: null,
@@ -90,6 +92,7 @@ export function gatehouse(c: GeneratedCase): Decision {
   if ('code' in body) return { refused: refuse(body.code, body.message) };
   const j = checkJsonBody(route, body, p, { policy, manage, modelDenied: (m) => modelDenied(m, p) });
   if (!j.ok) return { refused: j.error };
+  if (j.notAllowed) return { refused: j.notAllowed };
   return {
     refused: null, route, models: new Map(j.models.map((m) => [m.field, m.raw])), stream: j.stream, maxOutput: j.maxOutput,
     images: body.scan.images, embedInputs: body.kind('input') === 'array' ? body.scan.inputItems : 1,

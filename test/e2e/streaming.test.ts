@@ -85,13 +85,14 @@ describe('streaming through the gateway', () => {
     assert.match(String(lines.at(-1)!.error), /connection to Ollama broke/);
   });
 
-  it('Ollama dying mid-stream: an OpenAI client sees the stream end without [DONE]', async () => {
+  it('Ollama dying mid-stream: an OpenAI client gets an error event and no [DONE]', async () => {
     s.emu.reset();
     s.emu.fault({ destroyAfter: 2 });
     const { res } = await openStream(s.gw.url, '/v1/chat/completions', key, { model: 'llama3', stream: true, messages: [{ role: 'user', content: 'hi' }] });
     const { text } = await readAll(res);
     assert.match(text, /^data: /);
     assert.doesNotMatch(text, /\[DONE\]/);
+    assert.match(text.trimEnd().split('\n').at(-1)!, /^data: \{"error":\{"message":"the connection to Ollama broke mid-stream/);
   });
 
   it('a native mid-stream error line from Ollama is passed through as the last line', async () => {

@@ -70,7 +70,7 @@ export class ChunkStream {
 
   private ensureHeaders(): void {
     const { res } = this.ctx;
-    if (!res.headersSent) res.writeHead(200, { 'Content-Type': CONTENT_TYPES[this.kind] });
+    if (!res.headersSent) res.writeHead(200, { ...this.ctx.presetHeaders, 'Content-Type': CONTENT_TYPES[this.kind] });
   }
 
   private async drain(): Promise<void> {

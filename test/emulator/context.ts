@@ -20,6 +20,12 @@ export interface Ctx {
   body: Buffer;
   /** Set when the emulator itself kills the socket (a fault), so the record is not marked aborted. */
   selfDestroyed: boolean;
+  /**
+   * Headers a /v1 middleware set before the handler ran (ResponsesMiddleware and
+   * AnthropicMessagesMiddleware, for streamed requests): they go out with whatever the handler
+   * answers, errors included. In Go's order (sorted), before the handler's own.
+   */
+  presetHeaders?: Record<string, string>;
 }
 
 /** Only this much of each body is kept in the record. */

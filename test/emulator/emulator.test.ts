@@ -194,15 +194,62 @@ describe('model names', () => {
     }
   });
 
-  test('unknown model is 404 "model \'x\' not found" on every model route', async () => {
-    for (const path of ['/api/generate', '/api/chat', '/api/show', '/api/embed', '/api/embeddings']) {
-      const res = await postJson(emu.url, path, { model: 'qwen2.5:72b', prompt: 'x', messages: [{ role: 'user', content: 'x' }] });
+  test('unknown model: 404 with each handler\'s own text (server/routes.go)', async () => {
+    const native = async (path: string, model: string): Promise<string> => {
+      const res = await postJson(emu.url, path, { model, prompt: 'x', messages: [{ role: 'user', content: 'x' }] });
       assert.equal(res.status, 404, path);
-      assert.deepEqual(await res.json(), { error: "model 'qwen2.5:72b' not found" });
-    }
+      assert.equal(res.headers.get('content-type'), 'application/json; charset=utf-8');
+      return ((await res.json()) as { error: string }).error;
+    };
+    assert.equal(await native('/api/generate', 'qwen2.5:72b'), "model 'qwen2.5:72b' not found");
+    assert.equal(await native('/api/chat', 'qwen2.5:72b'), "model 'qwen2.5:72b' not found");
+    // EmbedHandler/EmbeddingsHandler: getModel fails, handleScheduleError answers (%q quoting).
+    assert.equal(await native('/api/embed', 'qwen2.5:72b'), 'model "qwen2.5:72b" not found, try pulling it first');
+    assert.equal(await native('/api/embeddings', 'qwen2.5:72b'), 'model "qwen2.5:72b" not found, try pulling it first');
+    // EmbeddingsHandler has no case-insensitive getExistingName: another spelling is not found.
+    assert.equal(await native('/api/embeddings', 'NOMIC-EMBED-TEXT'), 'model "NOMIC-EMBED-TEXT" not found, try pulling it first');
+    assert.equal((await postJson(emu.url, '/api/embed', { model: 'NOMIC-EMBED-TEXT', input: 'x' })).status, 200);
+    // ShowHandler names the model as resolved: getExistingName (parts take an installed model's
+    // spelling), then DisplayShortest.
+    assert.equal(await native('/api/show', 'nosuch'), "model 'nosuch:latest' not found");
+    assert.equal(await native('/api/show', 'NoSuch:LATEST'), "model 'NoSuch:latest' not found");
+    assert.equal(await native('/api/show', 'Library/nosuch'), "model 'nosuch:latest' not found");
     const del = await fetch(emu.url + '/api/delete', { method: 'DELETE', body: JSON.stringify({ model: 'ghost' }) });
     assert.equal(del.status, 404);
     assert.deepEqual(await del.json(), { error: "model 'ghost' not found" });
+  });
+
+  test('unknown model on /v1: the middleware re-encodes the handler\'s error (application/json, json.Encoder\'s newline)', async () => {
+    const raw = async (method: string, path: string, body?: unknown) => {
+      const res = await fetch(emu.url + path, { method, ...(body ? { body: JSON.stringify(body) } : {}) });
+      return { status: res.status, type: res.headers.get('content-type'), cache: res.headers.get('cache-control'), text: await res.text() };
+    };
+    const openaiNotFound = (message: string) => JSON.stringify({ error: { message, type: 'not_found_error', param: null, code: null } }) + '\n';
+    const msgs = [{ role: 'user', content: 'x' }];
+    for (const [path, body, message] of [
+      ['/v1/chat/completions', { model: 'ghost', messages: msgs }, "model 'ghost' not found"],
+      ['/v1/completions', { model: 'ghost', prompt: 'x' }, "model 'ghost' not found"],
+      ['/v1/embeddings', { model: 'ghost', input: 'x' }, 'model "ghost" not found, try pulling it first'],
+      ['/v1/responses', { model: 'ghost', input: 'x' }, "model 'ghost' not found"],
+    ] as const) {
+      const r = await raw('POST', path, body);
+      assert.deepEqual(r, { status: 404, type: 'application/json', cache: null, text: openaiNotFound(message) }, path);
+    }
+    assert.equal((await raw('GET', '/v1/models/ghost')).text, openaiNotFound("model 'ghost:latest' not found"));
+    // A streamed Responses or Messages request gets the headers its middleware set first.
+    const streamed = await raw('POST', '/v1/responses', { model: 'ghost', input: 'x', stream: true });
+    assert.deepEqual(streamed, { status: 404, type: 'application/json', cache: 'no-cache', text: openaiNotFound("model 'ghost' not found") });
+    for (const stream of [false, true]) {
+      const r = await raw('POST', '/v1/messages', { model: 'ghost', max_tokens: 5, messages: msgs, stream });
+      assert.equal(r.status, 404);
+      assert.equal(r.type, 'application/json');
+      assert.equal(r.cache, stream ? 'no-cache' : null);
+      assert.match(r.text, /^\{"type":"error","error":\{"type":"not_found_error","message":"model 'ghost' not found"\},"request_id":"req_[0-9a-f]{24}"\}\n$/);
+    }
+    // The middlewares' own checks are plain c.JSON: charset, no newline.
+    const early = await raw('POST', '/v1/messages', { model: 'ghost', messages: msgs });
+    assert.equal(early.type, 'application/json; charset=utf-8');
+    assert.match(early.text, /"message":"max_tokens is required and must be positive"\},"request_id":"req_[0-9a-f]{24}"\}$/);
   });
 
   test('cloud references are refused with 403 (OLLAMA_NO_CLOUD)', async () => {

@@ -4,8 +4,8 @@
 import { chunkDelay, sleep, type Ctx } from './context.js';
 import { decodeStruct, GoTypeError, type Spec } from './go-decode.js';
 import { JsonEmptyError, JsonSyntaxError, parseFirstJsonValue } from './go-json.js';
-import { parseModelRef } from './model-names.js';
-import { sendError } from './reply.js';
+import { displayName, parseModelName, parseModelRef } from './model-names.js';
+import { sendError, sendHandlerError } from './reply.js';
 import type { InstalledModel } from './state.js';
 
 /** Decodes the body into `spec`, or answers 400 and returns undefined. */
@@ -29,27 +29,43 @@ export function bindJson<T>(ctx: Ctx, spec: Spec): T | undefined {
 export const CLOUD_DISABLED = 'ollama cloud is disabled: remote models are not available on this server (OLLAMA_NO_CLOUD=1)';
 
 /**
+ * What each handler says about a model it does not have (server/routes.go), given the name as
+ * sent and as the handler resolved it:
+ *   GenerateHandler, ChatHandler, DeleteHandler   model '<as sent>' not found
+ *   EmbedHandler, EmbeddingsHandler               model "<as sent>" not found, try pulling it first
+ *       (getModel fails with os.ErrNotExist and handleScheduleError answers; %q quoting)
+ *   ShowHandler                                   model '<resolved, shortest form>' not found
+ *       (getExistingName, then DisplayShortest: `x` reads `x:latest`)
+ */
+export type NotFoundText = (raw: string, resolved: string) => string;
+export const NOT_FOUND: NotFoundText = (raw) => `model '${raw}' not found`;
+export const NOT_FOUND_PULL_FIRST: NotFoundText = (raw) => `model ${JSON.stringify(raw)} not found, try pulling it first`;
+export const NOT_FOUND_SHOW: NotFoundText = (_raw, resolved) => `model '${resolved}' not found`;
+
+/**
  * Resolves a requested model to an installed one, or answers the error and returns undefined:
  * 400 "model is required" when empty, 400 for a cloud+local ref, 403 for cloud refs (cloud is
- * disabled), 404 "model 'x' not found" otherwise.
+ * disabled), 404 with the handler's not-found text otherwise. These are the handler's answers,
+ * so on /v1 routes they pass through the middleware's writeError (`sendHandlerError`).
+ * `exactCase`: EmbeddingsHandler skips getExistingName, so only the exact spelling is found.
  */
-export function resolveModel(ctx: Ctx, raw: string | undefined): InstalledModel | undefined {
+export function resolveModel(ctx: Ctx, raw: string | undefined, notFound: NotFoundText = NOT_FOUND, exactCase = false): InstalledModel | undefined {
   if (!raw) {
-    sendError(ctx, 400, 'model is required');
+    sendHandlerError(ctx, 400, 'model is required');
     return undefined;
   }
   const ref = parseModelRef(raw);
   if (ref.kind === 'invalid') {
-    sendError(ctx, 400, ref.error);
+    sendHandlerError(ctx, 400, ref.error);
     return undefined;
   }
   if (ref.kind === 'cloud') {
-    sendError(ctx, 403, CLOUD_DISABLED);
+    sendHandlerError(ctx, 403, CLOUD_DISABLED);
     return undefined;
   }
-  const model = ctx.state.findModel(ref.name);
+  const model = exactCase ? ctx.state.findModelExact(ref.name) : ctx.state.findModel(ref.name);
   if (!model) {
-    sendError(ctx, 404, `model '${raw}' not found`);
+    sendHandlerError(ctx, 404, notFound(raw, displayName(ctx.state.existingName(parseModelName(ref.name)))));
     return undefined;
   }
   return model;
@@ -58,7 +74,7 @@ export function resolveModel(ctx: Ctx, raw: string | undefined): InstalledModel 
 /** Checks a capability ("completion", "embedding"), answering 400 like Ollama when missing. */
 export function requireCapability(ctx: Ctx, model: InstalledModel, capability: string, verb: string): boolean {
   if (model.capabilities.includes(capability)) return true;
-  sendError(ctx, 400, `"${model.display}" does not support ${verb}`);
+  sendHandlerError(ctx, 400, `"${model.display}" does not support ${verb}`);
   return false;
 }
 

@@ -5,6 +5,13 @@ import type { Ctx } from './context.js';
 
 export const JSON_TYPE = 'application/json; charset=utf-8';
 
+/**
+ * What ResponsesMiddleware and AnthropicMessagesMiddleware set for a streamed request before the
+ * handler runs (besides Content-Type, which every answer sets itself). Go writes header names
+ * sorted, so these come first.
+ */
+export const STREAM_HEADERS: Readonly<Record<string, string>> = Object.freeze({ 'Cache-Control': 'no-cache', Connection: 'keep-alive' });
+
 export interface Usage {
   prompt: number;
   completion: number;
@@ -29,11 +36,11 @@ export function sendRaw(
       return;
     }
     // Headers and half the body, then the connection dies: a truncated non-streamed reply.
-    res.writeHead(status, { ...headers, 'Content-Length': String(buf.length) });
+    res.writeHead(status, { ...ctx.presetHeaders, ...headers, 'Content-Length': String(buf.length) });
     res.write(buf.subarray(0, Math.floor(buf.length / 2)), () => res.destroy());
     return;
   }
-  res.writeHead(status, { ...headers, 'Content-Length': String(buf.length) });
+  res.writeHead(status, { ...ctx.presetHeaders, ...headers, 'Content-Length': String(buf.length) });
   res.end(buf);
   if (usage) ctx.state.countTokens(usage.prompt, usage.completion);
 }
@@ -82,9 +89,26 @@ export function anthropicErrorBody(status: number, message: string): unknown {
   };
 }
 
-/** An error before the first byte, in the route family's shape. */
+/**
+ * An error before the first byte, in the route family's shape, as gin's c.JSON writes it
+ * (`application/json; charset=utf-8`, no trailing newline): native handlers, and the /v1
+ * middlewares' own checks (AbortWithStatusJSON).
+ */
 export function sendError(ctx: Ctx, status: number, message: string): void {
   if (ctx.family === 'openai') sendJson(ctx, status, openaiErrorBody(status, message));
   else if (ctx.family === 'anthropic') sendJson(ctx, status, anthropicErrorBody(status, message));
   else sendJson(ctx, status, { error: message });
+}
+
+/**
+ * An error a handler behind a /v1 middleware (ChatHandler, GenerateHandler, EmbedHandler,
+ * ShowHandler) answers. The middleware's writer re-encodes it (BaseWriter.writeError in
+ * middleware/openai.go, AnthropicWriter.writeError in middleware/anthropic.go): Content-Type set to
+ * plain `application/json`, body written by json.Encoder, which ends it with a newline. Native
+ * routes have no middleware, so theirs is `sendError`.
+ */
+export function sendHandlerError(ctx: Ctx, status: number, message: string): void {
+  if (ctx.family === 'native') return sendError(ctx, status, message);
+  const body = ctx.family === 'openai' ? openaiErrorBody(status, message) : anthropicErrorBody(status, message);
+  sendRaw(ctx, status, JSON.stringify(body) + '\n', { 'Content-Type': 'application/json' });
 }

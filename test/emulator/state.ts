@@ -60,6 +60,29 @@ export class EmulatorState {
     return this.models.find((m) => sameName(m.name, name));
   }
 
+  /** The model stored under exactly this spelling (a manifest path on a case-sensitive disk). */
+  findModelExact(raw: string): InstalledModel | undefined {
+    const n = parseModelName(raw);
+    if (!isValidName(n)) return undefined;
+    return this.models.find((m) => m.name.host === n.host && m.name.namespace === n.namespace && m.name.model === n.model && m.name.tag === n.tag);
+  }
+
+  /**
+   * getExistingName (server/routes.go): each part of `n` that equals, ignoring case, the same
+   * part of any installed model takes that model's spelling, part by part; the rest stay as sent.
+   */
+  existingName(n: ModelName): ModelName {
+    const out = { ...n };
+    const eq = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase();
+    for (const { name: e } of this.models) {
+      if (eq(e.host, n.host)) out.host = e.host;
+      if (eq(e.namespace, n.namespace)) out.namespace = e.namespace;
+      if (eq(e.model, n.model)) out.model = e.model;
+      if (eq(e.tag, n.tag)) out.tag = e.tag;
+    }
+    return out;
+  }
+
   /** Adds a model (no-op when present). Returns it, or undefined for an invalid name. */
   install(raw: string, capabilities?: string[]): InstalledModel | undefined {
     const existing = this.findModel(raw);

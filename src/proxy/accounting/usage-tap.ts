@@ -25,6 +25,8 @@ export interface TapOptions {
 const DONE_MARK = Buffer.from('"done":true');
 const ERROR_MARK = Buffer.from('{"error"');
 const USAGE_MARK = Buffer.from('"usage"');
+/** Named SSE events after which a stream is over: Anthropic's and the Responses API's last events, or an error. */
+const FINAL_EVENTS = new Set(['message_stop', 'response.completed', 'response.failed', 'response.incomplete', 'error']);
 const ZERO_USAGE = ',"usage":{"prompt_tokens":0,"completion_tokens":0,"total_tokens":0}';
 
 export class UsageTap {
@@ -42,8 +44,10 @@ export class UsageTap {
   #dropEvent = false;
   /** Error text Ollama put into the stream after it started (native `{"error":…}` line). */
   upstreamError: string | null = null;
-  /** True once a final record (done line, [DONE], message_stop, response.completed) passed. */
+  /** True once a final record (done line, [DONE], message_stop, response.completed/failed/incomplete, an error event) passed. */
   sawEnd = false;
+  /** Named SSE events seen (`event:` lines): the sequence number an appended Responses event takes. */
+  sseEvents = 0;
 
   constructor(o: TapOptions) {
     this.#o = o;
@@ -148,7 +152,8 @@ export class UsageTap {
     // "event: name" (Responses and Anthropic streams name their events)
     if (line[0] === 101 /* e */ && line.subarray(0, 6).toString('latin1') === 'event:') {
       this.#event = line.subarray(6).toString('utf8').trim();
-      if (this.#event === 'message_stop' || this.#event === 'response.completed') this.sawEnd = true;
+      this.sseEvents++;
+      if (FINAL_EVENTS.has(this.#event)) this.sawEnd = true;
       return;
     }
     if (line[0] !== 100 /* d */ || line.subarray(0, 5).toString('latin1') !== 'data:') return;

@@ -8,6 +8,9 @@ import { CopyRequest, CreateRequest, DeleteRequest, PullRequest, PushRequest } f
 import { DIGEST_PATTERN, normalizeDigest } from './blobs.js';
 import { layerDigest, layerSteps, pullSteps, sendProgress, type Progress } from './progress.js';
 
+/** OLLAMA_MODELS of the emulated server (the default for the Linux service user). */
+const MODELS_DIR = '/usr/share/ollama/.ollama/models';
+
 interface NameBody {
   model?: string;
   name?: string;
@@ -39,7 +42,13 @@ export async function pushHandler(ctx: Ctx): Promise<void> {
   if (name === undefined) return;
   const model = ctx.state.findModel(name);
   const steps: Progress[] = [{ status: 'retrieving manifest' }];
-  if (!model) return sendProgress(ctx, body.stream ?? true, steps, { error: `model '${raw}' not found` });
+  if (!model) {
+    // PushModel: ParseNamedManifest fails to open the manifest file, and the error is os.Open's.
+    const n = ctx.state.existingName(parseModelName(name));
+    steps.push({ status: "couldn't retrieve manifest" });
+    const file = `${MODELS_DIR}/manifests/${n.host}/${n.namespace}/${n.model}/${n.tag}`;
+    return sendProgress(ctx, body.stream ?? true, steps, { error: `open ${file}: no such file or directory` });
+  }
   steps.push(...layerSteps('pushing', 'sha256:' + model.digest, 4_000_000), { status: 'pushing manifest' });
   await sendProgress(ctx, body.stream ?? true, steps, { onComplete: () => undefined });
 }

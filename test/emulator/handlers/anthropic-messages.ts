@@ -7,7 +7,7 @@ import type { Ctx } from '../context.js';
 import { ChunkStream, sseEvent } from '../chunk-stream.js';
 import { planGeneration } from '../generation.js';
 import { bindJson, contentText, generateSilently, requireCapability, resolveModel } from '../handler-kit.js';
-import { sendError, sendJson } from '../reply.js';
+import { sendError, sendJson, STREAM_HEADERS } from '../reply.js';
 import { AnthropicMessagesRequest } from '../request-schemas.js';
 
 interface MessagesBody {
@@ -27,9 +27,13 @@ function estimateInputTokens(text: string, real: number): number {
 export async function messagesHandler(ctx: Ctx): Promise<void> {
   const body = bindJson<MessagesBody>(ctx, AnthropicMessagesRequest);
   if (!body) return;
-  if (!body.max_tokens || body.max_tokens <= 0) return sendError(ctx, 400, 'max_tokens is required and must be greater than 0');
+  // AnthropicMessagesMiddleware's own checks, in its order (middleware/anthropic.go).
+  if (!body.model) return sendError(ctx, 400, 'model is required');
+  if (!body.max_tokens || body.max_tokens <= 0) return sendError(ctx, 400, 'max_tokens is required and must be positive');
   const messages = body.messages ?? [];
   if (messages.length === 0) return sendError(ctx, 400, 'messages is required');
+  // Set by the middleware before ChatHandler runs, so a not-found answer carries them too.
+  if (body.stream) ctx.presetHeaders = STREAM_HEADERS;
   const model = resolveModel(ctx, body.model);
   if (!model || !requireCapability(ctx, model, 'completion', 'chat')) return;
   ctx.state.markLoaded(model);

@@ -1,7 +1,7 @@
 // Read-only routes: GET/HEAD /, GET/HEAD /api/version, GET /api/status, GET/HEAD /api/tags,
 // GET /api/ps, POST /api/show and GET /api/experimental/model-recommendations (doc §1.1).
 import type { Ctx } from '../context.js';
-import { bindJson, resolveModel } from '../handler-kit.js';
+import { bindJson, NOT_FOUND_SHOW, resolveModel } from '../handler-kit.js';
 import { validateOptions } from '../options.js';
 import { sendError, sendJson, sendText } from '../reply.js';
 import { ShowRequest } from '../request-schemas.js';
@@ -70,7 +70,7 @@ export function showHandler(ctx: Ctx): void {
   const optErr = validateOptions(body.options);
   if (optErr) return sendError(ctx, 400, optErr);
   // `name` is the deprecated spelling, used only when `model` is empty.
-  const model = resolveModel(ctx, body.model || body.name);
+  const model = resolveModel(ctx, body.model || body.name, NOT_FOUND_SHOW);
   if (!model) return;
   const embedding = model.capabilities.includes('embedding');
   sendJson(ctx, 200, {

@@ -2,7 +2,7 @@
 // /api/embeddings (`{"embedding":[...]}`, no counts at all), doc §1.1.
 import type { Ctx } from '../context.js';
 import { countPromptTokens, EMBEDDING_DIMS, embeddingFor } from '../generation.js';
-import { bindJson, resolveModel } from '../handler-kit.js';
+import { bindJson, NOT_FOUND_PULL_FIRST, resolveModel } from '../handler-kit.js';
 import { parseKeepAlive, validateOptions } from '../options.js';
 import { sendError, sendJson } from '../reply.js';
 import { EmbeddingRequest, EmbedRequest } from '../request-schemas.js';
@@ -32,14 +32,16 @@ export function checkDimensions(dimensions: number | undefined): string | undefi
 export function embedHandler(ctx: Ctx): void {
   const body = bindJson<EmbedBody>(ctx, EmbedRequest);
   if (!body) return;
-  const model = resolveModel(ctx, body.model);
+  // EmbedHandler checks the input's type before it looks the model up.
+  const inputs = embedInputs(body.input);
+  if (typeof inputs === 'string' && body.model) return sendError(ctx, 400, inputs);
+  const model = resolveModel(ctx, body.model, NOT_FOUND_PULL_FIRST);
   if (!model) return;
+  if (typeof inputs === 'string') return sendError(ctx, 400, inputs);
   const optErr = validateOptions(body.options);
   if (optErr) return sendError(ctx, 400, optErr);
   const keepAlive = parseKeepAlive(body.keep_alive);
   if (keepAlive.kind === 'error') return sendError(ctx, 400, keepAlive.message);
-  const inputs = embedInputs(body.input);
-  if (typeof inputs === 'string') return sendError(ctx, 400, inputs);
   const dimErr = checkDimensions(body.dimensions);
   if (dimErr) return sendError(ctx, 400, dimErr);
   ctx.state.markLoaded(model);
@@ -67,7 +69,8 @@ export function embedHandler(ctx: Ctx): void {
 export function embeddingsHandler(ctx: Ctx): void {
   const body = bindJson<{ model?: string; prompt?: string; keep_alive?: unknown; options?: Record<string, unknown> }>(ctx, EmbeddingRequest);
   if (!body) return;
-  const model = resolveModel(ctx, body.model);
+  // EmbeddingsHandler goes straight to getModel: no case-insensitive getExistingName.
+  const model = resolveModel(ctx, body.model, NOT_FOUND_PULL_FIRST, true);
   if (!model) return;
   const optErr = validateOptions(body.options);
   if (optErr) return sendError(ctx, 400, optErr);

@@ -2,7 +2,7 @@
 // and the multipart POST /v1/audio/transcriptions (doc §1.1, §1.3).
 import type { Ctx } from '../context.js';
 import { countPromptTokens, EMBEDDING_DIMS, embeddingFor } from '../generation.js';
-import { bindJson, resolveModel } from '../handler-kit.js';
+import { bindJson, NOT_FOUND_PULL_FIRST, NOT_FOUND_SHOW, resolveModel } from '../handler-kit.js';
 import { boundaryOf, parseMultipart } from '../multipart.js';
 import { sendError, sendJson } from '../reply.js';
 import { OpenAIEmbedRequest } from '../request-schemas.js';
@@ -22,7 +22,7 @@ export function openaiEmbeddingsHandler(ctx: Ctx): void {
   if (typeof inputs === 'string' || inputs.length === 0) return sendError(ctx, 400, 'invalid input');
   const dimErr = checkDimensions(body.dimensions);
   if (dimErr) return sendError(ctx, 400, dimErr);
-  const model = resolveModel(ctx, body.model);
+  const model = resolveModel(ctx, body.model, NOT_FOUND_PULL_FIRST);
   if (!model) return;
   ctx.state.markLoaded(model);
   const dims = body.dimensions || EMBEDDING_DIMS;
@@ -49,7 +49,8 @@ export function listModelsHandler(ctx: Ctx): void {
 
 export function retrieveModelHandler(ctx: Ctx): void {
   const name = ctx.params['model'] ?? '';
-  const model = resolveModel(ctx, name);
+  // RetrieveMiddleware hands the name to ShowHandler, whose not-found text is its own.
+  const model = resolveModel(ctx, name, NOT_FOUND_SHOW);
   if (model) sendJson(ctx, 200, modelEntry(model, name));
 }
 

@@ -6,7 +6,7 @@ import type { Ctx } from '../context.js';
 import { ChunkStream, sseEvent } from '../chunk-stream.js';
 import { planGeneration, unixSeconds, type GenerationPlan } from '../generation.js';
 import { bindJson, contentText, generateSilently, requireCapability, resolveModel } from '../handler-kit.js';
-import { sendError, sendJson } from '../reply.js';
+import { sendError, sendJson, STREAM_HEADERS } from '../reply.js';
 import { ResponsesRequest } from '../request-schemas.js';
 
 interface ResponsesBody {
@@ -42,6 +42,8 @@ export async function responsesHandler(ctx: Ctx): Promise<void> {
   if (!body) return;
   const text = inputText(body.input);
   if (text === undefined) return sendError(ctx, 400, 'input is required and must be a string or an array of input items');
+  // Set by ResponsesMiddleware before ChatHandler runs, so a not-found answer carries them too.
+  if (body.stream) ctx.presetHeaders = STREAM_HEADERS;
   const model = resolveModel(ctx, body.model);
   if (!model || !requireCapability(ctx, model, 'completion', 'chat')) return;
   ctx.state.markLoaded(model);
