@@ -9,9 +9,20 @@ import { invalidProxyEntries } from '../core/ip.js';
  * and come out of parsing as milliseconds and bytes.
  */
 
+/**
+ * What editors are told about durations and sizes (`gatehouse config schema`): the JSON Schema
+ * keywords below apply to strings (pattern) or numbers (minimum) only, and mirror parseDuration and
+ * parseSize (a test keeps them in step). Validation itself stays in the transforms.
+ */
+export const DURATION_PATTERN = '^\\s*(0|(\\d+(\\.\\d+)?(ms|s|m|h|d|w))+)\\s*$';
+export const SIZE_PATTERN = '^\\s*\\d+(\\.\\d+)?\\s*(([kKmMgGtT][iI]?)?[bB])?\\s*$';
+const durationHint = { description: 'A duration: "500ms", "30s", "5m", "2h", "7d", "2w" or "1h30m"; a number is seconds.', pattern: DURATION_PATTERN, minimum: 0 };
+const sizeHint = { description: 'A size: "512kb", "16mb", "2gb" (binary multiples; kib, mib, gib too); a number is bytes.', pattern: SIZE_PATTERN, minimum: 0 };
+
 const duration = (def: string) =>
   z
     .union([z.string(), z.number()])
+    .meta(durationHint)
     .default(def)
     .transform((v, ctx) => {
       const ms = typeof v === 'number' ? v * 1000 : parseDuration(v);
@@ -25,6 +36,7 @@ const duration = (def: string) =>
 const size = (def: string) =>
   z
     .union([z.string(), z.number()])
+    .meta(sizeHint)
     .default(def)
     .transform((v, ctx) => {
       const n = parseSize(v);
@@ -312,6 +324,11 @@ export const ConfigSchema = z.strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
       /** auto = pretty when stdout is a terminal, JSON otherwise. */
       format: z.enum(['auto', 'json', 'pretty']).default('auto'),
+      /**
+       * The access log, one line per request at info: all; refused = only refused requests; off =
+       * none. Upstream failures are logged at warn whatever this says (they need the operator).
+       */
+      requests: z.enum(['all', 'refused', 'off']).default('all'),
     })
     .prefault({}),
 });

@@ -24,6 +24,7 @@ import { isModelRef, parseModelRef } from '../policy/model-name.js';
 import { boundaryOf, readFormFields } from '../policy/multipart.js';
 import { Exchange, type ExchangeOutcome } from '../proxy/exchange.js';
 import { upstreamRequestHeaders } from '../proxy/headers.js';
+import { upstreamFailureCause } from '../proxy/upstream-errors.js';
 import { familyForPath, matchRoute } from '../routes/match.js';
 import type { RouteDef } from '../routes/table.js';
 import { compileClientAddress } from './client-address.js';
@@ -351,12 +352,14 @@ export class Gateway {
       rewriteBody: list ? (b, status) => (status === 200 ? filterModelList(list, b, p!.allowlist, cloudAllowed) : b) : null,
       onError: (err) => this.#refuse(scope, res, err, route.family, cors, true),
       onFinish: (o: ExchangeOutcome) => {
-        scope.bytesOut = o.bytesOut;
+        // += : an upstream failure before the headers was answered by #refuse, which counted its body.
+        scope.bytesOut += o.bytesOut;
         if (o.firstByteAt !== null) scope.ttfbMs = o.firstByteAt - scope.start;
         if (o.clientAborted) scope.clientAborted = true;
         if (o.error) {
           scope.reason = o.error.code;
-          scope.upstreamError = o.error.message;
+          // The cause (ECONNREFUSED, a timeout) goes to the log and audit; the client got o.error.message.
+          scope.upstreamError = upstreamFailureCause(o.error);
         } else if (o.upstreamError) {
           scope.upstreamError = o.upstreamError;
         }
