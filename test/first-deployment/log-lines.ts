@@ -18,7 +18,7 @@ export function jsonLines(gw: GatewayProcess): LogLine[] {
 }
 
 /** Waits (bounded) until `pick` finds what it wants in the log; returns its last answer. */
-export async function waitForLog<T>(gw: GatewayProcess, pick: (lines: LogLine[]) => T | undefined, what: string, ms = 5000): Promise<T> {
+export async function waitForLog<T>(gw: GatewayProcess, pick: (lines: LogLine[]) => T | undefined, what: string, ms = 15_000): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
     const got = pick(jsonLines(gw));
