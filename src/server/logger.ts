@@ -16,8 +16,8 @@ export function createLogger(cfg: Config['log'], dest: NodeJS.WritableStream = p
     censor: '[redacted]',
   };
   if (pretty) {
-    // pino-pretty formats times and level names itself (it needs the numeric level to colour
-    // them); one line per event keeps the access log scannable on a terminal.
+    // pino-pretty formats times (local clock) and level names itself; one line per event keeps
+    // the access log scannable on a terminal.
     return pino({ level: cfg.level, redact, base: null }, pino.transport({ target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', singleLine: true } }));
   }
   const out = dest === process.stdout ? pino.destination({ dest: 1, sync: false }) : dest;
