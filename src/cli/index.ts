@@ -7,6 +7,7 @@ Usage:
   gatehouse serve [--config FILE] [--listen HOST:PORT] [--upstream URL] [--data-dir DIR]
   gatehouse keys create|add-ssh|add-cert|list|show|update|revoke ...
   gatehouse config check [--config FILE]
+  gatehouse config schema                       JSON Schema of gatehouse.yaml, for editors
   gatehouse usage [--since 24h|7d|DATE] [--until ..] [--by key|model|day|hour] [--key ID] [--json|--csv]
   gatehouse audit [--since ..] [--key ID] [--denied] [--follow] [--json] [--admin]
   gatehouse doctor [--config FILE] [--json]     check a deployment; exits 1 on critical findings

@@ -4,7 +4,7 @@ import { invalidProxyEntries } from '../core/ip.js';
 import { ROUTES } from '../routes/table.js';
 
 /** Routes whose body Gatehouse reads whole (body_limits.routes keys). */
-const BODY_ROUTE_IDS: ReadonlySet<string> = new Set(ROUTES.filter((r) => r.body === 'json' || r.body === 'multipart').map((r) => r.id));
+const BODY_ROUTE_IDS = ROUTES.filter((r) => r.body === 'json' || r.body === 'multipart').map((r) => r.id) as [string, ...string[]];
 
 /**
  * The configuration schema: every key Gatehouse reads, its type and its secure default, in one
@@ -13,9 +13,20 @@ const BODY_ROUTE_IDS: ReadonlySet<string> = new Set(ROUTES.filter((r) => r.body 
  * and come out of parsing as milliseconds and bytes.
  */
 
+/**
+ * What editors are told about durations and sizes (`gatehouse config schema`): the JSON Schema
+ * keywords below apply to strings (pattern) or numbers (minimum) only, and mirror parseDuration and
+ * parseSize (a test keeps them in step). Validation itself stays in the transforms.
+ */
+export const DURATION_PATTERN = '^\\s*(0|(\\d+(\\.\\d+)?(ms|s|m|h|d|w))+)\\s*$';
+export const SIZE_PATTERN = '^\\s*\\d+(\\.\\d+)?\\s*(([kKmMgGtT][iI]?)?[bB])?\\s*$';
+const durationHint = { description: 'A duration: "500ms", "30s", "5m", "2h", "7d", "2w" or "1h30m"; a number is seconds.', pattern: DURATION_PATTERN, minimum: 0 };
+const sizeHint = { description: 'A size: "512kb", "16mb", "2gb" (binary multiples; kib, mib, gib too); a number is bytes.', pattern: SIZE_PATTERN, minimum: 0 };
+
 const duration = (def: string) =>
   z
     .union([z.string(), z.number()])
+    .meta(durationHint)
     .default(def)
     .transform((v, ctx) => {
       const ms = typeof v === 'number' ? v * 1000 : parseDuration(v);
@@ -26,9 +37,24 @@ const duration = (def: string) =>
       return ms;
     });
 
+/** A size with no default (per-route overrides). */
+const sizeValue = () =>
+  z
+    .union([z.string(), z.number()])
+    .meta(sizeHint)
+    .transform((v, ctx) => {
+      const n = parseSize(v);
+      if (n === null) {
+        ctx.addIssue({ code: 'custom', message: `not a size: ${JSON.stringify(v)} (use e.g. "512kb", "16mb", "2gb"; numbers are bytes)` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
 const size = (def: string) =>
   z
     .union([z.string(), z.number()])
+    .meta(sizeHint)
     .default(def)
     .transform((v, ctx) => {
       const n = parseSize(v);
@@ -182,12 +208,7 @@ export const ConfigSchema = z.strictObject({
       multipart: size('32mb'),
       blob: size('64gb'),
       /** Per-route overrides of json/multipart, by route id (`chat: 8mb`, `openai.embeddings: 4mb`). */
-      routes: z
-        .record(
-          z.string().refine((id) => BODY_ROUTE_IDS.has(id), { message: `must be the id of a route with a JSON or multipart body: ${[...BODY_ROUTE_IDS].join(', ')}` }),
-          size('32mb'),
-        )
-        .default({}),
+      routes: z.partialRecord(z.enum(BODY_ROUTE_IDS), sizeValue()).prefault({}),
     })
     .prefault({}),
   timeouts: z
@@ -323,6 +344,11 @@ export const ConfigSchema = z.strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
       /** auto = pretty when stdout is a terminal, JSON otherwise. */
       format: z.enum(['auto', 'json', 'pretty']).default('auto'),
+      /**
+       * The access log, one line per request at info: all; refused = only refused requests; off =
+       * none. Upstream failures are logged at warn whatever this says (they need the operator).
+       */
+      requests: z.enum(['all', 'refused', 'off']).default('all'),
     })
     .prefault({}),
 });

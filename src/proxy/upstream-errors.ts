@@ -30,3 +30,23 @@ export function mapUpstreamError(err: unknown): GatewayError {
       return refuse('GW_ERR_UPSTREAM_BAD_RESPONSE', 'Ollama answered in a way Gatehouse could not pass on', { cause: err });
   }
 }
+
+/**
+ * The cause of an upstream failure as the operator needs it, for the log and the audit record
+ * (never the client's body): what the socket or undici reported, e.g. "connect ECONNREFUSED
+ * 127.0.0.1:11434" or "UND_ERR_HEADERS_TIMEOUT: Headers Timeout Error". Falls back to the
+ * client-facing message when there is no cause (our own refusals raised mid-upload).
+ */
+export function upstreamFailureCause(err: GatewayError): string {
+  return err.cause === undefined || err.cause === null ? err.message : describe(err.cause, 0);
+}
+
+function describe(e: unknown, depth: number): string {
+  if (!(e instanceof Error)) return String(e);
+  // Happy eyeballs (a host name with IPv4 and IPv6 addresses) fails with every attempt's error.
+  if (e instanceof AggregateError && e.errors.length > 0) return e.errors.map((x) => describe(x, depth + 1)).join('; ');
+  const code = (e as { code?: unknown }).code;
+  let text = typeof code === 'string' && code && !e.message.includes(code) ? `${code}: ${e.message}` : e.message || e.name;
+  if (e.cause !== undefined && e.cause !== e && depth < 3) text += ` (${describe(e.cause, depth + 1)})`;
+  return text;
+}

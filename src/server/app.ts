@@ -104,7 +104,7 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
     ? new AuditWriter({ store: stores.audit, batchSize: config.audit.batch_size, queueSize: config.audit.queue_size, flushIntervalMs: config.audit.flush_interval, retentionMs: config.audit.retention, log })
     : null;
   const metrics = config.metrics.listen === 'off' ? null : createMetrics({ limiter, keys, audit, upstreamUp: upstreamProbe(pool, host) });
-  const observer = new Observers([new RequestLog(log), ...(audit ? [audit] : []), ...(metrics ? [metrics.observer] : []), ...(o.observers ?? [])]);
+  const observer = new Observers([new RequestLog(log, config.log.requests), ...(audit ? [audit] : []), ...(metrics ? [metrics.observer] : []), ...(o.observers ?? [])]);
   const lastUsed = new LastUsed(stores.keys);
   lastUsed.start();
   const gateway = new Gateway({

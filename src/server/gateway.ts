@@ -28,6 +28,7 @@ import { missingModelMessage, presetStreamHeaders } from '../policy/missing-mode
 import { Exchange, type ExchangeOutcome } from '../proxy/exchange.js';
 import { ollamaNotFound, replayAnswer, type UpstreamAnswer } from '../proxy/missing-model-answer.js';
 import { upstreamRequestHeaders } from '../proxy/headers.js';
+import { upstreamFailureCause } from '../proxy/upstream-errors.js';
 import { familyForPath, matchRoute } from '../routes/match.js';
 import type { RouteDef } from '../routes/table.js';
 import { compileClientAddress } from './client-address.js';
@@ -415,12 +416,14 @@ export class Gateway {
       holdResponse: route.id === 'blobs.upload' && p ? this.#d.blobs.holdUpload(UploadProof.of(req), p) : null,
       onError: (err) => this.#refuse(scope, res, err, route.family, cors, true),
       onFinish: (o: ExchangeOutcome) => {
-        scope.bytesOut = o.bytesOut;
+        // += : an upstream failure before the headers was answered by #refuse, which counted its body.
+        scope.bytesOut += o.bytesOut;
         if (o.firstByteAt !== null) scope.ttfbMs = o.firstByteAt - scope.start;
         if (o.clientAborted) scope.clientAborted = true;
         if (o.error) {
           scope.reason = o.error.code;
-          scope.upstreamError = o.error.message;
+          // The cause (ECONNREFUSED, a timeout) goes to the log and audit; the client got o.error.message.
+          scope.upstreamError = upstreamFailureCause(o.error);
         } else if (o.upstreamError) {
           scope.upstreamError = o.upstreamError;
         }

@@ -43,7 +43,9 @@ export class Health {
     if (res.destroyed) return;
     const text = JSON.stringify(body);
     res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', 'x-request-id': scope.id, ...(cors ?? {}) });
-    res.end(res.req.method === 'HEAD' ? undefined : text);
+    const head = res.req.method === 'HEAD';
+    scope.bytesOut = head ? 0 : Buffer.byteLength(text);
+    res.end(head ? undefined : text);
   }
 
   #checkUpstream(): Promise<void> {

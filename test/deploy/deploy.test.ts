@@ -71,7 +71,11 @@ describe('compose.yaml', () => {
     assert.deepEqual(gh.ports, ['${GATEHOUSE_PUBLISH:-127.0.0.1:11435}:11435']);
     assert.equal(gh.environment?.GATEHOUSE_UPSTREAM, 'http://ollama:11434');
     assert.ok(networksOf(gh).some((n) => networksOf(composeDoc.services.ollama!).includes(n)));
-    for (const [name, s] of Object.entries(composeDoc.services)) assert.equal(s.ports === undefined || name === 'gatehouse', true, `${name} publishes a port`);
+    for (const [name, s] of Object.entries(composeDoc.services)) {
+      // The one exception, behind a profile: Prometheus's UI, on loopback unless told otherwise.
+      if (name === 'prometheus') assert.deepEqual(s.ports, ['${PROMETHEUS_PUBLISH:-127.0.0.1:9090}:9090']);
+      else assert.equal(s.ports === undefined || name === 'gatehouse', true, `${name} publishes a port`);
+    }
   });
 
   it('data lives in named volumes; the Gatehouse container is locked down', () => {
