@@ -8,9 +8,9 @@
  * limit allows; it only decides how many requests may start together.
  *
  * The estimate is the 95th percentile of the last OUTPUT_SAMPLES completions (a fixed ring, kept
- * sorted beside it: a new sample costs one shift of at most OUTPUT_SAMPLES numbers, reading the
- * estimate costs nothing). Until MIN_SAMPLES real counts have been seen it is the larger of
- * DEFAULT_OUTPUT_ESTIMATE and the longest answer seen so far.
+ * sorted beside it: a new sample replaces the oldest one there and slides to its place, nothing
+ * moves when answers are steady, and reading the estimate costs nothing). Until MIN_SAMPLES real
+ * counts have been seen it is the larger of DEFAULT_OUTPUT_ESTIMATE and the longest answer seen.
  *
  * Estimates live in the process (with Redis too: see docs/limits.md); they are not limits, and a
  * replica without history starts from the default.
@@ -58,24 +58,35 @@ export class OutputEstimate {
   /** Records the real completion count of a request that has ended. */
   add(completionTokens: number): void {
     const v = completionTokens > 0 ? Math.min(0xffffffff, Math.ceil(completionTokens)) : 0;
+    const ring = this.#ring;
     const sorted = this.#sorted;
+    const at = this.#next;
+    this.#next = at + 1 === OUTPUT_SAMPLES ? 0 : at + 1;
     let n = this.#n;
+    // The slot of the sorted copy that the new sample takes: the oldest sample's once the ring is
+    // full (a steady answer length replaces an equal one and moves nothing), else a new one.
+    let i: number;
     if (n === OUTPUT_SAMPLES) {
-      // Take the oldest sample out of the sorted copy.
-      const old = this.#ring[this.#next]!;
-      let i = 0;
+      const old = ring[at]!;
+      ring[at] = v;
+      if (old === v) return;
+      i = 0;
       while (sorted[i] !== old) i++;
-      sorted.copyWithin(i, i + 1, n);
-      n--;
+    } else {
+      ring[at] = v;
+      i = n;
+      this.#n = ++n;
     }
-    // Insert the new one in order.
-    let i = n;
-    while (i > 0 && sorted[i - 1]! > v) i--;
-    sorted.copyWithin(i + 1, i, n);
+    // Slide it to its place (plain loops: cheaper than copyWithin's builtin call for 32 numbers).
+    while (i > 0 && sorted[i - 1]! > v) {
+      sorted[i] = sorted[i - 1]!;
+      i--;
+    }
+    while (i < n - 1 && sorted[i + 1]! < v) {
+      sorted[i] = sorted[i + 1]!;
+      i++;
+    }
     sorted[i] = v;
-    this.#n = ++n;
-    this.#ring[this.#next] = v;
-    this.#next = (this.#next + 1) % OUTPUT_SAMPLES;
     if (v > this.#max) this.#max = v;
     this.#value = n < MIN_SAMPLES ? Math.max(DEFAULT_OUTPUT_ESTIMATE, this.#max) : sorted[Math.ceil(0.95 * n) - 1]!;
   }
