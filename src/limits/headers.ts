@@ -91,7 +91,7 @@ export function rateRefusal(r: Refused, s: AcquireSpec): GatewayError {
       const hint = (s.tokens ?? 0) > left && left > 0 ? '; a lower max_tokens / num_predict needs a smaller reservation' : '';
       return refuse('GW_ERR_TOKENS_EXHAUSTED', limit === 0
         ? `this key may not use tokens (its token limit ${per} is 0); ask the operator to raise it`
-        : `token limit reached: this key may use ${limit} tokens ${per}, ${left} are left and this request reserves up to ${need} (prompt estimate + output cap)${hint}; ${when}`, { headers });
+        : `token limit reached: this key may use ${limit} tokens ${per}, ${left} are left and this request reserves up to ${need} (prompt estimate + expected output)${hint}; ${when}`, { headers });
     }
     default:
       throw new Error(`not a rate blocker: ${r.blocker}`);

@@ -4,6 +4,7 @@ import type { AuthFailureGuard } from './auth-failures.js';
 import { FairQueue, type QueueEntry } from './fair-queue.js';
 import { concurrencyRefusal, rateHeaders, rateRefusal, retryAfterSeconds } from './headers.js';
 import type { Plans } from './plan.js';
+import { OutputEstimates, type OutputEstimate } from './output-estimate.js';
 import { isPromise, RATE_BLOCKERS, type AcquireResult, type AcquireSpec, type Blocker, type Granted, type Lease, type LimitStore, type ModelCap, type Windows } from './store.js';
 import type { Admission, AdmissionRequest, Limiter, LimiterSnapshot } from './types.js';
 
@@ -45,6 +46,7 @@ const NO_MODELS: readonly ModelCap[] = Object.freeze([]);
 
 interface Waiter extends QueueEntry {
   readonly spec: AcquireSpec;
+  readonly est: OutputEstimate | null;
   readonly since: number;
   readonly signal: AbortSignal;
   blocker: Blocker;
@@ -62,6 +64,8 @@ export class GatewayLimiter implements Limiter {
   readonly #auth: AuthFailureGuard;
   readonly #onClose: (() => Promise<void>) | undefined;
   readonly #queue = new FairQueue<Waiter>();
+  /** Expected output per key and model: what a token request reserves besides its prompt. */
+  readonly #estimates = new OutputEstimates();
   #held = 0;
   /** Moving average of how long a permit is held (ms): the Retry-After of concurrency refusals. */
   #holdMs = 1000;
@@ -89,12 +93,22 @@ export class GatewayLimiter implements Limiter {
     const global = gpu ? this.#plans.global : null;
     if (!plan.always && !tokens && models.length === 0 && global === null) return FREE;
     if (this.#closed) return Promise.reject(refuse('GW_ERR_SHUTTING_DOWN', 'the gateway is shutting down; try again shortly'));
+    // The reservation: the prompt estimate plus the output this key's requests to this model are
+    // likely to produce, never more than the request's own output cap. A request that uses more
+    // is charged the difference as debt when it ends (store.ts), which is what keeps the limit.
+    let est: OutputEstimate | null = null;
+    let reserve = 0;
+    if (tokens) {
+      const cap = req.outputCap > 0 ? req.outputCap : 0;
+      if (cap > 0) est = this.#estimates.of(plan.pid, req.models[0] ?? '');
+      reserve = Math.max(0, Math.ceil(req.promptEstimate + (est !== null && est.value < cap ? est.value : cap)) || 0);
+    }
     const spec: AcquireSpec = {
       pid: plan.pid,
       rpm: plan.rpm,
       tpm: tokens ? plan.tpm : null,
       tpd: tokens ? plan.tpd : null,
-      tokens: tokens ? Math.max(0, Math.ceil(req.reserveTokens) || 0) : null,
+      tokens: tokens ? reserve : null,
       concurrency: plan.concurrency,
       models,
       global,
@@ -103,7 +117,7 @@ export class GatewayLimiter implements Limiter {
     // (FIFO within a key); anything else is decided at once.
     const head = this.#queue.head(spec.pid);
     if (head && (head.blocker === 'principal' || (head.blocker === 'global' && global !== null) || (head.blocker === 'model' && models.some((m) => m.model === head.model)))) {
-      return this.#enqueue(spec, req, head.blocker, head.model, null);
+      return this.#enqueue(spec, est, req, head.blocker, head.model, null);
     }
     let r: AcquireResult | Promise<AcquireResult>;
     try {
@@ -111,8 +125,8 @@ export class GatewayLimiter implements Limiter {
     } catch (err) {
       return Promise.reject(err);
     }
-    if (isPromise(r)) return r.then((x) => this.#decide(spec, x, req));
-    return this.#decide(spec, r, req);
+    if (isPromise(r)) return r.then((x) => this.#decide(spec, est, x, req));
+    return this.#decide(spec, est, r, req);
   }
 
   authFailure(ip: string): number {
@@ -148,15 +162,15 @@ export class GatewayLimiter implements Limiter {
     if (this.#queue.size > 0) this.#pump();
   }
 
-  #decide(spec: AcquireSpec, r: AcquireResult, req: AdmissionRequest): Admission | Promise<Admission> {
-    if (r.ok) return this.#granted(r);
+  #decide(spec: AcquireSpec, est: OutputEstimate | null, r: AcquireResult, req: AdmissionRequest): Admission | Promise<Admission> {
+    if (r.ok) return this.#granted(r, est);
     if (RATE_BLOCKERS.has(r.blocker)) return Promise.reject(rateRefusal(r, spec));
-    return this.#enqueue(spec, req, r.blocker, r.model, r);
+    return this.#enqueue(spec, est, req, r.blocker, r.model, r);
   }
 
-  #granted(r: Granted): Admission {
+  #granted(r: Granted, est: OutputEstimate | null): Admission {
     this.#held++;
-    return new Held(this, r.lease, rateHeaders(r));
+    return new Held(this, r.lease, rateHeaders(r), est);
   }
 
   #retryAfter(): number {
@@ -164,7 +178,7 @@ export class GatewayLimiter implements Limiter {
   }
 
   /** `req.signal` is read only here: callers may create it lazily, and only a waiter needs one. */
-  #enqueue(spec: AcquireSpec, req: AdmissionRequest, blocker: Blocker, model: string | undefined, w: Windows | null): Promise<Admission> {
+  #enqueue(spec: AcquireSpec, est: OutputEstimate | null, req: AdmissionRequest, blocker: Blocker, model: string | undefined, w: Windows | null): Promise<Admission> {
     const cap = blocker === 'principal' ? spec.concurrency : blocker === 'global' ? spec.global : spec.models.find((m) => m.model === model)?.cap;
     const q = this.#q;
     if (cap === 0 || q.maxSize === 0 || q.maxWaitMs === 0) return Promise.reject(concurrencyRefusal(blocker, spec, model, this.#retryAfter(), 'full', 0, w));
@@ -175,7 +189,7 @@ export class GatewayLimiter implements Limiter {
     return new Promise<Admission>((resolve, reject) => {
       const now = performance.now();
       const waiter: Waiter = {
-        pid: spec.pid, spec, since: now, deadline: now + q.maxWaitMs, signal, done: false,
+        pid: spec.pid, spec, est, since: now, deadline: now + q.maxWaitMs, signal, done: false,
         blocker, model, windows: w, resolve, reject,
         onAbort: () => {
           if (waiter.done) return;
@@ -287,7 +301,7 @@ export class GatewayLimiter implements Limiter {
         }
         if (r.ok) {
           this.#queue.served(w);
-          this.#settle(w, this.#granted(r), null);
+          this.#settle(w, this.#granted(r, w.est), null);
           granted = true;
           break;
         }
@@ -314,11 +328,14 @@ class Held implements Admission {
   readonly #limiter: GatewayLimiter;
   #lease: Lease | null;
   readonly #since = performance.now();
+  /** Learns this request's real output (token-limited requests with an output cap only). */
+  readonly #est: OutputEstimate | null;
 
-  constructor(limiter: GatewayLimiter, lease: Lease, headers: readonly string[]) {
+  constructor(limiter: GatewayLimiter, lease: Lease, headers: readonly string[], est: OutputEstimate | null) {
     this.#limiter = limiter;
     this.#lease = lease;
     this.headers = headers;
+    this.#est = est;
   }
 
   release(usage: TokenUsage | null): void {
@@ -326,6 +343,9 @@ class Held implements Admission {
     if (!lease) return;
     this.#lease = null;
     lease.release(usedTokens(usage));
+    // Only real counts teach the estimate: an estimated usage (a client that left, a stream that
+    // failed before its final count) says how far the answer got, not how long it would have been.
+    if (this.#est !== null && usage !== null && !usage.estimated) this.#est.add(Number(usage.completion) || 0);
     this.#limiter.released(this.#since);
   }
 }

@@ -34,7 +34,7 @@ export interface AcquireSpec {
   /** Token limits are checked only when `tokens` is not null (routes that use tokens). */
   readonly tpm: number | null;
   readonly tpd: number | null;
-  /** Reservation estimate (prompt + output cap), or null when the route uses no tokens. */
+  /** Reservation (prompt estimate + expected output, at most the output cap; limiter.ts), or null when the route uses no tokens. */
   readonly tokens: number | null;
   readonly concurrency: number | null;
   readonly models: readonly ModelCap[];

@@ -6,7 +6,8 @@ import type { RouteDef } from '../routes/table.js';
  * The contract between the request path and the limiter. The request path asks once, before it
  * forwards anything (`admit`), and settles once, when the response has really ended
  * (`Admission.release`): the permit is held for the whole stream (threats.md G3) and the token
- * reservation is replaced by the real count (G4).
+ * reservation is replaced by the real count (G4), which also teaches the limiter how long this
+ * key's answers from this model are.
  */
 
 export interface AdmissionRequest {
@@ -14,8 +15,18 @@ export interface AdmissionRequest {
   route: RouteDef;
   /** Canonical model names (for per-model concurrency caps). */
   models: readonly string[];
-  /** Tokens to reserve up front: prompt estimate + output cap (0 for routes that use no tokens). */
-  reserveTokens: number;
+  /**
+   * Tokens the prompt is estimated to use (body bytes / 4, at most the context size); 0 for routes
+   * that use no tokens.
+   */
+  promptEstimate: number;
+  /**
+   * The request's own output limit after the clamps (num_predict / max_tokens / max_output_tokens);
+   * 0 for routes that produce no output (embeddings, listings). The limiter reserves
+   * promptEstimate + min(outputCap, the output it expects for this key and model) and settles to
+   * the real count at the end (output-estimate.ts).
+   */
+  outputCap: number;
   /**
    * Fires when the client goes away while the request waits in a queue. Read it only when a
    * request is about to wait: the gateway creates it lazily (a getter), so requests that are

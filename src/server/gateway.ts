@@ -366,7 +366,8 @@ export class Gateway {
     body: Outgoing | null, cors: Record<string, string> | null, reserveTokens: number, promptEstimate: number | null, injectedUsage: boolean,
     hidden: UpstreamAnswer | null = null,
   ): void {
-    const request = new PendingAdmission(scope, res, route, reserveTokens);
+    // The limiter reserves the prompt estimate plus the output it expects, at most this cap.
+    const request = new PendingAdmission(scope, res, route, promptEstimate ?? 0, Math.max(0, reserveTokens - (promptEstimate ?? 0)));
     const refused = (err: unknown): void => {
       if (request.aborted || res.destroyed) return;
       const e = err instanceof GatewayError ? err : refuse('GW_ERR_LIMITS_UNAVAILABLE', 'the gateway cannot check limits right now; try again shortly', { cause: err });
@@ -484,7 +485,8 @@ class PendingAdmission implements AdmissionRequest {
     private readonly scope: RequestScope,
     private readonly res: ServerResponse,
     readonly route: RouteDef,
-    readonly reserveTokens: number,
+    readonly promptEstimate: number,
+    readonly outputCap: number,
   ) {
     this.principal = scope.principal!;
     this.models = scope.models;

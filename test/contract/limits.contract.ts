@@ -5,6 +5,9 @@ import type { GatewayError } from '../../src/core/errors.js';
 import type { ConfigInput } from '../../src/config/schema.js';
 import type { GatewayLimiter } from '../../src/limits/limiter.js';
 import type { Admission } from '../../src/limits/types.js';
+import { DEFAULT_OUTPUT_ESTIMATE, OutputEstimate } from '../../src/limits/output-estimate.js';
+import { MINUTE } from '../../src/limits/store.js';
+import { prng, windows, worstWindow, type Run } from '../limits/bound.js';
 import { CHAT, headerValue, isRefusal, principal, request, sleep, TAGS, tryAdmit, within, type Backend } from '../limits/helpers.js';
 
 /**
@@ -136,6 +139,143 @@ export function limitsContract(t: ContractTarget): void {
       assert.equal(no.headers?.['retry-after'], '30'); // 300 tokens at 600/min
       clock.advance(30_000);
       assert.ok(!isRefusal(await tryAdmit(limiter, request(p, { tokens: 0 }))));
+    });
+
+    it('item 2: a tpm 20000 key runs 8 concurrent short chats at once (each reserves its prompt and the expected output, not its 8192 cap)', async () => {
+      const { limiter } = await make();
+      const p = principal('item2-eight', { tpm: 20_000 });
+      // Reserving the output cap, 30 + 8192 tokens each, two would fit; the default expected
+      // output (1024) lets 8 start together.
+      const all = await Promise.all(Array.from({ length: 8 }, () => tryAdmit(limiter, request(p, { tokens: 30, output: 8192 }))));
+      const refused = all.filter(isRefusal);
+      assert.deepEqual(refused.map((r) => r.code), [], 'none of the 8 is refused or waits');
+      assert.equal(limiter.snapshot().inFlight, 8, 'all 8 run at once');
+      assert.equal(limiter.snapshot().queued, 0);
+      const remaining = Math.min(...all.map((a) => Number(headerValue((a as Admission).headers, 'x-ratelimit-remaining-tokens'))));
+      assert.equal(remaining, 20_000 - 8 * (30 + DEFAULT_OUTPUT_ESTIMATE));
+      // They end with short answers: the unused part comes back, and the key has learned that
+      // its chats are short (8 real counts).
+      for (const a of all) (a as Admission).release({ prompt: 25, completion: 40, estimated: false });
+      const next = await tryAdmit(limiter, request(p, { tokens: 30, output: 8192 }));
+      assert.ok(!isRefusal(next));
+      assert.equal(headerValue(next.headers, 'x-ratelimit-remaining-tokens'), String(20_000 - 8 * 65 - (30 + 40)), 'now it reserves 30 + 40');
+      next.release({ prompt: 25, completion: 40, estimated: false });
+      // The request's own cap still bounds what is reserved.
+      const capped = await tryAdmit(limiter, request(principal('item2-capped', { tpm: 20_000 }), { tokens: 30, output: 100 }));
+      assert.ok(!isRefusal(capped));
+      assert.equal(headerValue(capped.headers, 'x-ratelimit-remaining-tokens'), String(20_000 - 130));
+      capped.release(null);
+    });
+
+    it('item 2: debt drives the bucket below zero; it admits nothing, not even a 1-token request, until refill has repaid it', async () => {
+      const { limiter, clock } = await make();
+      const p = principal('item2-debt', { tpm: 1000 });
+      // Reserves min(10 + 1024, 1000) = 1000 and really uses 3010: the bucket ends at -2010.
+      const a = await tryAdmit(limiter, request(p, { tokens: 10, output: 8192 }));
+      assert.ok(!isRefusal(a));
+      assert.equal(headerValue(a.headers, 'x-ratelimit-remaining-tokens'), '0');
+      a.release({ prompt: 10, completion: 3000, estimated: false });
+      const no = await tryAdmit(limiter, request(p, { tokens: 1 }));
+      assert.ok(isRefusal(no));
+      assert.equal(no.code, 'GW_ERR_TOKENS_EXHAUSTED');
+      assert.equal(no.headers?.['x-ratelimit-remaining-tokens'], '0');
+      assert.equal(no.headers?.['retry-after'], '121', '2011 tokens at 1000/min: 120.66 s');
+      assert.equal(no.headers?.['ratelimit-reset'], '181', 'the bucket is full again 3010 tokens later');
+      clock.advance(120_000);
+      assert.ok(isRefusal(await tryAdmit(limiter, request(p, { tokens: 1 }))), 'at -10 still nothing');
+      assert.ok(isRefusal(await tryAdmit(limiter, request(p, { tokens: 0 }))), 'not even a request that reserves nothing');
+      clock.advance(660);
+      const yes = await tryAdmit(limiter, request(p, { tokens: 1 }));
+      assert.ok(!isRefusal(yes), 'repaid: one token is there again');
+      yes.release({ prompt: 1, completion: 0, estimated: false });
+    });
+
+    it('item 2: a tpm 1000 key under a stream of long answers uses at most its limit + one output cap in every 2-minute window (injected clock)', async () => {
+      const { limiter, clock } = await make();
+      const L = 1000;
+      const CAP = 8192;
+      const p = principal('item2-long', { tpm: L });
+      const rnd = prng(11);
+      const runs: Run[] = [];
+      let seq = 0;
+      let refusals = 0;
+      const end = clock.now() + 60 * 60_000;
+      // One request at a time, as fast as the key is let: answers of 3000–8192 tokens.
+      while (clock.now() < end) {
+        const r = await tryAdmit(limiter, request(p, { tokens: 40, output: CAP }));
+        if (isRefusal(r)) {
+          refusals++;
+          assert.equal(r.code, 'GW_ERR_TOKENS_EXHAUSTED');
+          // A client that retries early is refused again; one that waits Retry-After is let in.
+          clock.advance(rnd() < 0.3 ? 5_000 : Number(r.headers?.['retry-after']) * 1000);
+          continue;
+        }
+        const at = clock.now();
+        const admitSeq = ++seq;
+        const output = Math.min(CAP, 3000 + Math.floor(rnd() * 6000));
+        clock.advance(Math.floor(rnd() * 40_000)); // the answer streams for up to 40 s
+        r.release({ prompt: 40, completion: output, estimated: false });
+        runs.push({ at, admitSeq, settleSeq: ++seq, reserved: L, used: 40 + output });
+      }
+      assert.ok(runs.length >= 8 && refusals > runs.length, `${runs.length} answers, ${refusals} refusals`);
+      const worst = worstWindow(runs, 2 * MINUTE);
+      assert.equal(worst.requests, 1, 'the debt of each answer keeps the next one out of its 2-minute window');
+      assert.ok(worst.usage <= L + CAP, `worst 2-minute window: ${worst.usage} tokens > ${L} + ${CAP}`);
+      for (const w of windows(runs, L, MINUTE, 2 * MINUTE)) assert.ok(w.usage <= w.bound + 1e-6, `window at ${w.start}: ${w.usage} > ${w.bound}`);
+    });
+
+    it('item 2: any mix of answers, 4 at a time: every 2-minute window stays within the documented bound', async () => {
+      const { limiter, clock } = await make();
+      const L = 1000;
+      const p = principal('item2-mix', { tpm: L });
+      const rnd = prng(5);
+      // The limiter's reservation, recomputed from the same real counts in the same order.
+      const shadow = new OutputEstimate();
+      const running: Array<{ a: Admission; run: Run; output: number; prompt: number }> = [];
+      const runs: Run[] = [];
+      let seq = 0;
+      let refused = 0;
+      for (let step = 0; step < 2500; step++) {
+        const x = rnd();
+        if (x < 0.45 && running.length < 4) {
+          const cap = [200, 1000, 3000, 8192][Math.floor(rnd() * 4)]!;
+          const promptEstimate = 20 + Math.floor(rnd() * 200);
+          const r = await tryAdmit(limiter, request(p, { tokens: promptEstimate, output: cap }));
+          if (isRefusal(r)) {
+            refused++;
+            continue;
+          }
+          const reserved = Math.min(L, Math.ceil(promptEstimate + Math.min(cap, shadow.value)));
+          const kind = rnd();
+          const wanted = kind < 0.5 ? 10 + Math.floor(rnd() * 90) : kind < 0.85 ? 100 + Math.floor(rnd() * 700) : 800 + Math.floor(rnd() * 4000);
+          // The real prompt may be longer than estimated (a template, dense text).
+          const prompt = promptEstimate + (rnd() < 0.2 ? Math.floor(rnd() * 100) : -Math.floor(rnd() * 10));
+          const run: Run = { at: clock.now(), admitSeq: ++seq, settleSeq: Infinity, reserved, used: 0 };
+          running.push({ a: r, run, output: Math.min(cap, wanted), prompt });
+          runs.push(run);
+        } else if (x < 0.8 && running.length > 0) {
+          const i = Math.floor(rnd() * running.length);
+          const [done] = running.splice(i, 1);
+          done!.a.release({ prompt: done!.prompt, completion: done!.output, estimated: false });
+          shadow.add(done!.output);
+          done!.run.used = done!.prompt + done!.output;
+          done!.run.settleSeq = ++seq;
+        } else {
+          clock.advance(Math.floor(rnd() * 15_000));
+        }
+      }
+      for (const d of running) {
+        d.a.release({ prompt: d.prompt, completion: d.output, estimated: false });
+        d.run.used = d.prompt + d.output;
+        d.run.settleSeq = ++seq;
+      }
+      assert.ok(runs.length > 200 && refused > 50, `${runs.length} admitted, ${refused} refused`);
+      let over = 0;
+      for (const w of windows(runs, L, MINUTE, 2 * MINUTE)) {
+        assert.ok(w.usage <= w.bound + 1e-6, `window at ${w.start}: ${w.usage} tokens > bound ${w.bound}`);
+        if (w.usage > 2 * L) over++;
+      }
+      assert.ok(over > 0, 'the run reaches the part of the bound beyond the refill (else it tests nothing)');
     });
 
     it('tpm: a reservation larger than the limit is clamped to it (needs a full bucket, never impossible)', async () => {

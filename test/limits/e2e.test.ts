@@ -161,6 +161,52 @@ describe('limits through a gateway process (memory backend)', () => {
     for (const o of open) o.abort();
   });
 
+  it('item 2: a --tpm 20000 key runs 8 concurrent short chats at once (none waits, none is refused)', async () => {
+    // Each chat gets the default output cap of 8192: reserving it (as before) let 2 run at once.
+    const { key } = await s.createKey('item2-eight', ['--tpm', '20000']);
+    s.emu.reset();
+    s.emu.fault({ chunks: 20, chunkDelayMs: 50, times: 8 });
+    const streams = await Promise.all(Array.from({ length: 8 }, (_, i) => openStream(s.gw.url, key, `short chat number ${i}`)));
+    assert.deepEqual(streams.map((x) => x.res.status), Array(8).fill(200));
+    await Promise.all(streams.map((x) => x.first));
+    assert.equal(s.emu.inFlight(), 8, 'all 8 are generating upstream at the same time');
+    const texts = await Promise.all(streams.map((x) => x.done));
+    for (const t of texts) assert.match(t, /"done":true/);
+    for (const x of streams) assert.ok(Number(x.res.headers.get('x-ratelimit-remaining-tokens')) >= 0);
+  });
+
+  it('item 2: a --tpm 1000 key under a stream of long answers gets one, and its debt refuses the rest of that 2-minute window', async () => {
+    const { key } = await s.createKey('item2-long', ['--tpm', '1000']);
+    s.emu.reset();
+    s.emu.fault({ chunks: 3000, times: 1000 });
+    const body = JSON.stringify({ model: 'llama3', stream: false, messages: MSG('tell me a very long story') });
+    const started = Date.now();
+    let ok = 0;
+    const retries: number[] = [];
+    while (Date.now() - started < 3000) {
+      const r = await call(`${s.gw.url}/api/chat`, { method: 'POST', key, body });
+      const text = await r.text();
+      if (r.status === 200) ok++;
+      else {
+        assert.equal(r.status, 429, text);
+        assert.equal(r.headers.get('x-gatehouse-error'), 'GW_ERR_TOKENS_EXHAUSTED');
+        assert.equal(r.headers.get('x-ratelimit-remaining-tokens'), '0');
+        retries.push(Number(r.headers.get('retry-after')));
+      }
+      await sleep(100);
+    }
+    assert.equal(ok, 1, 'one long answer');
+    assert.equal(s.emu.requests.length, 1, 'the refused requests never reached Ollama');
+    const used = s.emu.tokensSent.prompt + s.emu.tokensSent.completion;
+    assert.ok(used > 3000 && used <= 1000 + 8192, `used ${used}: at most the limit + one output cap`);
+    assert.ok(retries.length >= 10);
+    // The bucket is at 1000 - used (+ a few seconds of refill) and the next request reserves 1000:
+    // it fits (used - 1000 + 1000) tokens at 1000/min after the answer, well past 2 minutes.
+    const expected = (used * 60) / 1000;
+    const elapsed = (Date.now() - started) / 1000;
+    for (const retry of retries) assert.ok(retry >= 120 && retry <= expected + 1 && retry >= expected - elapsed - 1, `Retry-After ${retry} s, expected about ${expected.toFixed(0)} s`);
+  });
+
   it('brute force: past 5 failures an address gets 429 with Retry-After; a valid key from the same address still works', async () => {
     const { key } = await s.createKey('valid');
     const xff = { 'x-forwarded-for': '203.0.113.7' };

@@ -35,7 +35,10 @@ export function principal(id: string, limits: Partial<PrincipalLimits> = {}): Re
 export interface Ask {
   route?: RouteDef;
   models?: string[];
+  /** The prompt estimate (the whole reservation when `output` is not given). */
   tokens?: number;
+  /** The request's output cap (default 0: the reservation is exactly `tokens`). */
+  output?: number;
   signal?: AbortSignal;
 }
 
@@ -44,7 +47,8 @@ export function request(p: ResolvedPrincipal, a: Ask = {}): AdmissionRequest {
     principal: p,
     route: a.route ?? CHAT,
     models: a.models ?? ['registry.ollama.ai/library/llama3:latest'],
-    reserveTokens: a.tokens ?? 0,
+    promptEstimate: a.tokens ?? 0,
+    outputCap: a.output ?? 0,
     signal: a.signal ?? new AbortController().signal,
   };
 }

@@ -61,6 +61,36 @@ describe('redis backend: replicas share one limit', { skip: up ? false : SKIP_RE
     }, 3000, 'the refunds to reach Redis');
   });
 
+  it('item 2: a debt larger than what a replica took ahead reaches Redis: the shared bucket goes negative and both replicas admit nothing until refill repays it', async () => {
+    const { ls, clock, prefix } = await replicas(2);
+    const p = principal('item2-shared-debt', { tpm: 100_000 });
+    // Far from the limit: the replica takes a few requests' worth ahead with this admission.
+    const a = await tryAdmit(ls[0]!, request(p, { tokens: 50, output: 8192 }));
+    assert.ok(!isRefusal(a));
+    const redis = new Redis(REDIS_URL);
+    try {
+      const ahead = Number(await redis.hget(`${prefix}limits:p:item2-shared-debt`, 'tl'));
+      assert.ok(ahead < 100_000 - 1074, `the replica took some ahead (${ahead} left in Redis)`);
+      // 250,050 used against 1074 reserved: far more than the replica's reserve.
+      a.release({ prompt: 50, completion: 250_000, estimated: false });
+      await eventually(async () => Number(await redis.hget(`${prefix}limits:p:item2-shared-debt`, 'tl')) < 0, 3000, 'the debt to reach Redis');
+      const level = Number(await redis.hget(`${prefix}limits:p:item2-shared-debt`, 'tl'));
+      assert.ok(Math.abs(level - (100_000 - 250_050)) < 1, `the bucket is at ${level}: the whole overshoot is charged`);
+      for (const l of ls) {
+        const no = await tryAdmit(l, request(p, { tokens: 1 }));
+        assert.ok(isRefusal(no), 'no replica admits anything while the bucket is negative');
+        assert.equal(no.code, 'GW_ERR_TOKENS_EXHAUSTED');
+        assert.equal(no.headers?.['retry-after'], String(Math.ceil(((1 - level) * 60) / 100_000)));
+      }
+      clock.advance(Math.ceil(((1 - level) * 60_000) / 100_000));
+      const yes = await tryAdmit(ls[1]!, request(p, { tokens: 1 }));
+      assert.ok(!isRefusal(yes), 'repaid: admitted again');
+      yes.release(null);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
   it('concurrency: a cap of 3 holds across replicas under concurrent load', async () => {
     const { ls } = await replicas(2, { queue: { max_size: 0 } });
     const p = principal('shared-cc', { concurrency: 3 });
