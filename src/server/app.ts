@@ -27,6 +27,7 @@ import { metricsEndpoint } from '../metrics/endpoint.js';
 import type { MetricsListener } from '../metrics/listener.js';
 import { upstreamProbe } from '../metrics/upstream-probe.js';
 import { openMetricsListener, recordStartConfig } from './startup.js';
+import { listenFailure } from './startup-errors.js';
 import { shareMetricsWithPrimary } from './workers.js';
 
 /**
@@ -119,9 +120,9 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
   const { host: listenHost, port } = splitHostPort(config.listen);
   const tls = !!(config.tls.cert && config.tls.key);
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err: NodeJS.ErrnoException) => reject(listenFailure(err, 'main listener', config.listen, 'listen (--listen, GATEHOUSE_LISTEN or listen: in the config file)')));
     server.listen({ host: listenHost, port, backlog: 4096 }, () => {
-      server.off('error', reject);
+      server.removeAllListeners('error');
       resolve();
     });
   });
@@ -135,9 +136,20 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
   }
   let metricsListener: MetricsListener | null = null;
   if (metrics && o.worker) shareMetricsWithPrimary(metrics.registry);
-  else if (metrics && config.metrics.listen !== 'main') metricsListener = await openMetricsListener(config, metrics, log, { what: 'metrics listening', mainHint: true });
+  else if (metrics && config.metrics.listen !== 'main') {
+    try {
+      metricsListener = await openMetricsListener(config, metrics, log, { what: 'metrics listening', mainHint: true });
+    } catch (err) {
+      server.close();
+      throw err;
+    }
+  }
   if (!o.worker) await recordStartConfig(stores.audit, config, log);
   log.info({ url, upstream: config.upstream, data_dir: config.data_dir, store: stores.location, keys: keys.size, manage_routes: config.routes.manage, cloud_routes: config.routes.cloud }, 'gatehouse listening');
+  // Ollama down at start is not fatal (it may start after Gatehouse), but it is said at once.
+  void health.upstreamAtStart().then((why) => {
+    if (why) log.warn({ upstream: config.upstream, err: why }, `the upstream ${config.upstream} is not answering (${why}): requests that need Ollama get 502, and /readyz answers 503 until it does. Start Ollama, or point upstream (--upstream, GATEHOUSE_UPSTREAM) at it`);
+  });
 
   let closing: Promise<void> | null = null;
   return {

@@ -19,7 +19,7 @@ export async function configCommand(argv: string[]): Promise<number> {
     return sub ? 0 : 2;
   }
   if (sub !== 'check') throw new UsageError(`unknown config subcommand "${sub}" (try: gatehouse config check)`);
-  const { values } = parse(argv.slice(1), { json: { type: 'boolean' } });
+  const { values } = parse(argv.slice(1), { json: { type: 'boolean' } }, 0, 'gatehouse config check');
   if (values.help) {
     console.log(CONFIG_HELP);
     return 0;
