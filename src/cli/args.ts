@@ -60,6 +60,9 @@ function explainParseError(err: Error & { code?: string }, options: Options, usa
 /** The known flag closest to what was typed (edit distance), when it is close enough to be a typo. */
 export function nearestOption(typed: string, options: Options): string | null {
   const word = typed.replace(/^-+/, '').split('=')[0]!.toLowerCase();
+  // The start of exactly one flag (--conc → --concurrency) is the surest guess.
+  const prefixed = word.length >= 2 ? Object.keys(options).filter((name) => name.startsWith(word)) : [];
+  if (prefixed.length === 1) return `--${prefixed[0]}`;
   let best: string | null = null;
   let bestD = Infinity;
   for (const name of Object.keys(options)) {
@@ -70,8 +73,8 @@ export function nearestOption(typed: string, options: Options): string | null {
     }
   }
   if (best === null) return null;
-  // One or two letters are too little to guess from, except as the start of a flag (--conc → --concurrency).
-  const close = (word.length >= 3 && bestD <= Math.max(2, Math.floor(best.length / 3))) || (word.length >= 2 && best.startsWith(word));
+  // One or two letters are too little to guess from.
+  const close = word.length >= 3 && bestD <= Math.max(2, Math.floor(best.length / 3));
   return close ? `--${best}` : null;
 }
 

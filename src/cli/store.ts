@@ -1,3 +1,4 @@
+import { readdirSync, statSync } from 'node:fs';
 import { describeLookups, type Loaded } from '../config/load.js';
 import { asOwnerOf } from '../store/as-owner.js';
 import { openStores, StoreMissingError, type Stores } from '../store/index.js';
@@ -9,13 +10,34 @@ import { openStores, StoreMissingError, type Stores } from '../store/index.js';
  * says there is none, and where it looked. Run as root on a service user's data dir, the store is
  * opened as that user (store/as-owner.ts).
  */
-export async function openCliStores(loaded: Loaded, command: string): Promise<Stores> {
+export async function openCliStores(loaded: Loaded, command: string, o: { explicitDataDir?: boolean } = {}): Promise<Stores> {
   const { config } = loaded;
+  if (o.explicitDataDir && startsHere(config.data_dir, config.store)) {
+    console.error(`note: started a new key store in ${config.data_dir} (an empty directory named with --data-dir)`);
+    return openStores({ dataDir: config.data_dir, store: config.store });
+  }
   try {
     return await asOwnerOf(config.data_dir, () => openStores({ dataDir: config.data_dir, store: config.store, ifMissing: 'fail' }));
   } catch (err) {
     if (err instanceof StoreMissingError) throw new Error(missingStoreMessage(err, loaded, command));
     throw err;
+  }
+}
+
+/**
+ * The one case where a key-creating command starts a store: `--data-dir DIR` names a directory
+ * that exists, is empty and belongs to this user. Nothing is guessed there (the operator made the
+ * directory and named it), and scripts that prepare a fresh data dir and then mint a key before
+ * the first start (the shared benchmark harness does) keep working. Anything else still needs
+ * `init` or `serve`.
+ */
+function startsHere(dir: string, store: string): boolean {
+  if (store !== 'sqlite') return false;
+  try {
+    const st = statSync(dir);
+    return st.isDirectory() && st.uid === process.getuid?.() && readdirSync(dir).length === 0;
+  } catch {
+    return false;
   }
 }
 

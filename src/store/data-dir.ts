@@ -96,7 +96,20 @@ function existingAncestor(p: string): { path: string; st: Stats | null } {
 }
 
 function explain(err: NodeJS.ErrnoException, dir: string, doing: 'create' | 'read' | 'write', st?: Stats): StoreAccessError {
-  const code = err.code;
+  let code = err.code;
+  if (doing === 'create') {
+    // A recursive mkdir reports ENOENT on a read-only mount and EEXIST/ENOTDIR under a file: ask
+    // the nearest existing ancestor what is really wrong with it.
+    const anc = existingAncestor(dir);
+    if (anc.st && !anc.st.isDirectory()) code = 'ENOTDIR';
+    else {
+      try {
+        accessSync(anc.path, constants.W_OK);
+      } catch (e) {
+        code = (e as NodeJS.ErrnoException).code ?? code;
+      }
+    }
+  }
   const me = myName();
   if (code === 'EROFS') {
     return new StoreAccessError(`the data dir ${dir} is on a read-only file system: Gatehouse keeps its key store and audit log there and must write to it. Set data_dir to a writable directory (under systemd with ProtectSystem=strict, the unit's StateDirectory /var/lib/gatehouse; in a container, a mounted volume)`, code);

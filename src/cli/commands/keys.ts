@@ -34,7 +34,8 @@ export async function keysCommand(argv: string[]): Promise<number> {
   if (positionals.length < verb.positionals) throw new UsageError(`usage: gatehouse keys ${verb.usage}`);
   const loaded = configFrom(values);
   const { config } = loaded;
-  const stores = await openCliStores(loaded, `keys ${sub}`);
+  const creates = sub === 'create' || sub === 'add-ssh' || sub === 'add-cert';
+  const stores = await openCliStores(loaded, `keys ${sub}`, { explicitDataDir: creates && values['data-dir'] !== undefined });
   const ctx: Ctx = { store: stores.keys, config, where: storeLine(stores, loaded), by: { actor: `cli:${safeUser()}@${hostname()}` } };
   const v = values as Values;
   try {

@@ -47,8 +47,24 @@ export async function serveCommand(argv: string[]): Promise<number> {
   if (file && !worker) log.info({ file }, 'config loaded');
   if (!worker) for (const w of warnings) log.warn(w);
   let gw: Awaited<ReturnType<typeof startGateway>>;
+  if (workers > 1 && !worker) {
+    try {
+      return await runWorkers(config, log, workers);
+    } catch (err) {
+      return startFailed(err as Error, log);
+    }
+  }
+  // One handler for the process's life, installed before start-up: a stop asked for while starting
+  // (the "listening" line is out before start-up returns) is honoured once started. Removing and
+  // re-adding a signal listener would drop a signal already received but not yet dispatched.
+  let early: NodeJS.Signals | null = null;
+  let onSignal = (signal: NodeJS.Signals): void => {
+    if (early) process.exit(1); // a second signal while start-up hangs: give up at once
+    early = signal;
+  };
+  const handler = (signal: NodeJS.Signals) => onSignal(signal);
+  process.on('SIGTERM', handler).on('SIGINT', handler);
   try {
-    if (workers > 1 && !worker) return await runWorkers(config, log, workers);
     gw = await startGateway({ config, log, worker });
   } catch (err) {
     return startFailed(err as Error, log);
@@ -73,13 +89,13 @@ export async function serveCommand(argv: string[]): Promise<number> {
         },
       );
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
+    onSignal = stop;
     // A worker whose primary is gone (killed outright) must not live on unsupervised.
     if (worker) process.once('disconnect', () => stop('primary gone'));
-    process.once('SIGINT', () => stop('SIGINT'));
     process.on('SIGHUP', () => {
       if (!stopping) gw.reloadTls();
     });
+    if (early) stop(early);
   });
   // A worker's channel to its primary would keep it alive: close it, the process then exits.
   if (worker && process.connected) process.disconnect();
