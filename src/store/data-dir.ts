@@ -34,6 +34,26 @@ export function ensureDataDir(dir: string): void {
   } catch (err) {
     throw explain(err as NodeJS.ErrnoException, dir, 'write', st);
   }
+  storeFileWritable(join(dir, STORE_FILE), dir, st);
+}
+
+/** An existing store file this user cannot write (made by another user, e.g. root): said as such. */
+function storeFileWritable(file: string, dir: string, dirStat: Stats): void {
+  let f: Stats;
+  try {
+    f = statSync(file);
+  } catch {
+    return; // not there yet: it will be created
+  }
+  try {
+    accessSync(file, constants.R_OK | constants.W_OK);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EROFS') throw explain(e, dir, 'write', dirStat);
+    const ownerName = userName(f.uid);
+    const asOwner = ownerName && f.uid !== currentUid() ? `Run it as that user (sudo -u ${ownerName} ${thisCommand()}), or give` : 'Give';
+    throw new StoreAccessError(`${whoAmI()} cannot write the key store ${file}, which belongs to ${owner(f.uid)} with mode ${oct(f.mode)}. ${asOwner} the data dir to this user: sudo chown -R ${myName()}: ${dir}`, e.code);
+  }
 }
 
 /**
@@ -61,13 +81,13 @@ export function requireStoreFile(dir: string): string {
   } catch {
     throw new StoreMissingError(file, `${dir} holds no ${STORE_FILE}`);
   }
+  // SQLite writes even to read (WAL index), and key commands write: both need the dir and file writable.
   try {
-    // SQLite writes even to read (WAL index), and key commands write: both need the dir and file writable.
     accessSync(dir, constants.W_OK);
-    accessSync(file, constants.R_OK | constants.W_OK);
   } catch (err) {
     throw explain(err as NodeJS.ErrnoException, dir, 'write', st);
   }
+  storeFileWritable(file, dir, st);
   return file;
 }
 

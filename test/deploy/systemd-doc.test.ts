@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { REPO } from '../helpers/stack.js';
+import { CLI, REPO } from '../helpers/stack.js';
 import { haveOpenssl } from '../tls/certs.js';
 
 /**
@@ -25,6 +25,11 @@ function why(): string | false {
   if (process.platform !== 'linux') return 'needs Linux namespaces';
   if (process.getuid?.() !== 0) return 'needs root: creates a user and mounts overlays on /etc, /usr and /var in a private namespace';
   if (!haveOpenssl()) return 'needs the openssl CLI for the doc\'s certificate files';
+  // The service user runs this checkout's build, as /usr/local/bin/gatehouse: it must be able to read it.
+  for (const f of [CLI, join(REPO, 'node_modules/yaml/package.json')]) {
+    const read = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'test', '-r', f]);
+    if (read.status !== 0) return `${f} is not readable by other users, so the service user could not run this checkout`;
+  }
   const probe = spawnSync('unshare', ['--mount', '--net', '--propagation', 'private', 'true'], { encoding: 'utf8' });
   if (probe.status !== 0) return `cannot create mount and network namespaces here (${probe.stderr.trim() || probe.error?.message})`;
   return false;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -83,6 +83,14 @@ describe('issue #18 item 5: start-up and CLI failures say what happened and what
     const r2 = run(['serve', '--listen', '127.0.0.1:0', '--upstream', emu.url, '--data-dir', missing], { uid });
     assert.equal(r2.code, 1);
     assert.match(r2.stderr, /cannot create the data dir \S+inner: \S+data is not writable by this user, which belongs to .*\. Create it for this user: sudo install -d -m 0700 -o \S+ \S+inner/);
+    // The user's own data dir, but a store file root made in it (`sudo gatehouse init` without -u).
+    const mine = join(parent, 'mine');
+    mkdirSync(mine, { mode: 0o700 });
+    assert.equal(run(['init', '--data-dir', mine]).code, 0);
+    chownSync(mine, uid, uid);
+    const r3 = run(['serve', '--listen', '127.0.0.1:0', '--upstream', emu.url, '--data-dir', mine], { uid });
+    assert.equal(r3.code, 1);
+    assert.match(r3.stderr, /cannot write the key store \S+mine\/gatehouse\.db, which belongs to root \(uid 0\) with mode 0600\. Run it as that user \(sudo -u root gatehouse serve .*\), or give the data dir to this user: sudo chown -R \S+: \S+mine/);
   });
 
   it('a CLI command on a store another user owns: run it as that user (the exact command)', { skip: isRoot ? false : 'needs root to make a store owned by someone else' }, () => {
