@@ -36,7 +36,7 @@ const COMMANDS: Record<string, () => Promise<Run>> = {
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === 'help' && rest[0] && COMMANDS[rest[0]]) return main([rest[0], '--help']);
+  if (name === 'help' && rest[0] && Object.hasOwn(COMMANDS, rest[0])) return main([rest[0], '--help']);
   if (!name || name === '--help' || name === '-h' || (name === 'help' && !rest[0])) {
     console.log(MAIN_HELP);
     return name ? 0 : 2;
@@ -45,7 +45,7 @@ export async function main(argv: string[]): Promise<number> {
     console.log(await packageVersion());
     return 0;
   }
-  const load = name === 'help' ? undefined : COMMANDS[name];
+  const load = name !== 'help' && Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!load) {
     const what = name === 'help' ? `no help for "${rest[0]}": it is not a command` : name.startsWith('-') ? `unknown option "${name}"` : `unknown command "${name}"`;
     const guess = nearestOption(name === 'help' ? rest[0]! : name, Object.fromEntries(Object.keys(COMMANDS).map((c) => [c, { type: 'boolean' as const }])));

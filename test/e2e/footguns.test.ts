@@ -136,6 +136,8 @@ describe('issue #18 item 6: foot-guns refused', () => {
       [['audit', 'x'], /unexpected argument "x"/],
       [['doctor', 'x'], /unexpected argument "x"/],
       [['help', 'frob'], /no help for "frob": it is not a command/],
+      [['constructor'], /unknown command "constructor"/],
+      [['keys', 'toString'], /unknown keys subcommand "toString"/],
     ];
     for (const [args, re] of cases) {
       const r = run(args);

@@ -6,6 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { stringify as toYaml } from 'yaml';
+import pino from 'pino';
+import { ConfigSchema } from '../../src/config/schema.js';
+import { startGateway } from '../../src/server/app.js';
+import { StartupError } from '../../src/server/startup-errors.js';
 import { startEmulator, type Emulator } from '../emulator/index.js';
 import { CLI, spawnGateway } from '../helpers/stack.js';
 import { freshSchema, pgUnavailable } from '../store/pg.js';
@@ -177,6 +181,22 @@ describe('issue #18 item 5: start-up and CLI failures say what happened and what
       assert.match(r.stderr, /set metrics\.listen \(GATEHOUSE_METRICS__LISTEN or the config file\) to a free HOST:PORT, "main" .* or "off" \(no metrics\)/);
       const off = await spawnGateway(['serve', '--listen', '127.0.0.1:0', '--upstream', emu.url, '--data-dir', dataDir], { GATEHOUSE_CONFIG: '', GATEHOUSE_METRICS__LISTEN: 'off' });
       assert.equal(await off.stop(), 0);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('a start that fails part-way closes what it had opened (in-process: nothing left to hang on)', async () => {
+    const { server, port } = await holdPort();
+    const dataDir = join(dirFor('inproc'), 'data');
+    const settle = () => new Promise((r) => setTimeout(r, 300));
+    await settle();
+    const before = process.getActiveResourcesInfo().sort();
+    try {
+      const config = ConfigSchema.parse({ listen: '127.0.0.1:0', upstream: emu.url, data_dir: dataDir, metrics: { listen: `127.0.0.1:${port}` } });
+      await assert.rejects(startGateway({ config, log: pino({ level: 'silent' }) }), (err: Error) => err instanceof StartupError && /cannot open the metrics listener/.test(err.message));
+      await settle();
+      assert.deepEqual(process.getActiveResourcesInfo().sort(), before, 'timers, sockets or threads left open');
     } finally {
       server.close();
     }

@@ -24,7 +24,7 @@ export async function keysCommand(argv: string[]): Promise<number> {
     console.log(KEYS_HELP);
     return sub ? 0 : 2;
   }
-  const verb = VERBS[sub];
+  const verb = Object.hasOwn(VERBS, sub) ? VERBS[sub] : undefined;
   if (!verb) throw new UsageError(`unknown keys subcommand "${sub}"; the subcommands are ${Object.keys(VERBS).join(', ')} (see gatehouse keys --help)`);
   const { values, positionals } = parse(rest, verb.options, verb.positionals, `gatehouse keys ${sub}`);
   if (values.help) {
