@@ -28,6 +28,7 @@ import type { MetricsListener } from '../metrics/listener.js';
 import { upstreamProbe } from '../metrics/upstream-probe.js';
 import { openMetricsListener, recordStartConfig } from './startup.js';
 import { listenFailure } from './startup-errors.js';
+import { upstreamAtStart } from './upstream-at-start.js';
 import { shareMetricsWithPrimary } from './workers.js';
 
 /**
@@ -164,7 +165,7 @@ async function build(o: StartOptions, undo: Array<() => unknown>): Promise<Runni
   if (!o.worker) await recordStartConfig(stores.audit, config, log);
   log.info({ url, upstream: config.upstream, data_dir: config.data_dir, store: stores.location, keys: keys.size, manage_routes: config.routes.manage, cloud_routes: config.routes.cloud }, 'gatehouse listening');
   // Ollama down at start is not fatal (it may start after Gatehouse), but it is said at once.
-  void health.upstreamAtStart().then((why) => {
+  void upstreamAtStart(config.upstream, Math.min(config.timeouts.upstream_connect, 3000)).then((why) => {
     if (why) log.warn({ upstream: config.upstream, err: why }, `the upstream ${config.upstream} is not answering (${why}): requests that need Ollama get 502, and /readyz answers 503 until it does. Start Ollama, or point upstream (--upstream, GATEHOUSE_UPSTREAM) at it`);
   });
 

@@ -13,7 +13,6 @@ export class Health {
   readonly #pool: Dispatcher;
   readonly #host: string;
   #upstreamOk = false;
-  #upstreamError: string | null = null;
   #upstreamCheckedAt = 0;
   #probe: Promise<void> | null = null;
   shuttingDown = false;
@@ -40,12 +39,6 @@ export class Health {
     });
   }
 
-  /** Probes the upstream once at start: null when it answers, else why not (for a start-up warning). */
-  async upstreamAtStart(): Promise<string | null> {
-    await this.#checkUpstream();
-    return this.#upstreamOk ? null : this.#upstreamError;
-  }
-
   #send(res: ServerResponse, scope: RequestScope, cors: Record<string, string> | null, status: number, body: unknown): void {
     if (res.destroyed) return;
     const text = JSON.stringify(body);
@@ -60,11 +53,9 @@ export class Health {
       .then(async (r) => {
         await r.body.dump();
         this.#upstreamOk = r.statusCode < 500;
-        this.#upstreamError = this.#upstreamOk ? null : `it answered HTTP ${r.statusCode}`;
       })
-      .catch((err: Error & { code?: string }) => {
+      .catch(() => {
         this.#upstreamOk = false;
-        this.#upstreamError = err.message || err.code || 'no answer';
       })
       .finally(() => {
         this.#upstreamCheckedAt = Date.now();
