@@ -1,10 +1,11 @@
 import { ConfigError } from '../config/load.js';
-import { UsageError } from './args.js';
+import { nearestOption, UsageError } from './args.js';
 
 export const MAIN_HELP = `gatehouse: an authenticating gateway in front of Ollama
 
 Usage:
   gatehouse serve [--config FILE] [--listen HOST:PORT] [--upstream URL] [--data-dir DIR]
+  gatehouse init [--config FILE] [--data-dir DIR]     create the key store without starting
   gatehouse keys create|add-ssh|add-cert|list|show|update|revoke ...
   gatehouse config check [--config FILE]
   gatehouse config schema                       JSON Schema of gatehouse.yaml, for editors
@@ -12,6 +13,9 @@ Usage:
   gatehouse audit [--since ..] [--key ID] [--denied] [--follow] [--json] [--admin]
   gatehouse doctor [--config FILE] [--json]     check a deployment; exits 1 on critical findings
 
+Every command finds its configuration the same way: --config FILE, else $GATEHOUSE_CONFIG, else
+./gatehouse.yaml, else /etc/gatehouse/gatehouse.yaml; the data dir comes from it. Only serve and
+init create a store; the other commands say so when there is none where they look.
 Run \`gatehouse <command> --help\` for a command's options.
 Quick start: \`gatehouse serve\` (Ollama on 127.0.0.1:11434; Gatehouse on 127.0.0.1:11435), then
 \`gatehouse keys create --name me\` and send the key as "Authorization: Bearer <key>".`;
@@ -23,6 +27,7 @@ Quick start: \`gatehouse serve\` (Ollama on 127.0.0.1:11434; Gatehouse on 127.0.
 type Run = (argv: string[]) => Promise<number>;
 const COMMANDS: Record<string, () => Promise<Run>> = {
   serve: async () => (await import('./commands/serve.js')).serveCommand,
+  init: async () => (await import('./commands/init.js')).initCommand,
   keys: async () => (await import('./commands/keys.js')).keysCommand,
   config: async () => (await import('./commands/config.js')).configCommand,
   usage: async () => (await import('./commands/usage.js')).usageCommand,
@@ -32,7 +37,8 @@ const COMMANDS: Record<string, () => Promise<Run>> = {
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
+  if (name === 'help' && rest[0] && Object.hasOwn(COMMANDS, rest[0])) return main([rest[0], '--help']);
+  if (!name || name === '--help' || name === '-h' || (name === 'help' && !rest[0])) {
     console.log(MAIN_HELP);
     return name ? 0 : 2;
   }
@@ -40,9 +46,11 @@ export async function main(argv: string[]): Promise<number> {
     console.log(await packageVersion());
     return 0;
   }
-  const load = COMMANDS[name];
+  const load = name !== 'help' && Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!load) {
-    console.error(`gatehouse: unknown command "${name}"\n\n${MAIN_HELP}`);
+    const what = name === 'help' ? `no help for "${rest[0]}": it is not a command` : name.startsWith('-') ? `unknown option "${name}"` : `unknown command "${name}"`;
+    const guess = nearestOption(name === 'help' ? rest[0]! : name, Object.fromEntries(Object.keys(COMMANDS).map((c) => [c, { type: 'boolean' as const }])));
+    console.error(`gatehouse: ${what}${guess ? ` (did you mean ${guess.replace(/^--/, '')}?)` : ''}; the commands are ${Object.keys(COMMANDS).join(', ')}\n\n${MAIN_HELP}`);
     return 2;
   }
   try {

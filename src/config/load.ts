@@ -1,8 +1,9 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { isAbsolute, resolve } from 'node:path';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ConfigSchema, type Config } from './schema.js';
+import { whoAmI } from './who.js';
 
 /**
  * Builds the configuration from, in increasing precedence: the YAML file, `GATEHOUSE_*`
@@ -11,13 +12,31 @@ import { ConfigSchema, type Config } from './schema.js';
  * the file: no globals are touched.
  */
 
+/**
+ * The config file every command finds when nothing names another: the one the systemd unit uses,
+ * so that `sudo -u gatehouse gatehouse keys …` reaches the store the service reads.
+ */
+export const SYSTEM_CONFIG = '/etc/gatehouse/gatehouse.yaml';
+
 export interface LoadInput {
-  /** `--config FILE`; otherwise GATEHOUSE_CONFIG; otherwise ./gatehouse.yaml if it exists. */
+  /** `--config FILE`; otherwise GATEHOUSE_CONFIG; otherwise ./gatehouse.yaml, then SYSTEM_CONFIG, if present. */
   configPath?: string | undefined;
   env?: NodeJS.ProcessEnv;
   /** Flag overrides, already mapped to config paths (e.g. { listen: '0.0.0.0:80' }). */
   flags?: Record<string, unknown>;
   cwd?: string;
+  /** The last place looked at (default SYSTEM_CONFIG; null = none). Tests point it elsewhere. */
+  systemConfig?: string | null;
+}
+
+/** One place a config file was looked for, and what was found there (for "which store?" messages). */
+export interface ConfigLookup {
+  /** `--config`, `$GATEHOUSE_CONFIG`, `./gatehouse.yaml` or the system path. */
+  source: string;
+  path: string | null;
+  /** used: this file was read; absent/not-set: nothing there; unreadable: could not look (permissions). */
+  result: 'used' | 'absent' | 'not given' | 'not set' | 'unreadable';
+  why?: string;
 }
 
 export interface Loaded {
@@ -26,6 +45,10 @@ export interface Loaded {
   file: string | null;
   /** Things worth saying that do not stop Gatehouse (e.g. GATEHOUSE_* variables that name no setting). */
   warnings: string[];
+  /** Every place a config file was looked for, in order. */
+  lookups: ConfigLookup[];
+  /** Where data_dir came from: a flag, an environment variable, the config file, or the default. */
+  dataDirFrom: string;
 }
 
 export class ConfigError extends Error {
@@ -45,10 +68,7 @@ export function loadConfig(input: LoadInput = {}): Loaded {
   const cwd = input.cwd ?? process.cwd();
   const problems: string[] = [];
 
-  let file: string | null = null;
-  const explicit = input.configPath ?? env.GATEHOUSE_CONFIG;
-  if (explicit) file = resolve(cwd, expandHome(explicit));
-  else if (existsSync(resolve(cwd, 'gatehouse.yaml'))) file = resolve(cwd, 'gatehouse.yaml');
+  const { file, lookups } = findConfigFile(input.configPath, env.GATEHOUSE_CONFIG, cwd, input.systemConfig === undefined ? SYSTEM_CONFIG : input.systemConfig);
 
   let raw: Record<string, unknown> = {};
   if (file) {
@@ -59,7 +79,7 @@ export function loadConfig(input: LoadInput = {}): Loaded {
       else if (typeof parsed === 'object' && !Array.isArray(parsed)) raw = parsed as Record<string, unknown>;
       else problems.push(`${file}: the top level must be a mapping of keys to values`);
     } catch (err) {
-      problems.push(`cannot read config file ${file}: ${(err as Error).message}`);
+      problems.push(unreadableConfig(file, lookups.at(-1)!.source, err as NodeJS.ErrnoException));
     }
   }
 
@@ -108,10 +128,67 @@ export function loadConfig(input: LoadInput = {}): Loaded {
     throw new ConfigError(problems, file);
   }
   const config = result.data;
+  const dataDirFrom = origin.get('data_dir') ?? (raw.data_dir !== undefined && file ? `the config file ${file}` : 'the default (~/.gatehouse)');
   config.data_dir = resolve(cwd, expandHome(config.data_dir));
   if (config.tls.cert) config.tls.cert = resolve(file ? resolve(file, '..') : cwd, expandHome(config.tls.cert));
   if (config.tls.key) config.tls.key = resolve(file ? resolve(file, '..') : cwd, expandHome(config.tls.key));
-  return { config: deepFreeze(config), file, warnings };
+  return { config: deepFreeze(config), file, warnings, lookups, dataDirFrom };
+}
+
+/**
+ * The config file, looked for in order: `--config`, `$GATEHOUSE_CONFIG` (both must exist when
+ * given), `./gatehouse.yaml`, then the system path. Every place looked at is reported, so that a
+ * command that finds no store can say where it looked.
+ */
+export function findConfigFile(flag: string | undefined, envPath: string | undefined, cwd: string, systemConfig: string | null): { file: string | null; lookups: ConfigLookup[] } {
+  const lookups: ConfigLookup[] = [];
+  const explicit = (source: string, given: string) => {
+    const path = resolve(cwd, expandHome(given));
+    lookups.push({ source, path, result: 'used' });
+    return { file: path, lookups };
+  };
+  if (flag) return explicit('--config', flag);
+  lookups.push({ source: '--config', path: null, result: 'not given' });
+  if (envPath) return explicit('$GATEHOUSE_CONFIG', envPath);
+  lookups.push({ source: '$GATEHOUSE_CONFIG', path: null, result: 'not set' });
+  const implicit = [{ source: './gatehouse.yaml', path: resolve(cwd, 'gatehouse.yaml') }, ...(systemConfig ? [{ source: systemConfig, path: systemConfig }] : [])];
+  for (const { source, path } of implicit) {
+    try {
+      statSync(path);
+      lookups.push({ source, path, result: 'used' });
+      return { file: path, lookups };
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      // EACCES: a directory on the way cannot be searched by this user (e.g. /etc/gatehouse is
+      // 0750 root:gatehouse and this is not the gatehouse user): say so rather than "absent".
+      if (code === 'EACCES') lookups.push({ source, path, result: 'unreadable', why: `${dirname(path)} cannot be searched by ${whoAmI()}` });
+      else lookups.push({ source, path, result: 'absent' });
+    }
+  }
+  return { file: null, lookups };
+}
+
+function unreadableConfig(file: string, source: string, err: NodeJS.ErrnoException): string {
+  if (err.code === 'ENOENT') return `the config file ${file} (from ${source}) does not exist: check the path, or leave ${source} out to use ./gatehouse.yaml or ${SYSTEM_CONFIG}`;
+  if (err.code === 'EACCES') {
+    let owner = '';
+    try {
+      const st = statSync(file);
+      owner = ` (owner uid ${st.uid}, gid ${st.gid}, mode ${(st.mode & 0o777).toString(8).padStart(4, '0')})`;
+    } catch {
+      /* the directory itself cannot be searched */
+    }
+    return `${whoAmI()} cannot read the config file ${file}${owner}: run the command as the user the gateway runs as (e.g. sudo -u gatehouse gatehouse ...), or make the file readable to this user`;
+  }
+  return `cannot read the config file ${file} (from ${source}): ${err.message}`;
+}
+
+/** The lookups as lines for a message: "  ./gatehouse.yaml  /srv/gatehouse.yaml: absent". */
+export function describeLookups(lookups: readonly ConfigLookup[]): string[] {
+  return lookups.map((l) => {
+    const where = l.path && l.path !== l.source ? `${l.source} (${l.path})` : l.source;
+    return `${where}: ${l.result === 'unreadable' ? `could not look: ${l.why}` : l.result}`;
+  });
 }
 
 export function expandHome(p: string): string {

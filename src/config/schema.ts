@@ -20,7 +20,7 @@ const BODY_ROUTE_IDS = ROUTES.filter((r) => r.body === 'json' || r.body === 'mul
  */
 export const DURATION_PATTERN = '^\\s*(0|(\\d+(\\.\\d+)?(ms|s|m|h|d|w))+)\\s*$';
 export const SIZE_PATTERN = '^\\s*\\d+(\\.\\d+)?\\s*(([kKmMgGtT][iI]?)?[bB])?\\s*$';
-const durationHint = { description: 'A duration: "500ms", "30s", "5m", "2h", "7d", "2w" or "1h30m"; a number is seconds.', pattern: DURATION_PATTERN, minimum: 0 };
+const durationHint = { description: 'A duration with its unit: "500ms", "30s", "5m", "2h", "7d", "2w" or "1h30m" (0 may be written bare).', pattern: DURATION_PATTERN, minimum: 0 };
 const sizeHint = { description: 'A size: "512kb", "16mb", "2gb" (binary multiples; kib, mib, gib too); a number is bytes.', pattern: SIZE_PATTERN, minimum: 0 };
 
 const duration = (def: string) =>
@@ -29,9 +29,16 @@ const duration = (def: string) =>
     .meta(durationHint)
     .default(def)
     .transform((v, ctx) => {
-      const ms = typeof v === 'number' ? v * 1000 : parseDuration(v);
+      // A bare number is refused (0 aside): `retention: 90` meant 90 days to whoever wrote it and
+      // 90 seconds to the parser that guessed a unit.
+      if (typeof v === 'number' && v !== 0) {
+        ctx.addIssue({ code: 'custom', message: `${v} has no unit: write it with one, e.g. "${v}s", "${v}m", "${v}h" or "${v}d" (units: ms, s, m, h, d, w; 0 needs none)` });
+        return z.NEVER;
+      }
+      const ms = typeof v === 'number' ? 0 : parseDuration(v);
       if (ms === null || !Number.isFinite(ms) || ms < 0) {
-        ctx.addIssue({ code: 'custom', message: `not a duration: ${JSON.stringify(v)} (use e.g. "500ms", "30s", "5m", "2h", "7d"; numbers are seconds)` });
+        const bare = typeof v === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(v);
+        ctx.addIssue({ code: 'custom', message: bare ? `"${v.trim()}" has no unit: write it with one, e.g. "${v.trim()}s" or "${v.trim()}d" (units: ms, s, m, h, d, w; 0 needs none)` : `not a duration: ${JSON.stringify(v)} (use e.g. "500ms", "30s", "5m", "2h", "7d")` });
         return z.NEVER;
       }
       return ms;
@@ -69,8 +76,14 @@ const size = (def: string) =>
 const limitCount = z.number().int().nonnegative().nullable().default(null);
 
 /** host:port, [v6]:port or :port. */
-const listenAddr = z.string().refine((s) => /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):\d{1,5}$/.test(s) && Number(s.slice(s.lastIndexOf(':') + 1)) <= 65535, {
-  message: 'must be HOST:PORT (e.g. 127.0.0.1:11435, 0.0.0.0:11435, [::1]:11435)',
+const isListenAddr = (s: string) => /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):\d{1,5}$/.test(s) && Number(s.slice(s.lastIndexOf(':') + 1)) <= 65535;
+/** A port alone (`listen: 11435`, YAML reads it as a number) says nothing about the interface: ask for both. */
+const portOnly = (v: unknown) => `${v} is a port alone: use HOST:PORT, e.g. 127.0.0.1:${v} (this machine only) or 0.0.0.0:${v} (every interface)`;
+const listenAddr = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  if (typeof v === 'string' && isListenAddr(v)) return v;
+  const bare = typeof v === 'number' || /^\d{1,5}$/.test(v);
+  ctx.addIssue({ code: 'custom', message: bare ? portOnly(v) : 'must be HOST:PORT (e.g. 127.0.0.1:11435, 0.0.0.0:11435, [::1]:11435)' });
+  return z.NEVER;
 });
 
 const upstreamUrl = z.string().refine(
@@ -95,7 +108,7 @@ const origin = z.string().refine((s) => s === '*' || /^[a-z][a-z0-9+.-]*:\/\/[^/
 
 export const ConfigSchema = z.strictObject({
   /** Where Gatehouse listens. Loopback by default: exposing it is a decision, not an accident. */
-  listen: listenAddr.default('127.0.0.1:11435'),
+  listen: listenAddr.prefault('127.0.0.1:11435'),
   /** The Ollama server behind Gatehouse. */
   upstream: upstreamUrl.default('http://127.0.0.1:11434'),
   /** Key store, audit and the initial key live here (created with mode 0700). */
@@ -334,9 +347,14 @@ export const ConfigSchema = z.strictObject({
        * scope only, or `off`.
        */
       listen: z
-        .string()
+        .union([z.string(), z.number()])
         .default('127.0.0.1:9464')
-        .refine((s) => s === 'main' || s === 'off' || listenAddr.safeParse(s).success, { message: 'must be HOST:PORT (e.g. 127.0.0.1:9464), "main" (the main listener, for keys with the metrics scope) or "off"' }),
+        .transform((v, ctx) => {
+          if (typeof v === 'string' && (v === 'main' || v === 'off' || isListenAddr(v))) return v;
+          const bare = typeof v === 'number' || /^\d{1,5}$/.test(v);
+          ctx.addIssue({ code: 'custom', message: bare ? `${portOnly(v)}; or "main" or "off"` : 'must be HOST:PORT (e.g. 127.0.0.1:9464), "main" (the main listener, for keys with the metrics scope) or "off"' });
+          return z.NEVER;
+        }),
     })
     .prefault({}),
   log: z

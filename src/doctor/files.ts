@@ -52,7 +52,7 @@ export function fileChecks(config: Config, configFile: string | null): Finding[]
 
 function dataDirChecks(dir: string): Finding[] {
   const st = statOrNull(dir);
-  if (!st) return [{ id: 'perm.data_dir', severity: 'info', title: `The data dir ${dir} does not exist yet`, detail: '`gatehouse serve` creates it with mode 0700 on first start.' }];
+  if (!st) return [{ id: 'perm.data_dir', severity: 'info', title: `The data dir ${dir} does not exist yet`, detail: '`gatehouse serve` (or `gatehouse init`) creates it with mode 0700 on first start, with SQLite or PostgreSQL.' }];
   const out: Finding[] = [];
   const m = st.mode;
   if (m & 0o002) {

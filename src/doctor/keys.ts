@@ -1,16 +1,15 @@
-import { existsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { CERT_SUBJECT_PREFIX } from '../auth/client-cert.js';
 import type { Config } from '../config/schema.js';
 import { formatDuration } from '../config/units.js';
-import { openStores } from '../store/index.js';
+import { openStores, StoreMissingError } from '../store/index.js';
+import { asOwnerOf } from '../store/as-owner.js';
 import { isPostgresUrl } from '../store/postgres/url.js';
 import type { KeyRecord } from '../store/types.js';
 import type { Finding } from './types.js';
 
 /** Key hygiene: keys that never expire, keys that can manage models, keys nobody uses. */
 
-export type LoadedKeys = { records: KeyRecord[] } | { skipped: string };
+export type LoadedKeys = { records: KeyRecord[] } | { skipped: string } | { missing: StoreMissingError };
 
 /**
  * Reads every key record without creating anything: a missing store is reported, not made. When
@@ -19,48 +18,26 @@ export type LoadedKeys = { records: KeyRecord[] } | { skipped: string };
  */
 export async function loadKeys(config: Config): Promise<LoadedKeys> {
   const dir = config.data_dir;
-  if (isPostgresUrl(config.store)) {
+  const read = async () => {
+    const stores = await openStores({ dataDir: dir, store: config.store, ifMissing: 'fail' });
     try {
-      const stores = await openStores({ dataDir: dir, store: config.store });
-      try {
-        return { records: await stores.keys.list() };
-      } finally {
-        await stores.close();
-      }
-    } catch (err) {
-      return { skipped: `cannot read the key store (${(err as Error).message})` };
+      return await stores.keys.list();
+    } finally {
+      await stores.close();
     }
-  }
-  if (!existsSync(join(dir, 'gatehouse.db'))) return { skipped: `no key store in ${dir} yet (\`gatehouse serve\` or \`gatehouse keys create\` makes one)` };
+  };
   try {
-    return { records: await asOwnerOf(dir, async () => {
-      const stores = await openStores({ dataDir: dir });
-      try {
-        return await stores.keys.list();
-      } finally {
-        await stores.close();
-      }
-    }) };
+    return { records: isPostgresUrl(config.store) ? await read() : await asOwnerOf(dir, read) };
   } catch (err) {
-    return { skipped: `cannot read the key store in ${dir}: ${(err as Error).message}` };
-  }
-}
-
-async function asOwnerOf<T>(dir: string, fn: () => Promise<T>): Promise<T> {
-  const st = statSync(dir);
-  if (typeof process.getuid !== 'function' || process.getuid() !== 0 || st.uid === 0 || !process.seteuid || !process.setegid) return fn();
-  process.setegid(st.gid);
-  process.seteuid(st.uid);
-  try {
-    return await fn();
-  } finally {
-    process.seteuid(0);
-    process.setegid(0);
+    if (err instanceof StoreMissingError) return { missing: err };
+    return { skipped: `cannot read the key store: ${(err as Error).message}` };
   }
 }
 
 export function keyChecks(loaded: LoadedKeys, config: Config, o: { now: number; unusedAfterMs: number }): Finding[] {
   if ('skipped' in loaded) return [{ id: 'keys', severity: 'info', title: `Key checks skipped: ${loaded.skipped}` }];
+  // runDoctor reports a missing store itself, with where the configuration was looked for.
+  if ('missing' in loaded) return [];
   const out: Finding[] = [];
   const { now } = o;
   const active = loaded.records.filter((r) => r.revokedAt === null && (r.expiresAt === null || r.expiresAt > now));

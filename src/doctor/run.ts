@@ -1,3 +1,4 @@
+import { describeLookups, type ConfigLookup } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { configChecks } from './config-checks.js';
 import { fileChecks } from './files.js';
@@ -14,6 +15,9 @@ export interface DoctorOptions {
   unusedAfterMs: number;
   maxSkewMs?: number;
   now?: number;
+  /** Where the config file was looked for, and where data_dir came from: named when there is no store. */
+  lookups?: readonly ConfigLookup[];
+  dataDirFrom?: string;
 }
 
 /**
@@ -25,7 +29,9 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
   const findings: Finding[] = [];
   findings.push(...configChecks(o.config, now));
   findings.push(...fileChecks(o.config, o.configFile));
-  findings.push(...keyChecks(await loadKeys(o.config), o.config, { now, unusedAfterMs: o.unusedAfterMs }));
+  const keys = await loadKeys(o.config);
+  if ('missing' in keys) findings.push(missingStore(keys.missing.message, o));
+  findings.push(...keyChecks(keys, o.config, { now, unusedAfterMs: o.unusedAfterMs }));
   const net = await upstreamChecks({ config: o.config, probeAddresses: o.probeAddresses, timeoutMs: o.timeoutMs, ...(o.maxSkewMs !== undefined ? { maxSkewMs: o.maxSkewMs } : {}) });
   findings.push(...net.findings);
 
@@ -33,4 +39,21 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
   findings.sort((a, b) => rank(a.severity) - rank(b.severity));
   const counts = Object.fromEntries(SEVERITIES.map((s) => [s, findings.filter((f) => f.severity === s).length])) as Record<Severity, number>;
   return { ok: counts.critical === 0, config_file: o.configFile, probe: net.probe, findings, counts };
+}
+
+/**
+ * No store where this configuration points. Before the first start that is expected (serve
+ * creates it), so a warning, not critical: `ExecStartPre=gatehouse doctor` must not stop the first
+ * start. Once a gateway runs, it means doctor looks at another setup than the gateway: the paths
+ * looked at tell which.
+ */
+function missingStore(what: string, o: DoctorOptions): Finding {
+  const looked = o.lookups?.length ? ` Config file looked for at: ${describeLookups(o.lookups).join('; ')}.` : '';
+  const from = o.dataDirFrom ? ` data_dir ${o.config.data_dir} came from ${o.dataDirFrom}.` : '';
+  return {
+    id: 'store.missing', severity: 'warning',
+    title: `There is no key store yet: ${what.replace(/^there is no key store at /, '')}`,
+    detail: `Nothing was created.${looked}${from} If a gateway already runs, doctor is looking at another setup than the gateway's.`,
+    fix: 'Run doctor with the gateway\'s configuration and as its user (e.g. sudo -u gatehouse gatehouse doctor, --config FILE); before the first start, `gatehouse serve` (or `gatehouse init`) creates the store.',
+  };
 }

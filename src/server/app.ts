@@ -28,6 +28,8 @@ import { metricsEndpoint } from '../metrics/endpoint.js';
 import type { MetricsListener } from '../metrics/listener.js';
 import { upstreamProbe } from '../metrics/upstream-probe.js';
 import { openMetricsListener, recordStartConfig } from './startup.js';
+import { listenFailure } from './startup-errors.js';
+import { upstreamAtStart } from './upstream-at-start.js';
 import { shareMetricsWithPrimary } from './workers.js';
 
 /**
@@ -65,21 +67,37 @@ export interface RunningGateway {
 }
 
 export async function startGateway(o: StartOptions): Promise<RunningGateway> {
+  // What start-up has opened so far, closed again (last first) if it fails part-way: a failed
+  // start leaves no thread, timer or socket behind (an in-process caller would otherwise hang).
+  const undo: Array<() => unknown> = [];
+  try {
+    return await build(o, undo);
+  } catch (err) {
+    for (const step of undo.reverse()) await Promise.resolve().then(step).catch(() => {});
+    throw err;
+  }
+}
+
+async function build(o: StartOptions, undo: Array<() => unknown>): Promise<RunningGateway> {
   const { config, log } = o;
   const clock = o.clock ?? systemClock;
   const stores = await openStores({ dataDir: config.data_dir, store: config.store, role: 'server' });
+  undo.push(() => stores.close());
   await ensureInitialKey(stores.keys, config.data_dir, log);
   const keys = new KeyCache(stores.keys);
   await keys.refresh();
   if (keys.health.lastError) throw keys.health.lastError;
   keys.start(250);
+  undo.push(() => keys.stop());
   // Postgres: NOTIFY brings a revocation from any replica or CLI in milliseconds; the poll stays.
   const unwatchKeys = stores.watchKeys?.(() => void keys.refresh()) ?? null;
+  undo.push(() => unwatchKeys?.());
 
   let fileKeys: AuthorizedKeysFile | null = null;
   if (config.ssh.enabled && config.ssh.authorized_keys) {
     fileKeys = new AuthorizedKeysFile(config.ssh.authorized_keys, config.ssh.authorized_keys_scopes, log);
     fileKeys.watch();
+    undo.push(() => fileKeys?.close());
   }
   const noFileKeys: ReadonlyMap<string, ResolvedPrincipal> = new Map();
   const windowSec = Math.round(config.ssh.window / 1000);
@@ -97,16 +115,20 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
     headersTimeoutMs: config.timeouts.upstream_headers,
     bodyTimeoutMs: config.timeouts.upstream_body,
   });
+  undo.push(() => pool.close());
   const host = upstreamHost(config.upstream);
   const limiter = o.limiter ?? (await createLimiter(config, { clock, log }));
+  if (!o.limiter) undo.push(() => limiter.close());
   const health = new Health(keys, pool, host);
   const audit = config.audit.enabled
     ? new AuditWriter({ store: stores.audit, batchSize: config.audit.batch_size, queueSize: config.audit.queue_size, flushIntervalMs: config.audit.flush_interval, retentionMs: config.audit.retention, log })
     : null;
   const metrics = config.metrics.listen === 'off' ? null : createMetrics({ limiter, keys, audit, upstreamUp: upstreamProbe(pool, host) });
   const observer = new Observers([new RequestLog(log, config.log.requests), ...(audit ? [audit] : []), ...(metrics ? [metrics.observer] : []), ...(o.observers ?? [])]);
+  undo.push(() => observer.close());
   const lastUsed = new LastUsed(stores.keys);
   lastUsed.start();
+  undo.push(() => lastUsed.stop());
   const gateway = new Gateway({
     config, clock, keys, ssh, pool, upstreamHost: host, limiter, policy: new RequestPolicy(config.clamps), observer, health, log, lastUsed,
     blobs: new BlobRegistry(stores.blobs, log),
@@ -121,12 +143,13 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
   const { host: listenHost, port } = splitHostPort(config.listen);
   const tls = !!(config.tls.cert && config.tls.key);
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err: NodeJS.ErrnoException) => reject(listenFailure(err, 'main listener', config.listen, 'listen (--listen, GATEHOUSE_LISTEN or listen: in the config file)')));
     server.listen({ host: listenHost, port, backlog: 4096 }, () => {
-      server.off('error', reject);
+      server.removeAllListeners('error');
       resolve();
     });
   });
+  undo.push(() => server.close());
   const addr = server.address() as AddressInfo;
   const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `${tls ? 'https' : 'http'}://${shownHost}:${addr.port}`;
@@ -137,9 +160,16 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
   }
   let metricsListener: MetricsListener | null = null;
   if (metrics && o.worker) shareMetricsWithPrimary(metrics.registry);
-  else if (metrics && config.metrics.listen !== 'main') metricsListener = await openMetricsListener(config, metrics, log, { what: 'metrics listening', mainHint: true });
+  else if (metrics && config.metrics.listen !== 'main') {
+    metricsListener = await openMetricsListener(config, metrics, log, { what: 'metrics listening', mainHint: true });
+    undo.push(() => metricsListener?.close());
+  }
   if (!o.worker) await recordStartConfig(stores.audit, config, log);
   log.info({ url, upstream: config.upstream, data_dir: config.data_dir, store: stores.location, keys: keys.size, manage_routes: config.routes.manage, cloud_routes: config.routes.cloud }, 'gatehouse listening');
+  // Ollama down at start is not fatal (it may start after Gatehouse), but it is said at once.
+  void upstreamAtStart(config.upstream, Math.min(config.timeouts.upstream_connect, 3000)).then((why) => {
+    if (why) log.warn({ upstream: config.upstream, err: why }, `the upstream ${config.upstream} is not answering (${why}): requests that need Ollama get 502, and /readyz answers 503 until it does. Start Ollama, or point upstream (--upstream, GATEHOUSE_UPSTREAM) at it`);
+  });
 
   let closing: Promise<void> | null = null;
   return {

@@ -5,6 +5,7 @@ import { generateApiKey } from '../auth/api-key.js';
 import { DEFAULT_SCOPES } from '../core/types.js';
 import { newKeyId } from '../core/ids.js';
 import type { KeyStore } from '../store/types.js';
+import { ensureDataDir } from '../store/data-dir.js';
 
 /**
  * First start with an empty key store: create one key named `initial` so the gateway is usable
@@ -13,6 +14,8 @@ import type { KeyStore } from '../store/types.js';
  */
 export async function ensureInitialKey(store: KeyStore, dataDir: string, log: Logger): Promise<void> {
   if ((await store.list()).length > 0) return;
+  // With PostgreSQL nothing else creates the data dir; the key file needs it (0700, as doctor expects).
+  ensureDataDir(dataDir);
   const k = generateApiKey();
   const file = join(dataDir, 'initial-key');
   writeFileSync(file, `${k.key}\n`, { mode: 0o600 });

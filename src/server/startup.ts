@@ -6,6 +6,7 @@ import type { GatewayMetrics } from '../metrics/definitions.js';
 import { startMetricsListener, type MetricsListener } from '../metrics/listener.js';
 import type { AuditStore } from '../store/types.js';
 import { compileHostCheck } from './host-check.js';
+import { listenFailure } from './startup-errors.js';
 
 /**
  * Start-up steps shared by a single gateway process (app.ts) and the `--workers` primary
@@ -23,21 +24,22 @@ export async function recordStartConfig(audit: AuditStore, config: Config, log: 
 }
 
 /**
- * The separate /metrics listener (metrics.listen: HOST:PORT). Metrics are not worth refusing
- * traffic for: if it cannot open, that is logged loudly and null returned.
+ * The separate /metrics listener (metrics.listen: HOST:PORT). If it cannot open, Gatehouse does
+ * not start: a configured endpoint that is silently missing is found only when the graphs are
+ * empty. `metrics.listen: off` is how to run without it.
  */
-export async function openMetricsListener(config: Config, metrics: Pick<GatewayMetrics, 'render' | 'contentType'>, log: Logger, o: { what: string; mainHint: boolean }): Promise<MetricsListener | null> {
+export async function openMetricsListener(config: Config, metrics: Pick<GatewayMetrics, 'render' | 'contentType'>, log: Logger, o: { what: string; mainHint: boolean }): Promise<MetricsListener> {
   const hostOk = compileHostCheck(config.allowed_hosts);
+  let listener: MetricsListener;
   try {
-    const listener = await startMetricsListener(config.metrics.listen, metrics, (h) => hostOk(h).ok);
-    log.info({ metrics_url: listener.url }, o.what);
-    if (!isLoopback(splitHostPort(config.metrics.listen).host)) {
-      const hint = o.mainHint ? ', or set metrics.listen: main to serve /metrics only to keys with the "metrics" scope' : '';
-      log.warn(`the metrics listener on ${config.metrics.listen} has no authentication: keep it on a private network${hint}`);
-    }
-    return listener;
+    listener = await startMetricsListener(config.metrics.listen, metrics, (h) => hostOk(h).ok);
   } catch (err) {
-    log.error({ err: (err as Error).message, listen: config.metrics.listen }, 'cannot open the metrics listener; serving without /metrics');
-    return null;
+    throw listenFailure(err as NodeJS.ErrnoException, 'metrics listener', config.metrics.listen, 'metrics.listen (GATEHOUSE_METRICS__LISTEN or the config file)', `, ${o.mainHint ? '"main" (serve /metrics on the main listener to keys with the metrics scope) ' : ''}or "off" (no metrics)`);
   }
+  log.info({ metrics_url: listener.url }, o.what);
+  if (!isLoopback(splitHostPort(config.metrics.listen).host)) {
+    const hint = o.mainHint ? ', or set metrics.listen: main to serve /metrics only to keys with the "metrics" scope' : '';
+    log.warn(`the metrics listener on ${config.metrics.listen} has no authentication: keep it on a private network${hint}`);
+  }
+  return listener;
 }

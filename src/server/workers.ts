@@ -46,6 +46,14 @@ export async function runWorkers(config: Config, log: Logger, count: number): Pr
     log.warn('ssh.replay: once is kept per worker: a captured signed request can be replayed once on each of the other workers within ssh.window');
   }
 
+  // Before any worker starts: a metrics listener that cannot open stops the start (startup.ts).
+  let metricsListener: MetricsListener | null = null;
+  if (config.metrics.listen !== 'off') {
+    const aggregator = new AggregatorRegistry();
+    const summed = { render: () => aggregator.clusterMetrics(), contentType: aggregator.contentType };
+    metricsListener = await openMetricsListener(config, summed, log, { what: 'metrics listening (the workers\' metrics, summed)', mainHint: false });
+  }
+
   // Workers accept on the shared socket themselves (the kernel spreads connections), rather than
   // the primary accepting every connection and handing it over.
   cluster.schedulingPolicy = cluster.SCHED_NONE;
@@ -56,13 +64,6 @@ export async function runWorkers(config: Config, log: Logger, count: number): Pr
   const fork = (): Worker => cluster.fork({ GATEHOUSE_WORKER: '1' });
   for (let i = 0; i < count; i++) fork();
   log.info({ workers: count, pid: process.pid }, 'gatehouse primary: workers started');
-
-  let metricsListener: MetricsListener | null = null;
-  if (config.metrics.listen !== 'off') {
-    const aggregator = new AggregatorRegistry();
-    const summed = { render: () => aggregator.clusterMetrics(), contentType: aggregator.contentType };
-    metricsListener = await openMetricsListener(config, summed, log, { what: 'metrics listening (the workers\' metrics, summed)', mainHint: false });
-  }
 
   return new Promise<number>((resolve) => {
     let code = 0;

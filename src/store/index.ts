@@ -1,4 +1,3 @@
-import { mkdirSync, chmodSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AuditStore, BlobStore, KeyStore } from './types.js';
 import { openSqlite, type Db } from './sqlite/open.js';
@@ -8,6 +7,11 @@ import { SqliteBlobStore } from './sqlite/blobs.js';
 import { WriterThread } from './sqlite/writer-thread.js';
 import { inlineWriter } from './sqlite/writer.js';
 import { isPostgresUrl } from './postgres/url.js';
+import { ensureDataDir, requireStoreFile, STORE_FILE } from './data-dir.js';
+import { StoreAccessError } from './errors.js';
+
+export { ensureDataDir } from './data-dir.js';
+export { StoreAccessError, StoreMissingError } from './errors.js';
 
 export interface Stores {
   keys: KeyStore;
@@ -38,24 +42,32 @@ export interface OpenStoresOptions {
    * With SQLite, the server's background writes (audit, last-used times) run on a thread of their own.
    */
   role?: 'cli' | 'server';
+  /**
+   * `create` (default): make the data dir (0700) and the store if they are not there (serve, init).
+   * `fail`: a missing store is a StoreMissingError: a command that only reads or changes keys must
+   * not leave an empty store where it looked, while the gateway serves from another.
+   */
+  ifMissing?: 'create' | 'fail';
 }
 
 /** WAL pages past which a server connection checkpoints (both of them: see openStores). */
 const SERVER_AUTOCHECKPOINT_PAGES = 100;
 
-/** Creates the data dir with owner-only permissions (0700), tightening it if it already exists. */
-export function ensureDataDir(dir: string): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const mode = statSync(dir).mode & 0o777;
-  if (mode !== 0o700) chmodSync(dir, 0o700);
-}
-
 /** The store factory: the one place that knows which backend is in use. */
 export async function openStores(opts: OpenStoresOptions): Promise<Stores> {
-  if (opts.store && isPostgresUrl(opts.store)) return openPostgresStores(opts.store, opts.role ?? 'cli');
-  ensureDataDir(opts.dataDir);
-  const file = join(opts.dataDir, 'gatehouse.db');
-  const db: Db = openSqlite(file);
+  const create = (opts.ifMissing ?? 'create') === 'create';
+  if (opts.store && isPostgresUrl(opts.store)) return openPostgresStores(opts.store, opts.role ?? 'cli', create);
+  let file: string;
+  if (create) {
+    ensureDataDir(opts.dataDir);
+    file = join(opts.dataDir, STORE_FILE);
+  } else file = requireStoreFile(opts.dataDir);
+  let db: Db;
+  try {
+    db = openSqlite(file);
+  } catch (err) {
+    throw new StoreAccessError(`cannot open the key store ${file}: ${(err as Error).message}`, (err as { code?: string }).code);
+  }
   const role = opts.role ?? 'cli';
   if (role === 'cli') db.pragma('synchronous = FULL');
   // In the server, the background writes (audit batches, pruning, admin trail, last-used times)
@@ -80,12 +92,12 @@ export async function openStores(opts: OpenStoresOptions): Promise<Stores> {
   };
 }
 
-async function openPostgresStores(url: string, role: 'cli' | 'server'): Promise<Stores> {
+async function openPostgresStores(url: string, role: 'cli' | 'server', create: boolean): Promise<Stores> {
   // Loaded only when configured: SQLite users never load pg.
   const [{ openPostgres }, { PostgresKeyStore }, { PostgresAuditStore }, { PostgresBlobStore }, { KeyChangeListener }] = await Promise.all([
     import('./postgres/open.js'), import('./postgres/keys.js'), import('./postgres/audit.js'), import('./postgres/blobs.js'), import('./postgres/notify.js'),
   ]);
-  const h = await openPostgres(url, { max: role === 'server' ? 5 : 2 });
+  const h = await openPostgres(url, { max: role === 'server' ? 5 : 2, create });
   let listener: InstanceType<typeof KeyChangeListener> | null = null;
   return {
     keys: new PostgresKeyStore(h),

@@ -234,6 +234,7 @@ describe('doctor: configuration', () => {
 
   it('keys: without expiry, with models:manage, and the key store is read without being changed', async () => {
     const { file, dataDir } = setup({ upstream: emu.url });
+    assert.equal(cli(['init', '--config', file]).code, 0);
     assert.equal(cli(['keys', 'create', '--name', 'forever', '--config', file]).code, 0);
     assert.equal(cli(['keys', 'create', '--name', 'admin', '--scopes', 'inference,models:manage', '--expires', '30d', '--config', file]).code, 0);
     const { report } = await doctor(file, ['--probe-addresses', '']);
@@ -270,7 +271,9 @@ describe('doctor: configuration', () => {
       chownSync(dir, nobody, nobody);
       const file = join(dir, 'gatehouse.yaml');
       writeFileSync(file, toYaml({ upstream: emu.url, data_dir: join(dir, 'data') }), { mode: 0o644 });
-      const made = spawnSync(process.execPath, [CLI, 'keys', 'create', '--name', 'svc', '--expires', '30d', '--config', file], { uid: nobody, gid: nobody, encoding: 'utf8', env: { ...process.env, GATEHOUSE_CONFIG: '' } });
+      const asNobody = (args: string[]) => spawnSync(process.execPath, [CLI, ...args, '--config', file], { uid: nobody, gid: nobody, encoding: 'utf8', env: { ...process.env, GATEHOUSE_CONFIG: '' } });
+      assert.equal(asNobody(['init']).status, 0);
+      const made = asNobody(['keys', 'create', '--name', 'svc', '--expires', '30d']);
       assert.equal(made.status, 0, made.stderr);
       const { code, report } = await doctor(file, ['--probe-addresses', '']);
       assert.equal(code, 0, JSON.stringify(report.findings, null, 1));

@@ -88,7 +88,7 @@ describe('first start', () => {
 
   it('creates the data dir 0700 and one "initial" key in a 0600 file, and never prints the key', async () => {
     const data = join(dir, 'data');
-    const gw = await spawnGateway(['serve', '--listen', '127.0.0.1:0', '--upstream', emu.url, '--data-dir', data], { GATEHOUSE_CONFIG: '', GATEHOUSE_LOG__FORMAT: 'json' });
+    const gw = await spawnGateway(['serve', '--listen', '127.0.0.1:0', '--upstream', emu.url, '--data-dir', data], { GATEHOUSE_CONFIG: '', GATEHOUSE_LOG__FORMAT: 'json', GATEHOUSE_METRICS__LISTEN: 'off' });
     try {
       assert.equal(statSync(data).mode & 0o777, 0o700);
       const file = join(data, 'initial-key');
@@ -106,13 +106,13 @@ describe('first start', () => {
     }
     const used = JSON.parse(cli(['keys', 'list', '--json', '--data-dir', data], { GATEHOUSE_CONFIG: '' }).stdout) as Array<{ last_used_at: string | null }>;
     assert.notEqual(used[0]!.last_used_at, null, 'last-used time is written (at the latest on shutdown)');
-    const again = await spawnGateway(['serve', '--listen', '127.0.0.1:0', '--upstream', emu.url, '--data-dir', data], { GATEHOUSE_CONFIG: '', GATEHOUSE_LOG__FORMAT: 'json' });
+    const again = await spawnGateway(['serve', '--listen', '127.0.0.1:0', '--upstream', emu.url, '--data-dir', data], { GATEHOUSE_CONFIG: '', GATEHOUSE_LOG__FORMAT: 'json', GATEHOUSE_METRICS__LISTEN: 'off' });
     await again.stop();
     assert.equal(JSON.parse(cli(['keys', 'list', '--json', '--data-dir', data], { GATEHOUSE_CONFIG: '' }).stdout).length, 1, 'only on the first start');
   });
 
   it('warns loudly when listening beyond loopback without TLS', async () => {
-    const gw = await spawnGateway(['serve', '--listen', '0.0.0.0:0', '--upstream', emu.url, '--data-dir', join(dir, 'wide')], { GATEHOUSE_CONFIG: '', GATEHOUSE_LOG__FORMAT: 'json' });
+    const gw = await spawnGateway(['serve', '--listen', '0.0.0.0:0', '--upstream', emu.url, '--data-dir', join(dir, 'wide')], { GATEHOUSE_CONFIG: '', GATEHOUSE_LOG__FORMAT: 'json', GATEHOUSE_METRICS__LISTEN: 'off' });
     await gw.stop();
     assert.match(gw.logs(), /WITHOUT TLS/);
   });

@@ -241,7 +241,7 @@ describe('issue #18 item 8: ready for monitoring and packaging', () => {
     const examples: Record<string, unknown> = {
       'deploy/gatehouse.example.yaml': parseYaml(read('deploy/gatehouse.example.yaml')),
       'deploy/docker/gatehouse.yaml': parseYaml(read('deploy/docker/gatehouse.yaml')),
-      'numbers for durations and sizes': { timeouts: { client_body: 30, upstream_headers: '1h30m' }, body_limits: { json: 1048576, blob: '2gb' }, limits: { defaults: { rpm: 60, tpm: null }, models: { 'llama3*': { concurrency: 1 } }, queue: { max_wait: '500ms' } }, log: { requests: 'refused' } },
+      'numbers for sizes, 0 for a duration': { timeouts: { client_body: 0, upstream_headers: '1h30m' }, body_limits: { json: 1048576, blob: '2gb' }, limits: { defaults: { rpm: 60, tpm: null }, models: { 'llama3*': { concurrency: 1 } }, queue: { max_wait: '500ms' } }, log: { requests: 'refused' } },
       empty: {},
     };
     const invalid: Record<string, unknown> = {
@@ -252,18 +252,19 @@ describe('issue #18 item 8: ready for monitoring and packaging', () => {
       'a duration in words': { timeouts: { client_body: '5 minutes' } },
       'a size with an unknown unit': { body_limits: { json: '16 megs' } },
       'a negative duration': { audit: { retention: -1 } },
+      'a duration without a unit (issue #18 item 6)': { audit: { retention: 90 } },
+      'a duration string without a unit': { audit: { retention: '90' } },
       'a wrong type': { routes: { manage: 'yes' } },
     };
 
-    it('8: is a draft-07 JSON Schema with a title, every default shown, durations and sizes as strings or numbers', () => {
+    it('8: is a draft-07 JSON Schema with a title, every default shown, durations as strings (or 0), sizes as strings or numbers', () => {
       assert.equal(schema.$schema, 'http://json-schema.org/draft-07/schema#');
       assert.match(schema.title, /Gatehouse/);
       const p = schema.properties!;
       assert.equal(p.listen!.default, '127.0.0.1:11435');
       assert.deepEqual(p.log!.properties!.requests, { default: 'all', type: 'string', enum: ['all', 'refused', 'off'] });
-      assert.deepEqual(p.timeouts!.properties!.client_body!.type, ['string', 'number']);
+      assert.deepEqual(p.timeouts!.properties!.client_body!.anyOf, [{ type: 'string', pattern: DURATION_PATTERN }, { type: 'number', const: 0 }]);
       assert.equal(p.timeouts!.properties!.client_body!.default, '60s');
-      assert.equal(p.timeouts!.properties!.client_body!.pattern, DURATION_PATTERN);
       assert.deepEqual(p.body_limits!.properties!.json!.type, ['string', 'number']);
       assert.equal(p.body_limits!.properties!.json!.pattern, SIZE_PATTERN);
       // Every setting that has a default shows it; every object refuses unknown keys.

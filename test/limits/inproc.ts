@@ -28,7 +28,9 @@ export interface InProc {
 export async function startInProc(clock: Clock, config: ConfigInput = {}, emulator?: EmulatorOptions): Promise<InProc> {
   const emu = await startEmulator(emulator);
   const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-limits-'));
-  const cfg = ConfigSchema.parse({ listen: '127.0.0.1:0', upstream: emu.url, data_dir: dataDir, log: { level: 'silent' }, ...config });
+  // No metrics listener unless a test asks: a fixed port shared by gateways running side by side
+  // would stop all but one from starting (a listener that cannot open is a start-up error).
+  const cfg = ConfigSchema.parse({ listen: '127.0.0.1:0', upstream: emu.url, data_dir: dataDir, log: { level: 'silent' }, metrics: { listen: 'off' }, ...config });
   const limiter = await createLimiter(cfg, { clock, log: silent });
   const gw = await startGateway({ config: cfg, log: silent, clock, limiter });
   return {

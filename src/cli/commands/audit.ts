@@ -1,6 +1,7 @@
-import { openStores, type Stores } from '../../store/index.js';
+import type { Stores } from '../../store/index.js';
 import type { AdminEvent, AuditRecord } from '../../store/types.js';
 import { COMMON_HELP, configFrom, parse, UsageError } from '../args.js';
+import { openCliStores } from '../store.js';
 import { iso, parseWhen, resolveKeyId, shortModel } from './usage.js';
 
 export const AUDIT_HELP = `gatehouse audit: read and tail the audit log
@@ -34,7 +35,7 @@ export async function auditCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, {
     since: { type: 'string' }, until: { type: 'string' }, key: { type: 'string' }, denied: { type: 'boolean' }, limit: { type: 'string' },
     follow: { type: 'boolean', short: 'f' }, json: { type: 'boolean' }, admin: { type: 'boolean' },
-  });
+  }, 0, 'gatehouse audit');
   if (values.help) {
     console.log(AUDIT_HELP);
     return 0;
@@ -49,8 +50,7 @@ export async function auditCommand(argv: string[]): Promise<number> {
   const limit = values.limit !== undefined ? Number(values.limit) : since !== undefined ? 1000 : 50;
   const json = !!values.json;
 
-  const { config } = configFrom(values);
-  const stores = await openStores({ dataDir: config.data_dir, store: config.store });
+  const stores = await openCliStores(configFrom(values), 'audit');
   let following = false;
   try {
     const keyId = values.key !== undefined ? await resolveKeyId(stores, values.key) : undefined;

@@ -26,7 +26,7 @@ export async function configCommand(argv: string[]): Promise<number> {
   }
   if (sub === 'schema') return schema(argv.slice(1));
   if (sub !== 'check') throw new UsageError(`unknown config subcommand "${sub}" (try: gatehouse config check, gatehouse config schema)`);
-  const { values } = parse(argv.slice(1), { json: { type: 'boolean' } });
+  const { values } = parse(argv.slice(1), { json: { type: 'boolean' } }, 0, 'gatehouse config check');
   if (values.help) {
     console.log(CONFIG_HELP);
     return 0;

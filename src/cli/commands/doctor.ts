@@ -39,7 +39,7 @@ export async function doctorCommand(argv: string[]): Promise<number> {
     'unused-after': { type: 'string' },
     'max-skew': { type: 'string' },
     'probe-addresses': { type: 'string' },
-  });
+  }, 0, 'gatehouse doctor');
   if (values.help) {
     console.log(DOCTOR_HELP);
     return 0;
@@ -62,8 +62,8 @@ export async function doctorCommand(argv: string[]): Promise<number> {
 
   let report: DoctorReport;
   try {
-    const { config, file } = configFrom(values);
-    report = await runDoctor({ config, configFile: file, probeAddresses, timeoutMs, unusedAfterMs, maxSkewMs });
+    const { config, file, lookups, dataDirFrom } = configFrom(values);
+    report = await runDoctor({ config, configFile: file, probeAddresses, timeoutMs, unusedAfterMs, maxSkewMs, lookups, dataDirFrom });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     report = {

@@ -4,75 +4,18 @@ import { generateApiKey } from '../../auth/api-key.js';
 import { describePublicKeyLineFailure, formatPublicKeyLine, parsePublicKeyLine } from '../../auth/ssh/public-key.js';
 import { certRegistration } from '../../auth/client-cert-register.js';
 import { newKeyId } from '../../core/ids.js';
-import { ALL_SCOPES, DEFAULT_SCOPES, type PrincipalClamps, type PrincipalLimits, type Scope } from '../../core/types.js';
-import { formatDuration, parseDuration } from '../../config/units.js';
-import { invalidPatterns } from '../../policy/model-allowlist.js';
-import { openStores } from '../../store/index.js';
+import { DEFAULT_SCOPES } from '../../core/types.js';
 import type { Actor, KeyPatch, KeyRecord } from '../../store/types.js';
+import type { Stores } from '../../store/index.js';
 import type { Config } from '../../config/schema.js';
-import { COMMON_HELP, configFrom, parse, UsageError } from '../args.js';
+import { configFrom, parse, UsageError } from '../args.js';
 import { table, when } from '../output.js';
+import { parseClamps, parseExpiry, parseLimits, parseModels, parseScopes, str } from './keys-parse.js';
+import { describe, publicView, status } from './keys-view.js';
+import { openCliStores, storeLine } from '../store.js';
+import { KEYS_HELP, VERBS } from './keys-help.js';
 
-const LIMIT_OPTIONS = {
-  rpm: { type: 'string' },
-  tpm: { type: 'string' },
-  tpd: { type: 'string' },
-  concurrency: { type: 'string' },
-  'max-num-ctx': { type: 'string' },
-  'max-num-predict': { type: 'string' },
-  'max-keep-alive': { type: 'string' },
-  'max-images': { type: 'string' },
-  'max-embed-inputs': { type: 'string' },
-  'allow-runner-options': { type: 'string' },
-} as const;
-
-const POLICY_OPTIONS = {
-  scopes: { type: 'string' },
-  models: { type: 'string' },
-  expires: { type: 'string' },
-  json: { type: 'boolean' },
-  ...LIMIT_OPTIONS,
-} as const;
-
-const POLICY_HELP = `  --scopes LIST           comma-separated: ${ALL_SCOPES.join(', ')} (default: ${DEFAULT_SCOPES.join(',')})
-  --models GLOBS          comma-separated model patterns, e.g. "llama3*,qwen2.5:*" (default: all; "*" = all)
-  --expires DURATION      e.g. 30d, 12h, or an ISO date; "never" removes the expiry
-  --rpm N                 requests per minute ("none" = no limit; default from limits.defaults)
-  --tpm N                 tokens (prompt + completion) per minute
-  --tpd N                 tokens per day
-  --concurrency N         requests in flight at once
-  --max-num-ctx N         per-key clamps overriding the clamps.* config
-  --max-num-predict N
-  --max-keep-alive DUR
-  --max-images N
-  --max-embed-inputs N
-  --allow-runner-options true|false   may set num_gpu, main_gpu, num_batch, num_thread, use_mmap
-  --json                  machine-readable output`;
-
-export const KEYS_HELP = `gatehouse keys: manage API keys and registered SSH keys
-
-Usage:
-  gatehouse keys create --name NAME [--scopes LIST] [--models GLOBS] [--expires DURATION] [limits] [--json]
-  gatehouse keys add-ssh --name NAME (--pubkey-file FILE | --pubkey "ssh-ed25519 AAAA... comment") [--scopes ..] [--models ..] [--expires ..] [limits] [--json]
-  gatehouse keys add-cert --name NAME (--cert-file FILE [--match fingerprint|subject] | --subject "CN=..., O=...") [--scopes ..] [--models ..] [--expires ..] [limits] [--json]
-  gatehouse keys list [--json]
-  gatehouse keys show ID [--json]
-  gatehouse keys update ID [--name NAME] [--scopes ..] [--models ..] [--expires ..] [limits] [--json]
-  gatehouse keys revoke ID
-
-ID is a key id (key_…) or a unique key name. Changes reach a running server within a second.
-A new API key is shown once and stored only as a SHA-256 hash.
-
-Options:
-  --name NAME             a label for people (e.g. the user or app that holds the key)
-${POLICY_HELP}
-  --pubkey-file FILE      (add-ssh) an OpenSSH public key file, e.g. ~/.ollama/id_ed25519.pub
-  --pubkey LINE           (add-ssh) the public key line itself
-  --cert-file FILE        (add-cert) a TLS client certificate (PEM/DER, no private key); pinned by its
-                          SHA-256 fingerprint, or with --match subject: any certificate with its subject
-                          issued by tls.client_ca
-  --subject DN            (add-cert) map a subject, e.g. "CN=alice, O=Example" (needs tls.client_ca)
-${COMMON_HELP}`;
+export { KEYS_HELP };
 
 export async function keysCommand(argv: string[]): Promise<number> {
   const sub = argv[0];
@@ -81,104 +24,114 @@ export async function keysCommand(argv: string[]): Promise<number> {
     console.log(KEYS_HELP);
     return sub ? 0 : 2;
   }
-  const { values, positionals } = parse(rest, { name: { type: 'string' }, 'pubkey-file': { type: 'string' }, pubkey: { type: 'string' }, 'cert-file': { type: 'string' }, subject: { type: 'string' }, match: { type: 'string' }, ...POLICY_OPTIONS });
+  const verb = Object.hasOwn(VERBS, sub) ? VERBS[sub] : undefined;
+  if (!verb) throw new UsageError(`unknown keys subcommand "${sub}"; the subcommands are ${Object.keys(VERBS).join(', ')} (see gatehouse keys --help)`);
+  const { values, positionals } = parse(rest, verb.options, verb.positionals, `gatehouse keys ${sub}`);
   if (values.help) {
-    console.log(KEYS_HELP);
+    console.log(verb.help);
     return 0;
   }
-  const { config } = configFrom(values);
-  const stores = await openStores({ dataDir: config.data_dir, store: config.store });
-  const by: Actor = { actor: `cli:${safeUser()}@${hostname()}` };
+  if (positionals.length < verb.positionals) throw new UsageError(`usage: gatehouse keys ${verb.usage}`);
+  const loaded = configFrom(values);
+  const { config } = loaded;
+  const creates = sub === 'create' || sub === 'add-ssh' || sub === 'add-cert';
+  const stores = await openCliStores(loaded, `keys ${sub}`, { explicitDataDir: creates && values['data-dir'] !== undefined });
+  const ctx: Ctx = { store: stores.keys, config, where: storeLine(stores, loaded), by: { actor: `cli:${safeUser()}@${hostname()}` } };
+  const v = values as Values;
   try {
     switch (sub) {
       case 'create':
-        return await create(stores.keys, values, by, false);
+        return await create(ctx, v, false);
       case 'add-ssh':
-        return await create(stores.keys, values, by, true);
+        return await create(ctx, v, true);
       case 'add-cert':
-        return await create(stores.keys, values, by, 'cert', config.tls);
+        return await create(ctx, v, 'cert');
       case 'list':
-        return await list(stores.keys, !!values.json);
+        return await list(ctx, !!v.json);
       case 'show':
-        return await show(stores.keys, one(positionals, 'show'), !!values.json);
+        return await show(ctx, positionals[0]!, !!v.json);
       case 'update':
-        return await update(stores.keys, one(positionals, 'update'), values, by);
-      case 'revoke':
-        return await revoke(stores.keys, one(positionals, 'revoke'), by, !!values.json);
+        return await update(ctx, positionals[0]!, v);
       default:
-        throw new UsageError(`unknown keys subcommand "${sub}" (see gatehouse keys --help)`);
+        return await revoke(ctx, positionals[0]!, !!v.json);
     }
   } finally {
     await stores.close();
   }
 }
 
-type Values = Record<string, string | boolean | undefined>;
-type KeyStoreT = Awaited<ReturnType<typeof openStores>>['keys'];
+type KeyStoreT = Stores['keys'];
 
-async function create(store: KeyStoreT, v: Values, by: Actor, ssh: boolean | 'cert', tls?: Config['tls']): Promise<number> {
+interface Ctx {
+  store: Stores['keys'];
+  config: Config;
+  /** Which store this command works on, printed with every change. */
+  where: string;
+  by: Actor;
+}
+
+type Values = Record<string, string | boolean | undefined>;
+
+async function create(c: Ctx, v: Values, ssh: boolean | 'cert'): Promise<number> {
   const name = str(v.name);
   if (!name) throw new UsageError('--name is required');
+  await mustBeFreeName(c.store, name);
   const common = {
     id: newKeyId(),
     name,
     scopes: v.scopes !== undefined ? parseScopes(str(v.scopes)!) : [...DEFAULT_SCOPES],
     models: v.models !== undefined ? parseModels(str(v.models)!) : null,
-    limits: parseLimits(v, { rpm: null, tpm: null, tpd: null, concurrency: null }),
-    clamps: parseClamps(v, {}),
+    limits: parseLimits(v, { rpm: null, tpm: null, tpd: null, concurrency: null }, c.config),
+    clamps: parseClamps(v, {}, c.config),
     expiresAt: v.expires !== undefined ? parseExpiry(str(v.expires)!) : null,
+  };
+  const out = (rec: KeyRecord, extra: Record<string, unknown>, lines: string[]) => {
+    if (v.json) console.log(JSON.stringify({ ...publicView(rec, c.config), ...extra, store: c.where }));
+    else console.log(`${lines.join('\n')}\n\n${describe(rec, c.config)}\n\nWritten to the ${c.where}.`);
+    return 0;
   };
   if (!ssh) {
     const k = generateApiKey();
-    const rec = await store.create({ ...common, kind: 'api_key', hash: k.hash, hint: k.hint, fingerprint: null, publicKey: null }, by);
-    if (v.json) console.log(JSON.stringify({ ...publicView(rec), key: k.key }));
-    else {
-      console.log(`Created API key ${rec.id} ("${rec.name}")\n\n  ${k.key}\n`);
-      console.log('This is the only time the key is shown: store it now. Use it as "Authorization: Bearer <key>"');
-      console.log(`(OpenAI SDKs: api_key=<key>; Anthropic SDKs: x-api-key; ollama-python: OLLAMA_API_KEY=<key>).\n`);
-      console.log(describe(rec));
-    }
-    return 0;
+    const rec = await c.store.create({ ...common, kind: 'api_key', hash: k.hash, hint: k.hint, fingerprint: null, publicKey: null }, c.by);
+    return out(rec, { key: k.key }, [
+      `Created API key ${rec.id} ("${rec.name}")\n\n  ${k.key}\n`,
+      'This is the only time the key is shown: store it now. Use it as "Authorization: Bearer <key>"',
+      '(OpenAI SDKs: api_key=<key>; Anthropic SDKs: x-api-key; ollama-python: OLLAMA_API_KEY=<key>).',
+    ]);
   }
   if (ssh === 'cert') {
-    const reg = certRegistration({ certFile: str(v['cert-file']), subject: str(v.subject), match: str(v.match) }, tls!);
+    const reg = certRegistration({ certFile: str(v['cert-file']), subject: str(v.subject), match: str(v.match) }, c.config.tls);
     if ('error' in reg) throw new UsageError(reg.error);
-    const dup = (await store.list()).find((r) => r.fingerprint === reg.fingerprint);
+    const dup = (await c.store.list()).find((r) => r.fingerprint === reg.fingerprint);
     if (dup) throw new UsageError(`${reg.fingerprint} is already registered as ${dup.id} ("${dup.name}")`);
-    const rec = await store.create({ ...common, kind: 'client_cert', hash: null, hint: null, fingerprint: reg.fingerprint, publicKey: reg.summary }, by);
-    if (v.json) console.log(JSON.stringify({ ...publicView(rec), notes: reg.notes }));
-    else {
-      console.log(`Registered client certificate ${rec.id} ("${rec.name}") by ${reg.match}: ${rec.fingerprint}\n`);
-      for (const n of reg.notes) console.log(`note: ${n}`);
-      console.log('The holder sends no API key, only its certificate: curl --cert CERT.pem --key KEY.pem https://<gateway>/api/tags\n');
-      console.log(describe(rec));
-    }
-    return 0;
+    const rec = await c.store.create({ ...common, kind: 'client_cert', hash: null, hint: null, fingerprint: reg.fingerprint, publicKey: reg.summary }, c.by);
+    return out(rec, { notes: reg.notes }, [
+      `Registered client certificate ${rec.id} ("${rec.name}") by ${reg.match}: ${rec.fingerprint}\n`,
+      ...reg.notes.map((n) => `note: ${n}`),
+      'The holder sends no API key, only its certificate: curl --cert CERT.pem --key KEY.pem https://<gateway>/api/tags',
+    ]);
   }
   const lineText = v['pubkey-file'] !== undefined ? readFileSync(str(v['pubkey-file'])!, 'utf8').trim().split('\n')[0] ?? '' : str(v.pubkey);
   if (!lineText) throw new UsageError('add-ssh needs --pubkey-file FILE or --pubkey "ssh-ed25519 AAAA..."');
   const pk = parsePublicKeyLine(lineText);
   if (!pk.ok) throw new UsageError(`not a usable public key: ${describePublicKeyLineFailure(pk)}`);
-  const existing = (await store.list()).find((r) => r.fingerprint === pk.fingerprint);
+  const existing = (await c.store.list()).find((r) => r.fingerprint === pk.fingerprint);
   if (existing) throw new UsageError(`key ${pk.fingerprint} is already registered as ${existing.id} ("${existing.name}")`);
-  const rec = await store.create({ ...common, kind: 'ssh_key', hash: null, hint: null, fingerprint: pk.fingerprint, publicKey: formatPublicKeyLine(pk.rawKey) }, by);
-  if (v.json) console.log(JSON.stringify(publicView(rec)));
-  else {
-    console.log(`Registered SSH key ${rec.id} ("${rec.name}") ${rec.fingerprint}\n`);
-    console.log('The holder can now run:  OLLAMA_HOST=<gateway URL> OLLAMA_AUTH=1 ollama run <model>\n');
-    console.log(describe(rec));
-  }
-  return 0;
+  const rec = await c.store.create({ ...common, kind: 'ssh_key', hash: null, hint: null, fingerprint: pk.fingerprint, publicKey: formatPublicKeyLine(pk.rawKey) }, c.by);
+  return out(rec, {}, [
+    `Registered SSH key ${rec.id} ("${rec.name}") ${rec.fingerprint}\n`,
+    'The holder can now run:  OLLAMA_HOST=<gateway URL> OLLAMA_AUTH=1 ollama run <model>',
+  ]);
 }
 
-async function list(store: KeyStoreT, json: boolean): Promise<number> {
-  const all = await store.list();
+async function list(c: Ctx, json: boolean): Promise<number> {
+  const all = await c.store.list();
   if (json) {
-    console.log(JSON.stringify(all.map(publicView)));
+    console.log(JSON.stringify(all.map((r) => publicView(r, c.config))));
     return 0;
   }
   if (all.length === 0) {
-    console.log('no keys (create one with: gatehouse keys create --name NAME)');
+    console.log(`no keys in the ${c.where} (create one with: gatehouse keys create --name NAME)`);
     return 0;
   }
   const now = Date.now();
@@ -191,152 +144,53 @@ async function list(store: KeyStoreT, json: boolean): Promise<number> {
   return 0;
 }
 
-async function show(store: KeyStoreT, id: string, json: boolean): Promise<number> {
-  const rec = await mustFind(store, id);
-  console.log(json ? JSON.stringify(publicView(rec)) : describe(rec));
+async function show(c: Ctx, id: string, json: boolean): Promise<number> {
+  const rec = await mustFind(c.store, id);
+  console.log(json ? JSON.stringify(publicView(rec, c.config)) : describe(rec, c.config));
   return 0;
 }
 
-async function update(store: KeyStoreT, id: string, v: Values, by: Actor): Promise<number> {
-  const rec = await mustFind(store, id);
+async function update(c: Ctx, id: string, v: Values): Promise<number> {
+  const rec = await mustFind(c.store, id);
   const patch: KeyPatch = {};
-  if (v.name !== undefined) patch.name = str(v.name)!;
+  if (v.name !== undefined && str(v.name) !== rec.name) {
+    await mustBeFreeName(c.store, str(v.name)!);
+    patch.name = str(v.name)!;
+  }
   if (v.scopes !== undefined) patch.scopes = parseScopes(str(v.scopes)!);
   if (v.models !== undefined) patch.models = parseModels(str(v.models)!);
   if (v.expires !== undefined) patch.expiresAt = parseExpiry(str(v.expires)!);
-  const limits = parseLimits(v, rec.limits);
+  const limits = parseLimits(v, rec.limits, c.config);
   if (JSON.stringify(limits) !== JSON.stringify(rec.limits)) patch.limits = limits;
-  const clamps = parseClamps(v, rec.clamps);
+  const clamps = parseClamps(v, rec.clamps, c.config);
   if (JSON.stringify(clamps) !== JSON.stringify(rec.clamps)) patch.clamps = clamps;
-  if (Object.keys(patch).length === 0) throw new UsageError('nothing to update: give at least one of --name, --scopes, --models, --expires or a limit');
-  const next = await store.update(rec.id, patch, by);
-  console.log(v.json ? JSON.stringify(publicView(next)) : `Updated ${next.id}\n\n${describe(next)}`);
+  if (Object.keys(patch).length === 0) throw new UsageError('nothing to update: give at least one of --name, --scopes, --models, --expires or a limit that differs from the key\'s');
+  const next = await c.store.update(rec.id, patch, c.by);
+  console.log(v.json ? JSON.stringify({ ...publicView(next, c.config), store: c.where }) : `Updated ${next.id} in the ${c.where}\n\n${describe(next, c.config)}`);
   return 0;
 }
 
-async function revoke(store: KeyStoreT, id: string, by: Actor, json: boolean): Promise<number> {
-  const rec = await mustFind(store, id);
-  const next = await store.revoke(rec.id, by);
-  console.log(json ? JSON.stringify(publicView(next)) : `Revoked ${next.id} ("${next.name}"); a running gateway refuses it within a second.`);
+async function revoke(c: Ctx, id: string, json: boolean): Promise<number> {
+  const rec = await mustFind(c.store, id);
+  const next = await c.store.revoke(rec.id, c.by);
+  console.log(json ? JSON.stringify({ ...publicView(next, c.config), store: c.where }) : `Revoked ${next.id} ("${next.name}") in the ${c.where}; a running gateway refuses it within a second.`);
   return 0;
 }
 
-/** Everything about a key except the hash (not a secret, but of no use outside the store). */
-export function publicView(r: KeyRecord): Record<string, unknown> {
-  return {
-    id: r.id, name: r.name, kind: r.kind, hint: r.hint, fingerprint: r.fingerprint, public_key: r.publicKey,
-    scopes: r.scopes, models: r.models, limits: r.limits, clamps: r.clamps,
-    created_at: when(r.createdAt), expires_at: r.expiresAt === null ? null : when(r.expiresAt),
-    revoked_at: r.revokedAt === null ? null : when(r.revokedAt), last_used_at: r.lastUsedAt === null ? null : when(r.lastUsedAt),
-    status: status(r, Date.now()),
-  };
-}
-
-function describe(r: KeyRecord): string {
-  const lim = (n: number | null) => (n === null ? 'default' : String(n));
-  const clampText = Object.entries(r.clamps).filter(([, x]) => x !== null && x !== undefined).map(([k, x]) => `${k}=${k === 'max_keep_alive' ? formatDuration(Number(x)) : x}`).join(' ');
-  return table([
-    ['id', r.id],
-    ['name', r.name],
-    ['kind', r.kind === 'api_key' ? `API key (${r.hint}…)` : r.kind === 'client_cert' ? `client certificate ${r.fingerprint}` : `SSH key ${r.fingerprint}`],
-    ...(r.publicKey ? [['public key', r.publicKey]] : []),
-    ['scopes', r.scopes.join(', ')],
-    ['models', r.models ? r.models.join(', ') : 'all'],
-    ['limits', `rpm=${lim(r.limits.rpm)} tpm=${lim(r.limits.tpm)} tpd=${lim(r.limits.tpd)} concurrency=${lim(r.limits.concurrency)}`],
-    ['clamps', clampText || 'gateway defaults'],
-    ['created', when(r.createdAt)],
-    ['expires', r.expiresAt === null ? 'never' : when(r.expiresAt)],
-    ['status', status(r, Date.now())],
-    ['last used', when(r.lastUsedAt)],
-  ]);
-}
-
-function status(r: KeyRecord, now: number): string {
-  if (r.revokedAt !== null) return 'revoked';
-  if (r.expiresAt !== null && now >= r.expiresAt) return 'expired';
-  return 'active';
+/**
+ * Names are how people point at keys (`keys show alice`): two keys with one name make every such
+ * command ambiguous, so a name already taken (by any key, revoked ones included) is refused.
+ */
+async function mustBeFreeName(store: KeyStoreT, name: string): Promise<void> {
+  const taken = (await store.list()).find((r) => r.name === name);
+  if (!taken) return;
+  throw new UsageError(`a key named "${name}" already exists (${taken.id}, ${status(taken, Date.now())}); names must be unique, so that commands can name a key. Choose another --name, or rename the other one: gatehouse keys update ${taken.id} --name ${name}-old`);
 }
 
 async function mustFind(store: KeyStoreT, id: string): Promise<KeyRecord> {
   const rec = await store.find(id);
   if (!rec) throw new UsageError(`no key "${id}" (see gatehouse keys list)`);
   return rec;
-}
-
-function one(positionals: string[], cmd: string): string {
-  if (positionals.length !== 1) throw new UsageError(`usage: gatehouse keys ${cmd} ID`);
-  return positionals[0]!;
-}
-
-function str(v: string | boolean | undefined): string | undefined {
-  return typeof v === 'string' ? v : undefined;
-}
-
-export function parseScopes(text: string): Scope[] {
-  const list = text.split(',').map((s) => s.trim()).filter(Boolean);
-  if (list.length === 0) throw new UsageError('--scopes needs at least one scope');
-  for (const s of list) if (!ALL_SCOPES.includes(s as Scope)) throw new UsageError(`unknown scope "${s}"; scopes are ${ALL_SCOPES.join(', ')}`);
-  return [...new Set(list)] as Scope[];
-}
-
-export function parseModels(text: string): string[] | null {
-  const list = text.split(',').map((s) => s.trim()).filter(Boolean);
-  if (list.length === 0) throw new UsageError('--models needs at least one pattern ("*" for all)');
-  if (list.includes('*') || list.includes('all')) return null;
-  const bad = invalidPatterns(list);
-  if (bad.length) throw new UsageError(`invalid model pattern(s): ${bad.join(', ')}`);
-  return list;
-}
-
-export function parseExpiry(text: string, now = Date.now()): number | null {
-  if (text === 'never' || text === 'none') return null;
-  const ms = parseDuration(text);
-  if (ms !== null) return now + ms;
-  const t = Date.parse(text);
-  if (!Number.isNaN(t) && /^\d{4}-\d{2}-\d{2}/.test(text)) return t;
-  throw new UsageError(`--expires: "${text}" is neither a duration (30d, 12h) nor a date (2026-12-31)`);
-}
-
-function parseCount(flag: string, text: string): number | null {
-  if (text === 'none' || text === 'unlimited' || text === 'default') return null;
-  if (!/^\d+$/.test(text)) throw new UsageError(`--${flag}: expected a whole number or "none", got "${text}"`);
-  return Number(text);
-}
-
-function parseLimits(v: Values, base: PrincipalLimits): PrincipalLimits {
-  const out = { ...base };
-  for (const k of ['rpm', 'tpm', 'tpd', 'concurrency'] as const) {
-    const t = str(v[k]);
-    if (t !== undefined) out[k] = parseCount(k, t);
-  }
-  return out;
-}
-
-function parseClamps(v: Values, base: PrincipalClamps): PrincipalClamps {
-  const out: PrincipalClamps = { ...base };
-  const num = (flag: string, key: 'max_num_ctx' | 'max_num_predict' | 'max_images' | 'max_embed_inputs') => {
-    const t = str(v[flag]);
-    if (t !== undefined) out[key] = parseCount(flag, t);
-  };
-  num('max-num-ctx', 'max_num_ctx');
-  num('max-num-predict', 'max_num_predict');
-  num('max-images', 'max_images');
-  num('max-embed-inputs', 'max_embed_inputs');
-  const ka = str(v['max-keep-alive']);
-  if (ka !== undefined) {
-    if (ka === 'none' || ka === 'default') out.max_keep_alive = null;
-    else {
-      const ms = parseDuration(ka);
-      if (ms === null) throw new UsageError(`--max-keep-alive: "${ka}" is not a duration (e.g. 10m)`);
-      out.max_keep_alive = ms;
-    }
-  }
-  const aro = str(v['allow-runner-options']);
-  if (aro !== undefined) {
-    if (aro !== 'true' && aro !== 'false') throw new UsageError('--allow-runner-options takes true or false');
-    out.allow_runner_options = aro === 'true';
-  }
-  return out;
 }
 
 function safeUser(): string {

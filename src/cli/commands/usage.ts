@@ -1,7 +1,8 @@
 import { parseDuration } from '../../config/units.js';
-import { openStores, type Stores } from '../../store/index.js';
+import type { Stores } from '../../store/index.js';
 import type { UsageGroupBy, UsageRow } from '../../store/types.js';
 import { COMMON_HELP, configFrom, parse, UsageError } from '../args.js';
+import { openCliStores } from '../store.js';
 
 export const USAGE_HELP = `gatehouse usage: requests, refusals, tokens and latency per key, model, day or hour
 
@@ -26,7 +27,7 @@ ${COMMON_HELP}`;
 export async function usageCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, {
     since: { type: 'string' }, until: { type: 'string' }, by: { type: 'string' }, key: { type: 'string' }, json: { type: 'boolean' }, csv: { type: 'boolean' },
-  });
+  }, 0, 'gatehouse usage');
   if (values.help) {
     console.log(USAGE_HELP);
     return 0;
@@ -40,8 +41,7 @@ export async function usageCommand(argv: string[]): Promise<number> {
   const until = values.until !== undefined ? parseWhen(values.until, now, '--until') : now;
   if (since >= until) throw new UsageError('--since must be before --until');
 
-  const { config } = configFrom(values);
-  const stores = await openStores({ dataDir: config.data_dir, store: config.store });
+  const stores = await openCliStores(configFrom(values), 'usage');
   try {
     const principalId = values.key !== undefined ? await resolveKeyId(stores, values.key) : undefined;
     const [rows, [all]] = await Promise.all([stores.audit.usage({ since, until, by, principalId }), stores.audit.usage({ since, until, by: 'all', principalId })]);

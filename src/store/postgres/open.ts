@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { PG_MIGRATIONS } from './migrations.js';
 import { parsePostgresUrl, type PgTarget } from './url.js';
+import { StoreMissingError } from '../errors.js';
 
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
@@ -21,7 +22,7 @@ export interface PgHandle {
  * connection start), with timeouts so a hung database makes calls fail instead of hang (the key
  * cache keeps serving from memory meanwhile: threats.md G7), then applies migrations.
  */
-export async function openPostgres(url: string, opts: { max?: number } = {}): Promise<PgHandle> {
+export async function openPostgres(url: string, opts: { max?: number; create?: boolean } = {}): Promise<PgHandle> {
   const target = parsePostgresUrl(url);
   const clientConfig: pg.ClientConfig = {
     connectionString: target.connectionString,
@@ -36,12 +37,20 @@ export async function openPostgres(url: string, opts: { max?: number } = {}): Pr
   // process would crash. The next query simply gets a fresh connection.
   pool.on('error', () => {});
   try {
+    if (opts.create === false) await mustExist(pool, target);
     await migrate(pool, target.schema);
   } catch (err) {
     await pool.end().catch(() => {});
+    if (err instanceof StoreMissingError) throw err;
     throw new Error(`cannot open the PostgreSQL store ${target.display}: ${(err as Error).message}`, { cause: err });
   }
   return { pool, target, clientConfig, keysLock: lockId(`gatehouse.keys.${target.schema}`), channel: `gatehouse_keys_${target.schema}` };
+}
+
+/** For commands that must not create a store: the schema and its migrations table are there. */
+async function mustExist(pool: pg.Pool, target: PgTarget): Promise<void> {
+  const r = await pool.query<{ n: string | null }>("SELECT to_regclass($1) AS n", [`${target.schema}.schema_migrations`]);
+  if (r.rows[0]?.n == null) throw new StoreMissingError(target.display, `schema "${target.schema}" holds no Gatehouse tables`);
 }
 
 async function migrate(pool: pg.Pool, schema: string): Promise<void> {

@@ -1,0 +1,80 @@
+import { ALL_SCOPES, DEFAULT_SCOPES } from '../../core/types.js';
+import { COMMON_HELP } from '../args.js';
+
+/** The `keys` verbs: the flags each takes (only those: `keys list --rpm 5` is an error) and its help. */
+
+const LIMIT_OPTIONS = {
+  rpm: { type: 'string' },
+  tpm: { type: 'string' },
+  tpd: { type: 'string' },
+  concurrency: { type: 'string' },
+  'max-num-ctx': { type: 'string' },
+  'max-num-predict': { type: 'string' },
+  'max-keep-alive': { type: 'string' },
+  'max-images': { type: 'string' },
+  'max-embed-inputs': { type: 'string' },
+  'allow-runner-options': { type: 'string' },
+} as const;
+
+const POLICY_OPTIONS = { scopes: { type: 'string' }, models: { type: 'string' }, expires: { type: 'string' }, json: { type: 'boolean' }, ...LIMIT_OPTIONS } as const;
+const JSON_ONLY = { json: { type: 'boolean' } } as const;
+
+const POLICY_HELP = `  --scopes LIST           comma-separated: ${ALL_SCOPES.join(', ')} (default: ${DEFAULT_SCOPES.join(',')})
+  --models GLOBS          comma-separated model patterns, e.g. "llama3*,qwen2.5:*" (default: all; "*" = all)
+  --expires WHEN          a duration from now (30d, 12h) or a future date (2026-12-31); "never" = no expiry
+  --rpm N                 requests per minute ("default" = follow limits.defaults.rpm, the default)
+  --tpm N                 tokens (prompt + completion) per minute ("default" as above)
+  --tpd N                 tokens per UTC day ("default" as above)
+  --concurrency N         requests in flight at once ("default" as above)
+  --max-num-ctx N         per-key clamps overriding the clamps.* config ("default" = the config's)
+  --max-num-predict N
+  --max-keep-alive DUR
+  --max-images N
+  --max-embed-inputs N
+  --allow-runner-options true|false   may set num_gpu, main_gpu, num_batch, num_thread, use_mmap
+  --json                  machine-readable output`;
+
+const STORE_NOTE = 'Every keys command works on the store of the configuration it finds (see --config); it never\ncreates one: `gatehouse serve` or `gatehouse init` does.';
+
+export interface Verb {
+  usage: string;
+  summary: string;
+  options: Record<string, { type: 'string' | 'boolean'; short?: string }>;
+  /** Positional arguments it takes (the key ID). */
+  positionals: number;
+  help: string;
+}
+
+function verb(usage: string, summary: string, options: Verb['options'], positionals: number, body: string): Verb {
+  return { usage, summary, options, positionals, help: `gatehouse keys ${usage.split(' ')[0]}: ${summary}\n\nUsage:\n  gatehouse keys ${usage}\n\n${body ? `Options:\n${body}\n` : 'Options:\n'}${COMMON_HELP}\n\n${STORE_NOTE}` };
+}
+
+export const VERBS: Record<string, Verb> = {
+  create: verb('create --name NAME [--scopes LIST] [--models GLOBS] [--expires WHEN] [limits] [--json]', 'create an API key (shown once, stored as a SHA-256 hash)', { name: { type: 'string' }, ...POLICY_OPTIONS }, 0,
+    `  --name NAME             a unique label for people (the user or app that holds the key)\n${POLICY_HELP}`),
+  'add-ssh': verb('add-ssh --name NAME (--pubkey-file FILE | --pubkey "ssh-ed25519 AAAA... comment") [--scopes ..] [--models ..] [--expires ..] [limits] [--json]', 'register an ollama CLI Ed25519 public key', { name: { type: 'string' }, 'pubkey-file': { type: 'string' }, pubkey: { type: 'string' }, ...POLICY_OPTIONS }, 0,
+    `  --name NAME             a unique label for people\n  --pubkey-file FILE      an OpenSSH public key file, e.g. ~/.ollama/id_ed25519.pub\n  --pubkey LINE           the public key line itself\n${POLICY_HELP}`),
+  'add-cert': verb('add-cert --name NAME (--cert-file FILE [--match fingerprint|subject] | --subject "CN=..., O=...") [--scopes ..] [--models ..] [--expires ..] [limits] [--json]', 'register a TLS client certificate as a principal', { name: { type: 'string' }, 'cert-file': { type: 'string' }, subject: { type: 'string' }, match: { type: 'string' }, ...POLICY_OPTIONS }, 0,
+    `  --name NAME             a unique label for people\n  --cert-file FILE        a TLS client certificate (PEM/DER, no private key); pinned by its SHA-256\n                          fingerprint, or with --match subject: any certificate with its subject\n                          issued by tls.client_ca\n  --subject DN            map a subject, e.g. "CN=alice, O=Example" (needs tls.client_ca)\n${POLICY_HELP}`),
+  list: verb('list [--json]', 'list keys (never the keys themselves)', JSON_ONLY, 0, '  --json                  machine-readable output'),
+  show: verb('show ID [--json]', 'show one key, with the limits and clamps that apply to it', JSON_ONLY, 1, '  --json                  machine-readable output'),
+  update: verb('update ID [--name NAME] [--scopes ..] [--models ..] [--expires ..] [limits] [--json]', 'change a key; a running gateway applies it within a second', { name: { type: 'string' }, ...POLICY_OPTIONS }, 1,
+    `  --name NAME             a new unique label\n${POLICY_HELP}`),
+  revoke: verb('revoke ID [--json]', 'revoke a key; a running gateway refuses it within a second', JSON_ONLY, 1, '  --json                  machine-readable output'),
+};
+
+export const KEYS_HELP = `gatehouse keys: manage API keys and registered SSH keys and certificates
+
+Usage:
+${Object.values(VERBS).map((v) => `  gatehouse keys ${v.usage}`).join('\n')}
+
+${Object.entries(VERBS).map(([name, v]) => `  ${name.padEnd(9)} ${v.summary}`).join('\n')}
+
+ID is a key id (key_…) or a key name (names are unique). Changes reach a running server within a
+second. A new API key is shown once and stored only as a SHA-256 hash.
+\`gatehouse keys VERB --help\` shows a verb's options.
+
+Options common to every verb:
+${COMMON_HELP}
+
+${STORE_NOTE}`;
