@@ -25,7 +25,7 @@ const FAULTS = [
 const INCOMPLETE = /the answer is incomplete/;
 const MSG = [{ role: 'user' as const, content: 'hi' }];
 
-describe('a stream that breaks mid-way raises in every client', () => {
+describe('issue #18 item 3: a stream that breaks mid-way raises in every client', () => {
   let s: Stack;
   let key: string;
   let keyId: string;

@@ -87,7 +87,7 @@ function normalise(a: Answer): Answer {
   };
 }
 
-describe('a model the key may not use looks exactly like one Ollama does not have', () => {
+describe('issue #18 item 4: a model the key may not use looks exactly like one Ollama does not have', () => {
   let s: Stack;
   let one: { id: string; key: string };
   let all: { id: string; key: string };
