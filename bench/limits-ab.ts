@@ -17,6 +17,7 @@
  * as valgrind slows the gateway, and Redis round trips per request are counted both under
  * callgrind and at full speed with the default clocks, so the two can be compared. With the memory
  * backend the bare node:http + undici proxy is counted too, as the floor (INSTR_BARE=0 skips it).
+ * LOG_REQUESTS=off|refused|all sets log.requests (the access log) for the gateway measured.
  * Needs wrk on PATH and Linux (/proc). Only 127.0.0.1 is used; every step stops by itself.
  */
 import { execFile } from 'node:child_process';
@@ -84,6 +85,8 @@ const data = join(dir, 'data');
 const env: NodeJS.ProcessEnv = {};
 for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('GATEHOUSE_')) env[k] = v;
 env.GATEHOUSE_DATA_DIR = data;
+// LOG_REQUESTS=off|refused|all: the access log setting (log.requests), to count what it costs.
+if (process.env.LOG_REQUESTS) env.GATEHOUSE_LOG__REQUESTS = process.env.LOG_REQUESTS;
 env.GATEHOUSE_METRICS__LISTEN = `127.0.0.1:${await freePort()}`;
 if (BACKEND === 'redis') {
   env.GATEHOUSE_LIMITS__BACKEND = 'redis';
