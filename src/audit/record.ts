@@ -1,4 +1,4 @@
-import type { RequestScope } from '../server/scope.js';
+import type { RequestScope } from '../request/scope.js';
 import type { NewAuditRecord } from '../store/types.js';
 
 /**

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import type { Observer } from '../server/observer.js';
-import type { RequestScope } from '../server/scope.js';
+import type { Observer } from '../request/observer.js';
+import type { RequestScope } from '../request/scope.js';
 import { PermanentStoreError, type AuditStore, type NewAuditRecord } from '../store/types.js';
 import { auditRecordOf } from './record.js';
 

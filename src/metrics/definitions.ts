@@ -1,8 +1,8 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { FastCounter, FastHistogram, type CounterSeries, type HistogramSeries } from './fast-metrics.js';
 import type { Limiter } from '../limits/types.js';
-import type { Observer } from '../server/observer.js';
-import type { RequestScope } from '../server/scope.js';
+import type { Observer } from '../request/observer.js';
+import type { RequestScope } from '../request/scope.js';
 
 /**
  * Every gatehouse_* metric, defined in one place on a registry of our own (never prom-client's

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import type { RequestScope } from '../server/scope.js';
+import type { RequestScope } from '../request/scope.js';
 import type { GatewayMetrics } from './definitions.js';
 
 /** How the gateway answers GET /metrics on the main listener (metrics.listen: main), after it has authenticated the caller and checked the `metrics` scope. */

@@ -20,7 +20,7 @@ import { ensureInitialKey } from './initial-key.js';
 import { Health } from './health.js';
 import { isLoopback, splitHostPort } from '../core/ip.js';
 import { createListener, reloadTls } from './listen.js';
-import { Observers, type Observer } from './observer.js';
+import { Observers, type Observer } from '../request/observer.js';
 import { RequestLog } from './request-log.js';
 import { AuditWriter } from '../audit/writer.js';
 import { createMetrics } from '../metrics/definitions.js';

@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { KeyCache } from '../auth/key-cache.js';
-import type { RequestScope } from './scope.js';
+import type { RequestScope } from '../request/scope.js';
 
 /**
  * Gatehouse's own probes, public and answered locally: /healthz says the process is serving,

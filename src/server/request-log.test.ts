@@ -4,7 +4,7 @@ import { PassThrough } from 'node:stream';
 import pino from 'pino';
 import { createLogger } from './logger.js';
 import { RequestLog } from './request-log.js';
-import type { RequestScope } from './scope.js';
+import type { RequestScope } from '../request/scope.js';
 
 /**
  * The access line is written directly (request-log.ts #line) instead of through pino's

@@ -2,8 +2,8 @@ import pino, { type Logger } from 'pino';
 import { JSON_FORMAT } from './logger.js';
 import { safePath } from '../audit/record.js';
 import type { Config } from '../config/schema.js';
-import type { Observer } from './observer.js';
-import type { RequestScope } from './scope.js';
+import type { Observer } from '../request/observer.js';
+import type { RequestScope } from '../request/scope.js';
 
 export type RequestLogMode = Config['log']['requests'];
 

@@ -1,6 +1,6 @@
 import { principalFromRecord, type ResolvedPrincipal } from '../../src/auth/principal.js';
 import { ROUTES, type RouteDef } from '../../src/routes/table.js';
-import { RequestScope } from '../../src/server/scope.js';
+import { RequestScope } from '../../src/request/scope.js';
 
 /** Finished RequestScopes as the gateway hands them to observers, for unit tests. */
 
