@@ -8,17 +8,17 @@ import type { ResolvedPrincipal } from '../auth/principal.js';
 import { SshAuthenticator } from '../auth/ssh-auth.js';
 import { ReplayGuard } from '../auth/ssh/replay-guard.js';
 import { systemClock, type Clock } from '../core/clock.js';
+import { derived } from '../config/resolved.js';
 import type { Config } from '../config/schema.js';
 import { createLimiter } from '../limits/index.js';
 import type { Limiter } from '../limits/types.js';
 import { RequestPolicy } from '../policy/request-policy.js';
-import { createUpstreamPool, upstreamHost } from '../proxy/upstream.js';
+import { UpstreamSet } from '../proxy/upstream-set.js';
 import { openStores, type Stores } from '../store/index.js';
 import { BlobRegistry } from './blob-registry.js';
 import { Gateway } from './gateway.js';
 import { ensureInitialKey } from './initial-key.js';
 import { Health } from './health.js';
-import { isLoopback, splitHostPort } from '../core/ip.js';
 import { createListener, reloadTls } from './listen.js';
 import { Observers, type Observer } from '../request/observer.js';
 import { RequestLog } from './request-log.js';
@@ -26,7 +26,6 @@ import { AuditWriter } from '../audit/writer.js';
 import { createMetrics } from '../metrics/definitions.js';
 import { metricsEndpoint } from '../metrics/endpoint.js';
 import type { MetricsListener } from '../metrics/listener.js';
-import { upstreamProbe } from '../metrics/upstream-probe.js';
 import { openMetricsListener, recordStartConfig } from './startup.js';
 import { listenFailure } from './startup-errors.js';
 import { upstreamAtStart } from './upstream-at-start.js';
@@ -80,6 +79,7 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
 
 async function build(o: StartOptions, undo: Array<() => unknown>): Promise<RunningGateway> {
   const { config, log } = o;
+  const d = derived(config);
   const clock = o.clock ?? systemClock;
   const stores = await openStores({ dataDir: config.data_dir, store: config.store, role: 'server' });
   undo.push(() => stores.close());
@@ -100,7 +100,7 @@ async function build(o: StartOptions, undo: Array<() => unknown>): Promise<Runni
     undo.push(() => fileKeys?.close());
   }
   const noFileKeys: ReadonlyMap<string, ResolvedPrincipal> = new Map();
-  const windowSec = Math.round(config.ssh.window / 1000);
+  const windowSec = d.sshWindowSec;
   const ssh = config.ssh.enabled
     ? new SshAuthenticator(keys, clock, {
         windowSec,
@@ -109,28 +109,24 @@ async function build(o: StartOptions, undo: Array<() => unknown>): Promise<Runni
       })
     : null;
 
-  const pool = createUpstreamPool({
-    url: config.upstream,
-    connectTimeoutMs: config.timeouts.upstream_connect,
-    headersTimeoutMs: config.timeouts.upstream_headers,
-    bodyTimeoutMs: config.timeouts.upstream_body,
+  const upstreams = new UpstreamSet(d.upstreams, {
+    timeouts: { connectMs: config.timeouts.upstream_connect, headersMs: config.timeouts.upstream_headers, bodyMs: config.timeouts.upstream_body },
   });
-  undo.push(() => pool.close());
-  const host = upstreamHost(config.upstream);
+  undo.push(() => upstreams.close());
   const limiter = o.limiter ?? (await createLimiter(config, { clock, log }));
   if (!o.limiter) undo.push(() => limiter.close());
-  const health = new Health(keys, pool, host);
+  const health = new Health(keys, upstreams);
   const audit = config.audit.enabled
     ? new AuditWriter({ store: stores.audit, batchSize: config.audit.batch_size, queueSize: config.audit.queue_size, flushIntervalMs: config.audit.flush_interval, retentionMs: config.audit.retention, log })
     : null;
-  const metrics = config.metrics.listen === 'off' ? null : createMetrics({ limiter, keys, audit, upstreamUp: upstreamProbe(pool, host) });
+  const metrics = config.metrics.listen === 'off' ? null : createMetrics({ limiter, keys, audit, upstreamUp: () => upstreams.ready(5000) });
   const observer = new Observers([new RequestLog(log, config.log.requests), ...(audit ? [audit] : []), ...(metrics ? [metrics.observer] : []), ...(o.observers ?? [])]);
   undo.push(() => observer.close());
   const lastUsed = new LastUsed(stores.keys);
   lastUsed.start();
   undo.push(() => lastUsed.stop());
   const gateway = new Gateway({
-    config, clock, keys, ssh, pool, upstreamHost: host, limiter, policy: new RequestPolicy(config.clamps), observer, health, log, lastUsed,
+    config, clock, keys, ssh, upstreams, limiter, policy: new RequestPolicy(config.clamps), observer, health, log, lastUsed,
     blobs: new BlobRegistry(stores.blobs, log),
     metricsEndpoint: metrics && config.metrics.listen === 'main' ? metricsEndpoint(metrics) : null,
   });
@@ -140,8 +136,8 @@ async function build(o: StartOptions, undo: Array<() => unknown>): Promise<Runni
   // request/reply objects, content-type parsing, hooks) measured at ~4.5 µs of CPU per request,
   // about 8% of the hot path, for no work Gatehouse needed from it.
   const server = createListener(config, (req, res) => gateway.handle(req, res));
-  const { host: listenHost, port } = splitHostPort(config.listen);
-  const tls = !!(config.tls.cert && config.tls.key);
+  const { host: listenHost, port, loopback } = d.listen;
+  const tls = d.tls;
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => reject(listenFailure(err, 'main listener', config.listen, 'listen (--listen, GATEHOUSE_LISTEN or listen: in the config file)')));
     server.listen({ host: listenHost, port, backlog: 4096 }, () => {
@@ -154,7 +150,7 @@ async function build(o: StartOptions, undo: Array<() => unknown>): Promise<Runni
   const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `${tls ? 'https' : 'http'}://${shownHost}:${addr.port}`;
 
-  if (!isLoopback(listenHost) && !tls) {
+  if (!loopback && !tls) {
     log.warn(`LISTENING ON ${config.listen} WITHOUT TLS: API keys and prompts cross the network in clear text. Set tls.cert and tls.key, or put a TLS terminator in front and listen on loopback.`);
     if (ssh) log.warn('Ed25519 (ollama CLI) authentication is on without TLS: a captured signed request can be replayed for ±' + windowSec + ' s and its body changed. Use TLS, or set ssh.replay: once.');
   }
@@ -167,9 +163,11 @@ async function build(o: StartOptions, undo: Array<() => unknown>): Promise<Runni
   if (!o.worker) await recordStartConfig(stores.audit, config, log);
   log.info({ url, upstream: config.upstream, data_dir: config.data_dir, store: stores.location, keys: keys.size, manage_routes: config.routes.manage, cloud_routes: config.routes.cloud }, 'gatehouse listening');
   // Ollama down at start is not fatal (it may start after Gatehouse), but it is said at once.
-  void upstreamAtStart(config.upstream, Math.min(config.timeouts.upstream_connect, 3000)).then((why) => {
-    if (why) log.warn({ upstream: config.upstream, err: why }, `the upstream ${config.upstream} is not answering (${why}): requests that need Ollama get 502, and /readyz answers 503 until it does. Start Ollama, or point upstream (--upstream, GATEHOUSE_UPSTREAM) at it`);
-  });
+  for (const t of d.upstreams) {
+    void upstreamAtStart(t, Math.min(config.timeouts.upstream_connect, 3000)).then((why) => {
+      if (why) log.warn({ upstream: t.url, err: why }, `the upstream ${t.url} is not answering (${why}): requests that need Ollama get 502, and /readyz answers 503 until it does. Start Ollama, or point upstream (--upstream, GATEHOUSE_UPSTREAM) at it`);
+    });
+  }
 
   let closing: Promise<void> | null = null;
   return {
@@ -203,7 +201,7 @@ async function build(o: StartOptions, undo: Array<() => unknown>): Promise<Runni
         unwatchKeys?.();
         // Upstream exchanges end (or are aborted with their clients) before the observers close,
         // so every request has been observed when the audit writer flushes for the last time.
-        await pool.close().catch(() => {});
+        await upstreams.close();
         await metricsListener?.close();
         await observer.close();
         await lastUsed.stop();
