@@ -14,7 +14,7 @@ import { dirname, resolve } from 'node:path';
  * (`tls.client_ca` must be written absolute or `~/…`: the schema refuses anything else.)
  */
 export const PATH_SETTINGS = ['data_dir', 'tls.cert', 'tls.key', 'tls.client_ca', 'ssh.authorized_keys'] as const;
-export type PathSetting = (typeof PATH_SETTINGS)[number];
+type PathSetting = (typeof PATH_SETTINGS)[number];
 
 /** `~` and `~/…` → the home directory; anything else unchanged. */
 export function expandHome(p: string): string {
@@ -32,7 +32,7 @@ export function resolvePath(p: string, base: string): string {
  * The directory relative paths of one setting are taken from: the config file's when the value
  * came from the file, else the current directory.
  */
-export function pathBase(fromFile: boolean, file: string | null, cwd: string): string {
+function pathBase(fromFile: boolean, file: string | null, cwd: string): string {
   return fromFile && file ? dirname(file) : cwd;
 }
 

@@ -34,7 +34,7 @@ export interface Derived {
 }
 
 /** The name of the one target `upstream` configures. */
-export const DEFAULT_UPSTREAM = 'default';
+const DEFAULT_UPSTREAM = 'default';
 
 const cache = new WeakMap<Config, Derived>();
 
@@ -53,7 +53,7 @@ export function derived(config: Config): Derived {
   return d;
 }
 
-export function upstreamAddress(name: string, url: string): UpstreamAddress {
+function upstreamAddress(name: string, url: string): UpstreamAddress {
   const u = new URL(url);
   const tls = u.protocol === 'https:';
   return Object.freeze({

@@ -101,7 +101,7 @@ function reachability(url: string, r: ProbeResult): Finding[] {
  * Compares this host's clock to the upstream's Date header. The header has one-second resolution
  * and arrives some time after it was written, so the estimate carries that uncertainty.
  */
-export function clockSkew(r: Extract<ProbeResult, { state: 'http' }>, maxSkewMs: number, url: string): Finding {
+function clockSkew(r: Extract<ProbeResult, { state: 'http' }>, maxSkewMs: number, url: string): Finding {
   const dateHeader = r.headers.date;
   const date = dateHeader ? Date.parse(dateHeader) : NaN;
   if (!Number.isFinite(date)) {

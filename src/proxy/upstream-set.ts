@@ -53,7 +53,7 @@ export type UpstreamProbe = (target: UpstreamTarget) => Promise<boolean>;
 const PROBE_TIMEOUT_MS = 2000;
 
 /** The probe: `HEAD /` with the target's Host, short timeouts, any status below 500 is up. */
-export const headProbe: UpstreamProbe = (t) =>
+const headProbe: UpstreamProbe = (t) =>
   t.dispatcher
     .request({ path: '/', method: 'HEAD', headers: { host: t.host }, headersTimeout: PROBE_TIMEOUT_MS, bodyTimeout: PROBE_TIMEOUT_MS })
     .then(async (r) => {
