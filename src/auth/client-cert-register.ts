@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { expandHome } from '../config/load.js';
+import { expandHome } from '../config/paths.js';
 import type { Config } from '../config/schema.js';
 import { certFingerprintId, certSubjectId, certValidity, parseSubject, subjectOfCertificate } from './client-cert.js';
 
@@ -76,7 +76,7 @@ function summarize(c: X509Certificate): string {
 
 function caCertificates(file: string): X509Certificate[] {
   try {
-    const text = readFileSync(expandHome(file), 'utf8');
+    const text = readFileSync(file, 'utf8');
     return (text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map((p) => new X509Certificate(p));
   } catch {
     return [];

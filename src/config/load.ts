@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { resolveConfigPaths, resolvePath } from './paths.js';
 import { ConfigSchema, type Config } from './schema.js';
 import { whoAmI } from './who.js';
 
@@ -129,9 +129,9 @@ export function loadConfig(input: LoadInput = {}): Loaded {
   }
   const config = result.data;
   const dataDirFrom = origin.get('data_dir') ?? (raw.data_dir !== undefined && file ? `the config file ${file}` : 'the default (~/.gatehouse)');
-  config.data_dir = resolve(cwd, expandHome(config.data_dir));
-  if (config.tls.cert) config.tls.cert = resolve(file ? resolve(file, '..') : cwd, expandHome(config.tls.cert));
-  if (config.tls.key) config.tls.key = resolve(file ? resolve(file, '..') : cwd, expandHome(config.tls.key));
+  // One rule for every path setting (config/paths.ts): relative to the config file when written
+  // there, to the current directory when given by a flag or variable.
+  resolveConfigPaths(config as unknown as Record<string, unknown>, (key) => !origin.has(key), file, cwd);
   return { config: deepFreeze(config), file, warnings, lookups, dataDirFrom };
 }
 
@@ -143,7 +143,7 @@ export function loadConfig(input: LoadInput = {}): Loaded {
 export function findConfigFile(flag: string | undefined, envPath: string | undefined, cwd: string, systemConfig: string | null): { file: string | null; lookups: ConfigLookup[] } {
   const lookups: ConfigLookup[] = [];
   const explicit = (source: string, given: string) => {
-    const path = resolve(cwd, expandHome(given));
+    const path = resolvePath(given, cwd);
     lookups.push({ source, path, result: 'used' });
     return { file: path, lookups };
   };
@@ -189,12 +189,6 @@ export function describeLookups(lookups: readonly ConfigLookup[]): string[] {
     const where = l.path && l.path !== l.source ? `${l.source} (${l.path})` : l.source;
     return `${where}: ${l.result === 'unreadable' ? `could not look: ${l.why}` : l.result}`;
   });
-}
-
-export function expandHome(p: string): string {
-  if (p === '~') return homedir();
-  if (p.startsWith('~/')) return resolve(homedir(), p.slice(2));
-  return isAbsolute(p) ? p : p;
 }
 
 /** Env values are strings; booleans, numbers and `[a, b]` lists are recognised, the rest stay text. */

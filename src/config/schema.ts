@@ -44,33 +44,20 @@ const duration = (def: string) =>
       return ms;
     });
 
-/** A size with no default (per-route overrides). */
-const sizeValue = () =>
-  z
-    .union([z.string(), z.number()])
-    .meta(sizeHint)
-    .transform((v, ctx) => {
-      const n = parseSize(v);
-      if (n === null) {
-        ctx.addIssue({ code: 'custom', message: `not a size: ${JSON.stringify(v)} (use e.g. "512kb", "16mb", "2gb"; numbers are bytes)` });
-        return z.NEVER;
-      }
-      return n;
-    });
+/** A size in bytes, from "16mb" or a number of bytes. */
+const toBytes = (v: string | number, ctx: z.RefinementCtx): number => {
+  const n = parseSize(v);
+  if (n === null) {
+    ctx.addIssue({ code: 'custom', message: `not a size: ${JSON.stringify(v)} (use e.g. "512kb", "16mb", "2gb"; numbers are bytes)` });
+    return z.NEVER;
+  }
+  return n;
+};
 
-const size = (def: string) =>
-  z
-    .union([z.string(), z.number()])
-    .meta(sizeHint)
-    .default(def)
-    .transform((v, ctx) => {
-      const n = parseSize(v);
-      if (n === null) {
-        ctx.addIssue({ code: 'custom', message: `not a size: ${JSON.stringify(v)} (use e.g. "512kb", "16mb", "2gb"; numbers are bytes)` });
-        return z.NEVER;
-      }
-      return n;
-    });
+/** A size with no default (per-route overrides). */
+const sizeValue = () => z.union([z.string(), z.number()]).meta(sizeHint).transform(toBytes);
+
+const size = (def: string) => z.union([z.string(), z.number()]).meta(sizeHint).default(def).transform(toBytes);
 
 /** A per-key limit: a whole number, or null for "none". */
 const limitCount = z.number().int().nonnegative().nullable().default(null);

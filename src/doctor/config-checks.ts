@@ -1,17 +1,16 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
-import { expandHome } from '../config/load.js';
+import { derived } from '../config/resolved.js';
 import type { Config } from '../config/schema.js';
-import { isLoopback, splitHostPort } from '../core/ip.js';
 import type { Finding } from './types.js';
 
 /** Checks that need only the configuration (and the TLS files it names). */
 export function configChecks(config: Config, now = Date.now()): Finding[] {
   const out: Finding[] = [];
-  const { host } = splitHostPort(config.listen);
-  const loopback = isLoopback(host);
-  const tls = !!(config.tls.cert && config.tls.key);
+  const d = derived(config);
+  const loopback = d.listen.loopback;
+  const tls = d.tls;
 
   if (!loopback && !tls) {
     out.push({
@@ -30,7 +29,7 @@ export function configChecks(config: Config, now = Date.now()): Finding[] {
     out.push({
       id: 'ssh.no_tls', severity: 'warning',
       title: 'Ed25519 (ollama CLI) authentication is on without TLS',
-      detail: `A signed request seen on the network can be replayed for ±${Math.round(config.ssh.window / 1000)} s, with a different body: the signature covers method, path and time, not the body.${config.ssh.replay === 'once' ? ' ssh.replay: once stops replays, not body changes in flight.' : ''}`,
+      detail: `A signed request seen on the network can be replayed for ±${d.sshWindowSec} s, with a different body: the signature covers method, path and time, not the body.${config.ssh.replay === 'once' ? ' ssh.replay: once stops replays, not body changes in flight.' : ''}`,
       fix: 'Serve with TLS (tls.cert/tls.key or a terminator), or set ssh.enabled: false if nobody uses OLLAMA_AUTH=1.',
     });
   }
@@ -100,7 +99,7 @@ function tlsChecks(config: Config, now: number): Finding[] {
     let cas = 0;
     if (t.client_ca) {
       try {
-        cas = (readFileSync(expandHome(t.client_ca), 'utf8').match(/-----BEGIN CERTIFICATE-----/g) ?? []).length;
+        cas = (readFileSync(t.client_ca, 'utf8').match(/-----BEGIN CERTIFICATE-----/g) ?? []).length;
       } catch (err) {
         out.push({ id: 'tls.client_ca', severity: 'critical', title: `Cannot read tls.client_ca ${t.client_ca}`, detail: (err as Error).message, fix: 'Fix the path or permissions; Gatehouse will not start without it.' });
         return out;

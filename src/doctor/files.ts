@@ -1,7 +1,6 @@
 import { readFileSync, statSync, type Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { expandHome } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import type { Finding } from './types.js';
 
@@ -41,7 +40,7 @@ export function fileChecks(config: Config, configFile: string | null): Finding[]
     out.push(...replaceableBy(config.tls.key, 'the TLS private key'));
   }
   if (config.tls.cert) out.push(...writableBy(config.tls.cert, 'the TLS certificate', 'replace the certificate served (a man in the middle needs only that and the key)'));
-  if (config.tls.client_ca) out.push(...writableBy(expandHome(config.tls.client_ca), 'tls.client_ca', 'add their own CA and then log in with any certificate they mint'));
+  if (config.tls.client_ca) out.push(...writableBy(config.tls.client_ca, 'tls.client_ca', 'add their own CA and then log in with any certificate they mint'));
   if (config.ssh.authorized_keys) {
     out.push(...writableBy(config.ssh.authorized_keys, 'ssh.authorized_keys', 'add their own key and use the gateway'));
     out.push(...replaceableBy(config.ssh.authorized_keys, 'ssh.authorized_keys'));

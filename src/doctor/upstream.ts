@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { derived, type UpstreamAddress } from '../config/resolved.js';
 import type { Config } from '../config/schema.js';
 import { isLoopback, splitHostPort } from '../core/ip.js';
 import { hostPort, httpGet, localAddresses, ollamaVersion, type ProbeResult } from './probe.js';
@@ -26,16 +27,25 @@ const OLLAMA_LOOPBACK_FIX =
   'Make Ollama listen on loopback only: OLLAMA_HOST=127.0.0.1:11434 (systemd: `systemctl edit ollama`, add [Service] Environment="OLLAMA_HOST=127.0.0.1:11434", then `systemctl restart ollama`). ' +
   'In Docker, publish no port for Ollama and keep it on an internal network (see compose.yaml). If Ollama must listen there, firewall the port so that only the Gatehouse host can connect.';
 
+/** Every upstream target in turn (today one); the report's probe describes the first. */
 export async function upstreamChecks(o: UpstreamCheckOptions): Promise<{ findings: Finding[]; probe: DoctorReport['probe'] }> {
   const findings: Finding[] = [];
-  const u = new URL(o.config.upstream);
-  const tls = u.protocol === 'https:';
-  const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
-  const port = u.port ? Number(u.port) : tls ? 443 : 80;
+  let probe: DoctorReport['probe'] | null = null;
+  for (const target of derived(o.config).upstreams) {
+    const one = await targetChecks(o, target);
+    findings.push(...one.findings);
+    probe ??= one.probe;
+  }
+  return { findings, probe: probe! };
+}
+
+async function targetChecks(o: UpstreamCheckOptions, target: UpstreamAddress): Promise<{ findings: Finding[]; probe: DoctorReport['probe'] }> {
+  const findings: Finding[] = [];
+  const { hostname: host, port, tls, url } = target;
 
   const version = await httpGet({ host, port, path: '/api/version', tls, timeoutMs: o.timeoutMs });
-  findings.push(...reachability(o.config.upstream, version));
-  if (version.state === 'http') findings.push(clockSkew(version, o.maxSkewMs ?? 30_000, o.config.upstream));
+  findings.push(...reachability(url, version));
+  if (version.state === 'http') findings.push(clockSkew(version, o.maxSkewMs ?? 30_000, url));
 
   const addresses = o.probeAddresses ?? localAddresses();
   if (!isLoopback(host)) {
@@ -91,7 +101,7 @@ function reachability(url: string, r: ProbeResult): Finding[] {
  * Compares this host's clock to the upstream's Date header. The header has one-second resolution
  * and arrives some time after it was written, so the estimate carries that uncertainty.
  */
-export function clockSkew(r: Extract<ProbeResult, { state: 'http' }>, maxSkewMs: number, url: string): Finding {
+function clockSkew(r: Extract<ProbeResult, { state: 'http' }>, maxSkewMs: number, url: string): Finding {
   const dateHeader = r.headers.date;
   const date = dateHeader ? Date.parse(dateHeader) : NaN;
   if (!Number.isFinite(date)) {

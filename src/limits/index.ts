@@ -22,9 +22,6 @@ export interface LimiterDeps {
   log: Logger;
 }
 
-export type LimitsConfig = Config['limits'];
-export type RedisConfig = Config['redis'];
-
 export async function createLimiter(config: Pick<Config, 'limits' | 'redis'>, deps: LimiterDeps): Promise<GatewayLimiter> {
   const l = config.limits;
   const plans = new Plans(l.defaults, l.global.concurrency, l.models);

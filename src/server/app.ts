@@ -8,11 +8,12 @@ import type { ResolvedPrincipal } from '../auth/principal.js';
 import { SshAuthenticator } from '../auth/ssh-auth.js';
 import { ReplayGuard } from '../auth/ssh/replay-guard.js';
 import { systemClock, type Clock } from '../core/clock.js';
+import { derived } from '../config/resolved.js';
 import type { Config } from '../config/schema.js';
 import { createLimiter } from '../limits/index.js';
 import type { Limiter } from '../limits/types.js';
 import { RequestPolicy } from '../policy/request-policy.js';
-import { createUpstreamPool, upstreamHost } from '../proxy/upstream.js';
+import { UpstreamSet } from '../proxy/upstream-set.js';
 import { openStores, type Stores } from '../store/index.js';
 import { BlobRegistry } from './blob-registry.js';
 import { Gateway } from './gateway.js';
@@ -26,7 +27,6 @@ import { AuditWriter } from '../audit/writer.js';
 import { createMetrics } from '../metrics/definitions.js';
 import { metricsEndpoint } from '../metrics/endpoint.js';
 import type { MetricsListener } from '../metrics/listener.js';
-import { upstreamProbe } from '../metrics/upstream-probe.js';
 import { openMetricsListener, recordStartConfig } from './startup.js';
 import { listenFailure } from './startup-errors.js';
 import { upstreamAtStart } from './upstream-at-start.js';
@@ -80,6 +80,7 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
 
 async function build(o: StartOptions, undo: Array<() => unknown>): Promise<RunningGateway> {
   const { config, log } = o;
+  const d = derived(config);
   const clock = o.clock ?? systemClock;
   const stores = await openStores({ dataDir: config.data_dir, store: config.store, role: 'server' });
   undo.push(() => stores.close());
@@ -109,28 +110,24 @@ async function build(o: StartOptions, undo: Array<() => unknown>): Promise<Runni
       })
     : null;
 
-  const pool = createUpstreamPool({
-    url: config.upstream,
-    connectTimeoutMs: config.timeouts.upstream_connect,
-    headersTimeoutMs: config.timeouts.upstream_headers,
-    bodyTimeoutMs: config.timeouts.upstream_body,
+  const upstreams = new UpstreamSet(d.upstreams, {
+    timeouts: { connectMs: config.timeouts.upstream_connect, headersMs: config.timeouts.upstream_headers, bodyMs: config.timeouts.upstream_body },
   });
-  undo.push(() => pool.close());
-  const host = upstreamHost(config.upstream);
+  undo.push(() => upstreams.close());
   const limiter = o.limiter ?? (await createLimiter(config, { clock, log }));
   if (!o.limiter) undo.push(() => limiter.close());
-  const health = new Health(keys, pool, host);
+  const health = new Health(keys, upstreams);
   const audit = config.audit.enabled
     ? new AuditWriter({ store: stores.audit, batchSize: config.audit.batch_size, queueSize: config.audit.queue_size, flushIntervalMs: config.audit.flush_interval, retentionMs: config.audit.retention, log })
     : null;
-  const metrics = config.metrics.listen === 'off' ? null : createMetrics({ limiter, keys, audit, upstreamUp: upstreamProbe(pool, host) });
+  const metrics = config.metrics.listen === 'off' ? null : createMetrics({ limiter, keys, audit, upstreamUp: () => upstreams.ready(5000) });
   const observer = new Observers([new RequestLog(log, config.log.requests), ...(audit ? [audit] : []), ...(metrics ? [metrics.observer] : []), ...(o.observers ?? [])]);
   undo.push(() => observer.close());
   const lastUsed = new LastUsed(stores.keys);
   lastUsed.start();
   undo.push(() => lastUsed.stop());
   const gateway = new Gateway({
-    config, clock, keys, ssh, pool, upstreamHost: host, limiter, policy: new RequestPolicy(config.clamps), observer, health, log, lastUsed,
+    config, clock, keys, ssh, upstreams, limiter, policy: new RequestPolicy(config.clamps), observer, health, log, lastUsed,
     blobs: new BlobRegistry(stores.blobs, log),
     metricsEndpoint: metrics && config.metrics.listen === 'main' ? metricsEndpoint(metrics) : null,
   });
@@ -167,9 +164,11 @@ async function build(o: StartOptions, undo: Array<() => unknown>): Promise<Runni
   if (!o.worker) await recordStartConfig(stores.audit, config, log);
   log.info({ url, upstream: config.upstream, data_dir: config.data_dir, store: stores.location, keys: keys.size, manage_routes: config.routes.manage, cloud_routes: config.routes.cloud }, 'gatehouse listening');
   // Ollama down at start is not fatal (it may start after Gatehouse), but it is said at once.
-  void upstreamAtStart(config.upstream, Math.min(config.timeouts.upstream_connect, 3000)).then((why) => {
-    if (why) log.warn({ upstream: config.upstream, err: why }, `the upstream ${config.upstream} is not answering (${why}): requests that need Ollama get 502, and /readyz answers 503 until it does. Start Ollama, or point upstream (--upstream, GATEHOUSE_UPSTREAM) at it`);
-  });
+  for (const t of d.upstreams) {
+    void upstreamAtStart(t, Math.min(config.timeouts.upstream_connect, 3000)).then((why) => {
+      if (why) log.warn({ upstream: t.url, err: why }, `the upstream ${t.url} is not answering (${why}): requests that need Ollama get 502, and /readyz answers 503 until it does. Start Ollama, or point upstream (--upstream, GATEHOUSE_UPSTREAM) at it`);
+    });
+  }
 
   let closing: Promise<void> | null = null;
   return {
@@ -203,7 +202,7 @@ async function build(o: StartOptions, undo: Array<() => unknown>): Promise<Runni
         unwatchKeys?.();
         // Upstream exchanges end (or are aborted with their clients) before the observers close,
         // so every request has been observed when the audit writer flushes for the last time.
-        await pool.close().catch(() => {});
+        await upstreams.close();
         await metricsListener?.close();
         await observer.close();
         await lastUsed.stop();

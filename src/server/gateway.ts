@@ -43,6 +43,7 @@ import { sendError } from './respond.js';
 import { RequestScope } from '../request/scope.js';
 import { limitedStream } from './limited-stream.js';
 import type { Health } from './health.js';
+import type { UpstreamSet } from '../proxy/upstream-set.js';
 import type { RequestPolicy } from '../policy/request-policy.js';
 import type { JsonCheckDeps } from '../policy/check-json.js';
 import type { MetricsEndpoint } from '../metrics/endpoint.js';
@@ -52,8 +53,7 @@ export interface GatewayDeps {
   clock: Clock;
   keys: KeyCache;
   ssh: SshAuthenticator | null;
-  pool: Dispatcher;
-  upstreamHost: string;
+  upstreams: UpstreamSet;
   limiter: Limiter;
   policy: RequestPolicy;
   observer: Observer;
@@ -397,8 +397,9 @@ export class Gateway {
     acct: { promptEstimate: number; injectedUsage: boolean } | null, hidden: UpstreamAnswer | null = null,
   ): void {
     const p = scope.principal;
-    const headers = upstreamRequestHeaders(req.headers, this.#d.upstreamHost, scope.id, body ? body.length : null, body ? body.contentType : null);
-    if (!hidden) scope.upstream = this.#d.config.upstream;
+    const upstream = this.#d.upstreams.pick(scope);
+    const headers = upstreamRequestHeaders(req.headers, upstream.host, scope.id, body ? body.length : null, body ? body.contentType : null);
+    if (!hidden) scope.upstream = upstream.url;
     const overhead = performance.now() - scope.start;
     scope.overheadMs = overhead;
     const extra = ['x-request-id', scope.id, 'x-gatehouse-overhead-ms', overhead.toFixed(3)];
@@ -440,7 +441,7 @@ export class Gateway {
     if (hidden) return replayAnswer(exchange, hidden);
     // undici writes any iterable of chunks (client-h1 writeIterable); its typings list only streams.
     const payload = (body ? body.body : null) as Dispatcher.DispatchOptions['body'];
-    this.#d.pool.dispatch({ path: upstreamPath, method: (route.upstreamMethod ?? scope.method) as Dispatcher.HttpMethod, headers, body: payload }, exchange);
+    upstream.dispatcher.dispatch({ path: upstreamPath, method: (route.upstreamMethod ?? scope.method) as Dispatcher.HttpMethod, headers, body: payload }, exchange);
   }
 
   #preflight(scope: RequestScope, req: IncomingMessage, res: ServerResponse, path: string, origin: string): void {

@@ -1,26 +1,25 @@
 import type { ServerResponse } from 'node:http';
-import type { Dispatcher } from 'undici';
 import type { KeyCache } from '../auth/key-cache.js';
+import type { UpstreamSet } from '../proxy/upstream-set.js';
 import type { RequestScope } from '../request/scope.js';
+
+/** How old an upstream answer /readyz accepts before it probes again. */
+const READY_PROBE_MAX_AGE_MS = 2000;
 
 /**
  * Gatehouse's own probes, public and answered locally: /healthz says the process is serving,
- * /readyz that it can do its job (keys loaded and fresh, Ollama answering, not shutting down).
- * The upstream probe is cached so a probe storm cannot become load on Ollama.
+ * /readyz that it can do its job (keys loaded and fresh, every upstream answering, not shutting
+ * down). The upstream answers come from the upstream set's probe, cached there, so a probe storm
+ * cannot become load on Ollama.
  */
 export class Health {
   readonly #keys: KeyCache;
-  readonly #pool: Dispatcher;
-  readonly #host: string;
-  #upstreamOk = false;
-  #upstreamCheckedAt = 0;
-  #probe: Promise<void> | null = null;
+  readonly #upstreams: UpstreamSet;
   shuttingDown = false;
 
-  constructor(keys: KeyCache, pool: Dispatcher, upstreamHost: string) {
+  constructor(keys: KeyCache, upstreams: UpstreamSet) {
     this.#keys = keys;
-    this.#pool = pool;
-    this.#host = upstreamHost;
+    this.#upstreams = upstreams;
   }
 
   answer(kind: 'healthz' | 'readyz', res: ServerResponse, scope: RequestScope, cors: Record<string, string> | null): void {
@@ -28,13 +27,13 @@ export class Health {
       this.#send(res, scope, cors, this.shuttingDown ? 503 : 200, { status: this.shuttingDown ? 'shutting down' : 'ok' });
       return;
     }
-    void this.#checkUpstream().then(() => {
+    void this.#upstreams.ready(READY_PROBE_MAX_AGE_MS).then((upstreamOk) => {
       const keys = this.#keys.health;
       const keysOk = keys.lastOkAt > 0 && Date.now() - keys.lastOkAt < 5000;
-      const ok = !this.shuttingDown && keysOk && this.#upstreamOk;
+      const ok = !this.shuttingDown && keysOk && upstreamOk;
       this.#send(res, scope, cors, ok ? 200 : 503, {
         status: ok ? 'ready' : 'not ready',
-        checks: { keys: keysOk ? 'ok' : 'stale', upstream: this.#upstreamOk ? 'ok' : 'unreachable', shutting_down: this.shuttingDown },
+        checks: { keys: keysOk ? 'ok' : 'stale', upstream: upstreamOk ? 'ok' : 'unreachable', shutting_down: this.shuttingDown },
       });
     });
   }
@@ -46,23 +45,5 @@ export class Health {
     const head = res.req.method === 'HEAD';
     scope.bytesOut = head ? 0 : Buffer.byteLength(text);
     res.end(head ? undefined : text);
-  }
-
-  #checkUpstream(): Promise<void> {
-    if (Date.now() - this.#upstreamCheckedAt < 2000) return Promise.resolve();
-    this.#probe ??= this.#pool
-      .request({ path: '/', method: 'HEAD', headers: { host: this.#host }, headersTimeout: 2000, bodyTimeout: 2000 })
-      .then(async (r) => {
-        await r.body.dump();
-        this.#upstreamOk = r.statusCode < 500;
-      })
-      .catch(() => {
-        this.#upstreamOk = false;
-      })
-      .finally(() => {
-        this.#upstreamCheckedAt = Date.now();
-        this.#probe = null;
-      });
-    return this.#probe;
   }
 }

@@ -3,7 +3,7 @@ import { createServer as createHttpServer, type IncomingMessage, type RequestLis
 import { createServer as createHttpsServer } from 'node:https';
 import { createSecureContext, type SecureContextOptions, type Server as TlsServer } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
-import { expandHome } from '../config/load.js';
+import { derived } from '../config/resolved.js';
 import type { Config } from '../config/schema.js';
 import { holdContinue } from './expect-continue.js';
 
@@ -28,7 +28,7 @@ export function createListener(cfg: Config, handler: RequestListener): Server {
     maxHeadersCount: MAX_HEADER_FIELDS + 1,
   };
   let server: Server;
-  if (cfg.tls.cert && cfg.tls.key) {
+  if (derived(cfg).tls) {
     const mode = cfg.tls.client_auth;
     // requestCert/rejectUnauthorized are fixed for the server's life; the files behind them are re-read by reloadTls.
     server = createHttpsServer({ ...opts, ...tlsContextOptions(cfg), requestCert: mode !== 'none', rejectUnauthorized: mode === 'require' }, handler) as unknown as Server;
@@ -52,7 +52,7 @@ export function createListener(cfg: Config, handler: RequestListener): Server {
  */
 export function tlsContextOptions(cfg: Config): SecureContextOptions {
   const t = cfg.tls;
-  const ca = t.client_auth === 'none' ? undefined : t.client_ca ? [readFileSync(expandHome(t.client_ca))] : [];
+  const ca = t.client_auth === 'none' ? undefined : t.client_ca ? [readFileSync(t.client_ca)] : [];
   return { cert: readFileSync(t.cert!), key: readFileSync(t.key!), ...(ca ? { ca } : {}) };
 }
 

@@ -1,15 +1,14 @@
 import { connect } from 'node:net';
+import type { UpstreamAddress } from '../config/resolved.js';
 
 /**
- * At start: does anything accept connections at the upstream? A TCP connect only, no HTTP request,
- * so Ollama sees no traffic Gatehouse did not forward (and an emulator in tests records none).
- * Resolves null when it connects, else why not ("connect ECONNREFUSED 127.0.0.1:11434").
+ * At start: does anything accept connections at an upstream target? A TCP connect only, no HTTP
+ * request, so Ollama sees no traffic Gatehouse did not forward (and an emulator in tests records
+ * none). Resolves null when it connects, else why not ("connect ECONNREFUSED 127.0.0.1:11434").
  * Ollama down at start is not fatal (it may start after Gatehouse): the caller warns.
  */
-export function upstreamAtStart(upstream: string, timeoutMs: number): Promise<string | null> {
-  const u = new URL(upstream);
-  const port = Number(u.port || (u.protocol === 'https:' ? 443 : 80));
-  const host = u.hostname.replace(/^\[|\]$/g, '');
+export function upstreamAtStart(target: Pick<UpstreamAddress, 'hostname' | 'port'>, timeoutMs: number): Promise<string | null> {
+  const { hostname: host, port } = target;
   return new Promise((resolve) => {
     const socket = connect({ host, port });
     const done = (why: string | null) => {
