@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { derived, type UpstreamAddress } from '../config/resolved.js';
 import type { Config } from '../config/schema.js';
-import { isLoopback, splitHostPort } from '../core/ip.js';
+import { isLoopback } from '../core/ip.js';
 import { hostPort, httpGet, localAddresses, ollamaVersion, type ProbeResult } from './probe.js';
 import type { DoctorReport, Finding } from './types.js';
 
@@ -127,7 +127,7 @@ async function exposure(config: Config, addresses: string[], port: number, tls: 
   if (addresses.length === 0) {
     return [{ id: 'upstream.exposure', severity: 'info', title: `No non-loopback addresses to probe (${from})` }];
   }
-  const listen = splitHostPort(config.listen);
+  const listen = derived(config).listen;
   const targets = addresses.filter((a) => !(a.split('%')[0] === listen.host && port === listen.port));
   const results = await Promise.all(
     targets.map(async (addr) => {

@@ -19,7 +19,6 @@ import { BlobRegistry } from './blob-registry.js';
 import { Gateway } from './gateway.js';
 import { ensureInitialKey } from './initial-key.js';
 import { Health } from './health.js';
-import { isLoopback, splitHostPort } from '../core/ip.js';
 import { createListener, reloadTls } from './listen.js';
 import { Observers, type Observer } from '../request/observer.js';
 import { RequestLog } from './request-log.js';
@@ -101,7 +100,7 @@ async function build(o: StartOptions, undo: Array<() => unknown>): Promise<Runni
     undo.push(() => fileKeys?.close());
   }
   const noFileKeys: ReadonlyMap<string, ResolvedPrincipal> = new Map();
-  const windowSec = Math.round(config.ssh.window / 1000);
+  const windowSec = d.sshWindowSec;
   const ssh = config.ssh.enabled
     ? new SshAuthenticator(keys, clock, {
         windowSec,
@@ -137,8 +136,8 @@ async function build(o: StartOptions, undo: Array<() => unknown>): Promise<Runni
   // request/reply objects, content-type parsing, hooks) measured at ~4.5 µs of CPU per request,
   // about 8% of the hot path, for no work Gatehouse needed from it.
   const server = createListener(config, (req, res) => gateway.handle(req, res));
-  const { host: listenHost, port } = splitHostPort(config.listen);
-  const tls = !!(config.tls.cert && config.tls.key);
+  const { host: listenHost, port, loopback } = d.listen;
+  const tls = d.tls;
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => reject(listenFailure(err, 'main listener', config.listen, 'listen (--listen, GATEHOUSE_LISTEN or listen: in the config file)')));
     server.listen({ host: listenHost, port, backlog: 4096 }, () => {
@@ -151,7 +150,7 @@ async function build(o: StartOptions, undo: Array<() => unknown>): Promise<Runni
   const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `${tls ? 'https' : 'http'}://${shownHost}:${addr.port}`;
 
-  if (!isLoopback(listenHost) && !tls) {
+  if (!loopback && !tls) {
     log.warn(`LISTENING ON ${config.listen} WITHOUT TLS: API keys and prompts cross the network in clear text. Set tls.cert and tls.key, or put a TLS terminator in front and listen on loopback.`);
     if (ssh) log.warn('Ed25519 (ollama CLI) authentication is on without TLS: a captured signed request can be replayed for ±' + windowSec + ' s and its body changed. Use TLS, or set ssh.replay: once.');
   }
