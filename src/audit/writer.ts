@@ -26,7 +26,7 @@ export interface AuditStats {
 
 /**
  * The audit log's writer, an Observer. `requestEnded` builds the record and pushes it onto a
- * bounded in-memory queue: no I/O, no await, no throw (threats.md: the audit must never slow or
+ * bounded in-memory queue: no I/O, no await, no throw (docs/threat-model.md G8: the audit must never slow or
  * break a request). A timer writes the queue in batches every `flushIntervalMs`, or sooner once a
  * batch is full. When the store fails, the batch goes back to the head of the queue and is retried
  * with backoff; if the store stays away long enough for the queue to fill, new records are

@@ -6,7 +6,7 @@ import { crc32 } from 'node:zlib';
  * of CRC32 checksum. The fixed prefix and checksum let secret scanners recognise a leaked key with
  * almost no false positives (regex `\bgatehouse_[0-9A-Za-z]{49}\b`, then verify the checksum), and
  * let Gatehouse tell a refused client that its key is mistyped rather than unknown. Only SHA-256(key) is ever stored: with 256
- * random bits a fast hash is enough (no bcrypt on the hot path: threats.md H1).
+ * random bits a fast hash is enough (no bcrypt on the hot path: docs/threat-model.md H1).
  */
 
 export const KEY_PREFIX = 'gatehouse_';

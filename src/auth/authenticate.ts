@@ -7,7 +7,7 @@ import type { ResolvedPrincipal } from './principal.js';
 
 /**
  * API-key authentication: one step for every non-public route, no fallback principal
- * (threats.md B5). Unknown, revoked and expired keys are all refused with 401; the message says
+ * (docs/threat-model.md B5). Unknown, revoked and expired keys are all refused with 401; the message says
  * which, because the person holding a revoked key needs to know to ask for a new one.
  */
 

@@ -1,5 +1,5 @@
 /**
- * Finds the credential in a request, in the three styles clients use (ollama-api.md §8.1):
+ * Finds the credential in a request, in the three styles clients use (docs/ollama-api-notes.md §7.1):
  *   Authorization: Bearer <key>        ollama-js, ollama-python (OLLAMA_API_KEY), OpenAI SDKs, curl
  *   x-api-key: <key>                   Anthropic SDKs
  *   Authorization: Basic base64(u:key) browsers, nginx-style clients; the user name is ignored

@@ -4,7 +4,7 @@ import { principalFromRecord, type ResolvedPrincipal } from './principal.js';
 /**
  * Every key, in memory, indexed by what a request presents: the SHA-256 of an API key or the
  * fingerprint of an SSH key. Authentication is then a hash and a map lookup, with no I/O on the
- * request path, so a slow or down database never turns valid requests into errors (threats.md
+ * request path, so a slow or down database never turns valid requests into errors (docs/threat-model.md
  * G7). A poll of the store's change counter every `refreshMs` (default 250 ms) brings in keys
  * created, updated or revoked by the CLI or another replica well within the promised second.
  */

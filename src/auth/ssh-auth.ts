@@ -9,7 +9,7 @@ import type { ReplayGuard } from './ssh/replay-guard.js';
 import { buildChallenge, checkTimestamp, describeTokenFailure, parseOllamaToken, verifyOllamaSignature } from './ssh/token.js';
 
 /**
- * Authenticates the ollama CLI's Ed25519 request token (ollama-api.md §5): the key must be
+ * Authenticates the ollama CLI's Ed25519 request token (docs/ollama-api-notes.md §5): the key must be
  * registered (`gatehouse keys add-ssh`, or the authorized_keys file), the timestamp fresh, and the
  * signature valid over `METHOD,PATH?ts=TS` where PATH is the path as the client sent it, minus the
  * mount prefix. Refusals are 403 with a message the CLI prints verbatim, saying exactly what to do.

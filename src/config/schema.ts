@@ -9,7 +9,7 @@ const BODY_ROUTE_IDS = ROUTES.filter((r) => r.body === 'json' || r.body === 'mul
 /**
  * The configuration schema: every key Gatehouse reads, its type and its secure default, in one
  * place. Unknown keys are errors at every level (a setting that is silently ignored is a limit
- * that does not limit: threats.md G6). Durations and sizes are written for humans ("30s", "16mb")
+ * that does not limit: docs/threat-model.md G6). Durations and sizes are written for humans ("30s", "16mb")
  * and come out of parsing as milliseconds and bytes.
  */
 
@@ -229,7 +229,7 @@ export const ConfigSchema = z.strictObject({
   /**
    * Resource clamps for every request (per-key overrides: `gatehouse keys update --max-num-ctx …`).
    * They stop one request from pinning a GPU: huge contexts, endless generations, models kept
-   * loaded forever, giant image or embedding batches (threats.md D4).
+   * loaded forever, giant image or embedding batches (docs/threat-model.md D4).
    */
   clamps: z
     .strictObject({

@@ -37,7 +37,7 @@ export const ERRORS = {
   GW_ERR_AUTH_EXPIRED: { status: 401, kind: 'authentication' },
   GW_ERR_AUTH_SSH_UNKNOWN_KEY: { status: 403, kind: 'permission' },
   // Ed25519 (ollama CLI) refusals are 403, not 401: the CLI replaces the text of any 401 with
-  // "You need to be signed in to Ollama", hiding what the user must do (ollama-api.md §3).
+  // "You need to be signed in to Ollama", hiding what the user must do (docs/ollama-api-notes.md §3).
   GW_ERR_AUTH_SSH_MALFORMED: { status: 403, kind: 'permission' },
   GW_ERR_AUTH_SSH_BAD_SIGNATURE: { status: 403, kind: 'permission' },
   GW_ERR_AUTH_SSH_CLOCK: { status: 403, kind: 'permission' },

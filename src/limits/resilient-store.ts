@@ -9,7 +9,7 @@ import { isPromise, type AcquireResult, type AcquireSpec, type LimitStore } from
  * When a call fails (connection lost, timeout, any Redis error) the store is marked down and,
  * until a probe succeeds again:
  *   closed  every admission is refused with 503 GW_ERR_LIMITS_UNAVAILABLE (the default: a limit
- *           that silently stops limiting is the failure of threats.md G1);
+ *           that silently stops limiting is the failure of docs/threat-model.md G1);
  *   local   admissions are decided by per-process counters (each replica enforces the limits on
  *           its own, so N replicas admit up to N times a shared limit).
  * Each transition is logged once; every failed call is counted. While down, requests do not touch

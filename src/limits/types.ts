@@ -5,7 +5,7 @@ import type { RouteDef } from '../routes/table.js';
 /**
  * The contract between the request path and the limiter. The request path asks once, before it
  * forwards anything (`admit`), and settles once, when the response has really ended
- * (`Admission.release`): the permit is held for the whole stream (threats.md G3) and the token
+ * (`Admission.release`): the permit is held for the whole stream (docs/threat-model.md G3) and the token
  * reservation is replaced by the real count (G4), which also teaches the limiter how long this
  * key's answers from this model are.
  */

@@ -7,7 +7,7 @@ import type { RequestScope } from '../request/scope.js';
 /**
  * Every gatehouse_* metric, defined in one place on a registry of our own (never prom-client's
  * global one). Labels carry route ids, scopes, status codes, GW_ERR_* codes, model names and
- * principal *names*: never a key, a key hash, a key id prefix or a prompt (threats.md F1, F3).
+ * principal *names*: never a key, a key hash, a key id prefix or a prompt (docs/threat-model.md F1, F3).
  * Request metrics are updated by MetricsObserver once per request; gauges that describe the
  * process (in-flight, queue depths, store health) are read at scrape time, never on the request path.
  */

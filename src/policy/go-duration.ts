@@ -1,5 +1,5 @@
 /**
- * Ollama's `keep_alive` (api.Duration.UnmarshalJSON, ollama-api.md §2): a JSON number is seconds,
+ * Ollama's `keep_alive` (api.Duration.UnmarshalJSON, docs/ollama-api-notes.md §2): a JSON number is seconds,
  * a string is a Go duration ("5m", "1h30m", "300ms"); any negative value means "keep loaded
  * forever", and zero means "unload now". Go counts whole nanoseconds and truncates, so `1e-10`
  * and "0.5ns" are zero (unload) to Ollama: this parser does the same arithmetic, so a value that

@@ -1,6 +1,6 @@
 /**
  * How Go's encoding/json matches JSON keys to struct fields, which is how Ollama binds every request
- * body (docs/ollama-api.md §4.5): exact name first, then case-insensitively with Unicode simple
+ * body (docs/ollama-api-notes.md §4.5): exact name first, then case-insensitively with Unicode simple
  * folding, where "K" U+212A KELVIN SIGN folds to "k" and "ſ" U+017F LATIN SMALL LETTER LONG S to "s".
  * JavaScript reads exact keys only, so `{"model":"allowed","MODEL":"secret"}` would be authorized as
  * one model and run as another. Gatehouse refuses, in every struct-typed object it reads, any two

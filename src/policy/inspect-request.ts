@@ -65,8 +65,8 @@ export function inspectJson(route: RouteDef, body: RequestBody): InspectedJson |
   const stream = route.streamsByDefault ? fields.stream !== false : fields.stream === true;
   let injectedUsage = false;
   if (stream && (route.accounting === 'openai-chat' || route.accounting === 'openai-completions')) {
-    // Ollama sends usage in an OpenAI stream only when asked (ollama-api.md §1.3); without it a
-    // streamed request would count zero tokens (threats.md G2).
+    // Ollama sends usage in an OpenAI stream only when asked (docs/ollama-api-notes.md §1.3); without it a
+    // streamed request would count zero tokens (docs/threat-model.md G2).
     const so = fields.stream_options as JsonObject | undefined | null;
     if (!so || so.include_usage !== true) {
       fields.stream_options = { ...(so ?? {}), include_usage: true };

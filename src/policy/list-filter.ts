@@ -4,7 +4,7 @@ import { isModelRef, parseModelRef } from './model-name.js';
 
 /**
  * Model lists (/api/tags, /api/ps, /v1/models) cut down to what the principal may use, so a key
- * limited to two models cannot enumerate the rest (threats.md B6). Cloud models are listed only
+ * limited to two models cannot enumerate the rest (docs/threat-model.md B6). Cloud models are listed only
  * to principals that may use them. Unparseable lists fail closed: an empty list.
  */
 export function filterModelList(kind: ListFilter, body: Buffer, allowlist: ModelAllowlist, cloudAllowed: boolean): Buffer {

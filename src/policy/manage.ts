@@ -5,7 +5,7 @@ import type { NamedModel } from './inspect-request.js';
 import type { ModelRef } from './model-name.js';
 
 /**
- * Model management made safe to switch on (threats.md C3, D1–D3). Ollama's worst holes came
+ * Model management made safe to switch on (docs/threat-model.md C3, D1–D3). Ollama's worst holes came
  * through these routes: pulls from any registry (Probllama path traversal, SSRF, token theft,
  * gzip bombs), create from local paths (file-existence oracle), remote_host proxying, pushes that
  * leak memory to an attacker's registry. Each rule below refuses with the reason and the setting

@@ -2,7 +2,7 @@ import { DEFAULT_HOST, DEFAULT_NAMESPACE, DEFAULT_TAG } from './model-name.js';
 
 /**
  * A key's model allowlist: glob patterns compiled once into one regular expression. Patterns are
- * written the way users name models and completed like names are (ollama-api.md §1.4):
+ * written the way users name models and completed like names are (docs/ollama-api-notes.md §1.4):
  *   `llama3`        → registry.ollama.ai/library/llama3:latest  (that tag only)
  *   `llama3:*`      → every tag of llama3
  *   `llama3*`       → llama3, llama3.1, llama3.2… any tag (a trailing `*` covers the tag)

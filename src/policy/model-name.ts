@@ -1,5 +1,5 @@
 /**
- * Ollama model names, normalized the way Ollama resolves them (types/model/name.go, ollama-api.md
+ * Ollama model names, normalized the way Ollama resolves them (types/model/name.go, docs/ollama-api-notes.md
  * §1.4): host `registry.ollama.ai`, namespace `library` and tag `latest` are filled in, and
  * matching is case-insensitive. So `llama3`, `LLaMA3:latest` and
  * `registry.ollama.ai/library/llama3:latest` are one model, and the allowlist sees one name.

@@ -7,7 +7,7 @@ import { parseKeepAlive } from './go-duration.js';
 import type { JsonObject, RequestBody } from './json-body.js';
 
 /**
- * Resource clamps (threats.md D4, ollama-api.md §2): caps on context size, output length,
+ * Resource clamps (docs/threat-model.md D4, docs/ollama-api-notes.md §2): caps on context size, output length,
  * keep_alive, images and embedding batch size, and removal of runner options that force model
  * reloads. Applied to the parsed body in place; also yields the token reservation for the limiter
  * (prompt estimate + the output cap that was just enforced).
@@ -29,7 +29,7 @@ const RUNNER_OPTIONS = ['num_gpu', 'main_gpu', 'num_batch', 'num_thread', 'use_m
 /**
  * Where each compatible route carries its output cap: the field Ollama reads, then fields clients
  * send instead that Ollama ignores. Ollama's ChatCompletionRequest has no max_completion_tokens
- * (docs/ollama-api.md §2): a client's cap there would be dropped and the answer run unbounded, so
+ * (docs/ollama-api-notes.md §2): a client's cap there would be dropped and the answer run unbounded, so
  * Gatehouse carries it over into max_tokens.
  */
 const OUTPUT_FIELD: Partial<Record<RouteDef['accounting'], { read: string; alsoFrom: readonly string[] }>> = {
@@ -139,7 +139,7 @@ export class RequestPolicy {
 /**
  * The output cap a request runs with. Ollama stops at num_predict only when it is positive: -1 means
  * "until done", -2 "until the context is full", and 0 — or anything that truncates to 0 in Go's
- * int64(float64) conversion, such as 0.5 — means no limit at all (docs/ollama-api.md §2). So every
+ * int64(float64) conversion, such as 0.5 — means no limit at all (docs/ollama-api-notes.md §2). So every
  * value that is not a whole number from 1 to the cap becomes the cap, and what is forwarded is the
  * integer Ollama will use, never a fraction for it to truncate.
  */

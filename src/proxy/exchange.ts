@@ -186,7 +186,7 @@ export class Exchange {
       this.#bytesOut += tail.length;
       res.write(tail);
     }
-    // Ollama's /v1 middlewares swallow an error raised mid-stream and just stop (ollama-api.md §1.3).
+    // Ollama's /v1 middlewares swallow an error raised mid-stream and just stop (docs/ollama-api-notes.md §1.3).
     if (this.#mode === 'sse' && this.#tap && !this.#tap.sawEnd) this.#bytesOut += endBrokenSse(res, this.#tap, this.#o.accounting, null);
     else res.end();
     this.#finish(null);
@@ -204,7 +204,7 @@ export class Exchange {
     if (!res.headersSent) {
       this.#o.onError(mapped);
     } else if (this.#mode === 'ndjson' && this.#o.family === 'ollama') {
-      // Native clients treat a line with an "error" key as the end of a failed stream (ollama-api.md §3).
+      // Native clients treat a line with an "error" key as the end of a failed stream (docs/ollama-api-notes.md §3).
       this.#tap?.end();
       res.end(`${JSON.stringify({ error: mapped.message })}\n`);
     } else if (this.#mode === 'sse') {

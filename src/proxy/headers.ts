@@ -4,7 +4,7 @@ import type { IncomingHttpHeaders } from 'node:http';
  * Header hygiene in both directions. Request headers that are hop-by-hop (RFC 9110 §7.6.1), listed
  * in `Connection`, or Gatehouse's own business (credentials, cookies, Origin, forwarding headers
  * the client could forge) never reach Ollama. Ollama copies client headers to ollama.com for
- * cloud models (ollama-api.md §8.8), so anything secret must stop here.
+ * cloud models (docs/ollama-api-notes.md §7.3), so anything secret must stop here.
  */
 const DROP_REQUEST = new Set([
   'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade',

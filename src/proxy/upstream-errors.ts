@@ -1,7 +1,7 @@
 import { GatewayError, refuse } from '../core/errors.js';
 
 /**
- * The one place where an upstream failure becomes an answer (style.md habit 8). The cause is kept
+ * The one place where an upstream failure becomes an answer (docs/architecture.md). The cause is kept
  * for logs; the client gets a clear message without Ollama's internals.
  */
 export function mapUpstreamError(err: unknown): GatewayError {

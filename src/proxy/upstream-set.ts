@@ -39,7 +39,7 @@ export interface UpstreamTarget {
   readonly url: string;
   /** scheme://host[:port] */
   readonly origin: string;
-  /** `Host` sent upstream: the upstream's own, never the client's (Ollama's host check, ollama-api.md §4.2). */
+  /** `Host` sent upstream: the upstream's own, never the client's (Ollama's host check, docs/ollama-api-notes.md §4.2). */
   readonly host: string;
   /** Where requests to this target are dispatched (an undici Pool). */
   readonly dispatcher: Dispatcher;
@@ -78,7 +78,7 @@ function createPool(url: string, o: UpstreamTimeouts): Pool {
     headersTimeout: o.headersMs,
     bodyTimeout: o.bodyMs,
     connect: { timeout: o.connectMs },
-    // Never follow redirects: the upstream comes from config only (threats.md C2).
+    // Never follow redirects: the upstream comes from config only (docs/threat-model.md C2).
     maxRedirections: 0,
   } as Pool.Options);
 }

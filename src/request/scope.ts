@@ -6,7 +6,7 @@ export type Decision = 'allowed' | 'refused';
 
 /**
  * Everything one request accumulates on its way through Gatehouse, in one typed object created
- * by the first hook (style.md habit 4). The audit record and metrics are built from it once, when
+ * by the first hook. The audit record and metrics are built from it once, when
  * the response has closed.
  */
 export class RequestScope {

@@ -1,7 +1,7 @@
 // Property-based checks of the exact route matcher against a model of what Ollama (Go net/http +
 // gin) does with the path Gatehouse forwards: whatever the client sends, Gatehouse matches a table
 // path exactly or not at all, and the path it forwards is one Ollama routes to the same handler
-// without decoding, cleaning or redirecting it first (threats.md B3, B7; ollama-api.md §4.5).
+// without decoding, cleaning or redirecting it first (docs/threat-model.md B3, B7; docs/ollama-api-notes.md §4.5).
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';

@@ -5,7 +5,7 @@ import { familyForPath, ROUTES, type RouteDef } from './table.js';
  * Exact route matching on the path as the client sent it: no decoding, no slash merging, no
  * trailing-slash or case folding, no `;` parameters, no dot segments. `/api//pull`, `/api/pull/`,
  * `/API/pull`, `/api/%70ull`, `/api/./pull` and `/api/pull;x` all miss and are answered 404 by
- * Gatehouse (threats.md B3, B7). The only decoding allowed is of the one `/v1/models/:model`
+ * Gatehouse (docs/threat-model.md B3, B7). The only decoding allowed is of the one `/v1/models/:model`
  * segment (SDKs percent-encode the `:` of a tag), and the result is validated, then re-encoded
  * canonically for the upstream.
  */

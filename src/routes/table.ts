@@ -1,7 +1,7 @@
 import type { Family, HttpMethod, Scope } from '../core/types.js';
 
 /**
- * Every route Ollama serves (../shared/docs/ollama-api.md §1.1) plus Gatehouse's own public
+ * Every route Ollama serves (docs/ollama-api-notes.md §1.1) plus Gatehouse's own public
  * routes, in one table. Anything not listed here is answered 404/405 by Gatehouse and never
  * reaches Ollama: deny by default. Tests are generated from this table, so a route added here is
  * covered by the credential, scope and model-policy matrices automatically.

@@ -1,6 +1,6 @@
 /**
  * CORS, off unless origins are configured. Preflights are answered here and never reach Ollama,
- * whose own CORS rules are looser than they look (ollama-api.md §4.3). A request carrying an
+ * whose own CORS rules are looser than they look (docs/ollama-api-notes.md §4.3). A request carrying an
  * Origin that is not allowed is refused outright, so a page cannot even trigger work with
  * credentials a browser might attach on its own (cached Basic auth).
  */

@@ -1,4 +1,4 @@
-// Property-based checks of the Host allowlist (DNS rebinding, threats.md E1/E2/B4): for any Host
+// Property-based checks of the Host allowlist (DNS rebinding, docs/threat-model.md E1/E2/B4): for any Host
 // value, it is accepted only when the host it names is an IP literal, a loopback name, or a name
 // the operator listed (exactly, or under a listed *.suffix), and it never throws.
 

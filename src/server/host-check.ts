@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 
 /**
- * Host header allowlist against DNS rebinding (threats.md E1, E2, B4). A browser tricked into
+ * Host header allowlist against DNS rebinding (docs/threat-model.md E1, E2, B4). A browser tricked into
  * sending requests to Gatehouse by a rebinding domain still sends that domain as Host, so only
  * hosts the operator named (plus IP literals and loopback names, which rebinding cannot forge) get
  * through. Empty, port-only and malformed values are refused outright.

@@ -3,7 +3,7 @@ import type { GatewayError, ErrorKind } from '../core/errors.js';
 import type { Family } from '../core/types.js';
 
 /**
- * Errors in each client's own language (ollama-api.md §3, §8.9), so SDKs raise their usual
+ * Errors in each client's own language (docs/ollama-api-notes.md §3), so SDKs raise their usual
  * exception types with our message:
  *   /api/*        {"error": "..."}
  *   /v1/* OpenAI  {"error": {"message","type","param":null,"code"}}

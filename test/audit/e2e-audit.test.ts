@@ -7,7 +7,7 @@ import { hit, type Hit } from './http.js';
 
 /**
  * The issue's first test: every request of a real run (allowed, refused, aborted, upstream
- * failure) has exactly one audit record, with the tokens the emulator really sent (threats.md G8:
+ * failure) has exactly one audit record, with the tokens the emulator really sent (docs/threat-model.md G8:
  * counts come from the parsed stream, never from a truncated copy of it).
  */
 

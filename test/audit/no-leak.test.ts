@@ -8,7 +8,7 @@ import { startStack, settle, type Stack } from '../helpers/stack.js';
 import { hit, type Hit } from './http.js';
 
 /**
- * threats.md F1–F3: after a run with valid, revoked, unknown and malformed keys and distinctive
+ * docs/threat-model.md F1–F3: after a run with valid, revoked, unknown and malformed keys and distinctive
  * prompts (allowed, refused, failed and aborted), no key, no key hash and no prompt appears in the
  * gateway's logs (at debug level), the audit and admin tables, /metrics, any response body or
  * header, or the output of `gatehouse audit` and `gatehouse usage`.

@@ -11,7 +11,7 @@ import { prng, windows, worstWindow, type Run } from '../limits/bound.js';
 import { CHAT, headerValue, isRefusal, principal, request, sleep, TAGS, tryAdmit, within, type Backend } from '../limits/helpers.js';
 
 /**
- * The one behaviour both limit backends owe (style.md habit 3): the memory store and the Redis
+ * The one behaviour both limit backends owe: the memory store and the Redis
  * store must pass every test here unchanged. Time that windows depend on comes from a
  * ManualClock; queue waits are real (and short).
  */

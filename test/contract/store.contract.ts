@@ -5,7 +5,7 @@ import type { Stores } from '../../src/store/index.js';
 import type { KeyRecord, NewAuditRecord, NewKey } from '../../src/store/types.js';
 
 /**
- * The one store contract every backend passes (style.md habit 3; oauth2-proxy's session store
+ * The one store contract every backend passes (as oauth2-proxy's session store
  * suite). A backend provides `target()`: a fresh, empty store location; `open()` on it may be
  * called more than once, and each handle behaves like another process (CLI, replica).
  */

@@ -5,7 +5,7 @@ import { eventually, headerValue, principal, request } from './helpers.js';
 import { post, postAndAbort, startInProc, type InProc } from './inproc.js';
 
 /**
- * threats.md G2/G4 end to end: the tokens a request is charged are the tokens Ollama reported in
+ * docs/threat-model.md G2/G4 end to end: the tokens a request is charged are the tokens Ollama reported in
  * the stream (NDJSON `eval_count`, SSE usage chunks, asked for by the client or injected by the
  * gateway), counted without buffering; aborted and failed streams are charged what was produced,
  * never zero; and a key with tpm=1000 is refused once 1000 streamed tokens are used. The gateway

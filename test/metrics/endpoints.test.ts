@@ -4,7 +4,7 @@ import { startStack, type Stack } from '../helpers/stack.js';
 import { hit } from '../audit/http.js';
 
 /**
- * Where /metrics is served (threats.md F3): by default on its own loopback listener and nowhere
+ * Where /metrics is served (docs/threat-model.md F3): by default on its own loopback listener and nowhere
  * else; with metrics.listen: main, on the main listener to keys with the `metrics` scope only;
  * with off, nowhere.
  */

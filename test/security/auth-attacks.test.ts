@@ -12,7 +12,7 @@ import { cli, CLI, REPO, settle, spawnGateway, startStack, type Stack } from '..
 import { BASE_CONFIG, hit, median, percentile, pool, sleep, upstreamOf } from './support.js';
 
 /**
- * Authentication attacks (threats.md A1, A3, A4, A5, B5, B8) and the failed-auth limiter: every
+ * Authentication attacks (docs/threat-model.md A1, A3, A4, A5, B5, B8) and the failed-auth limiter: every
  * way of presenting something that is not a valid key is a 401/403 answered by Gatehouse, nothing
  * reaches Ollama, and a flood of failures from one address neither gets through nor slows anyone
  * else down.

@@ -5,7 +5,7 @@ import { startStack, type Stack } from '../helpers/stack.js';
 import { BASE_CONFIG, hit, statuses } from './support.js';
 
 /**
- * threats.md E1–E3 (DNS rebinding, empty Host, "same-origin" checks) and CORS preflight abuse.
+ * docs/threat-model.md E1–E3 (DNS rebinding, empty Host, "same-origin" checks) and CORS preflight abuse.
  * A browser tricked by a rebinding domain still sends that domain as Host, so the Host allowlist
  * is the defence; and no Origin is trusted unless the operator listed it, same-origin or not.
  */

@@ -12,7 +12,7 @@ import { cli, settle, startStack, type Stack } from '../helpers/stack.js';
 import { hit, openStream, sleep } from './support.js';
 
 /**
- * threats.md G1–G8 from an attacker's side: limits that hold under a burst, count streamed
+ * docs/threat-model.md G1–G8 from an attacker's side: limits that hold under a burst, count streamed
  * tokens, keep concurrency permits until the stream ends, bound the queue, refuse unknown config,
  * and keep authenticating while the key store is down. (The limiter's own suites in test/limits
  * cover the mechanics in depth; these are the regression tests named after the threat rows.)

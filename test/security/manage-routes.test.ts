@@ -4,7 +4,7 @@ import { send } from '../helpers/http.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 
 /**
- * threats.md C3 (Probllama, registry SSRF and token theft via /api/pull), D1 (Bleeding Llama via
+ * docs/threat-model.md C3 (Probllama, registry SSRF and token theft via /api/pull), D1 (Bleeding Llama via
  * blobs + create + push), D2/D3 (create reading server files): with management switched on, each
  * dangerous request shape is refused with its reason, and nothing reaches Ollama.
  */

@@ -10,7 +10,7 @@ import { startStack, type Stack } from '../helpers/stack.js';
 import { BASE_CONFIG, hit } from './support.js';
 
 /**
- * threats.md B6 (the model allowlist on every field of every route, not just /api/chat) and D4
+ * docs/threat-model.md B6 (the model allowlist on every field of every route, not just /api/chat) and D4
  * (resource clamps), attacked through the gap between JavaScript and Go: Ollama decodes bodies
  * with Go's encoding/json (case-insensitive keys, Unicode folding, last duplicate wins), so every
  * spelling of a field that Go would read must be caught. What reached Ollama is decoded here the

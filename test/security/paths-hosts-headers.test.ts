@@ -4,7 +4,7 @@ import { rawSocket, send, statusOf } from '../helpers/http.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 
 /**
- * Route, Host and header tricks from ../shared/docs/threats.md (B3, B4, B7, E1, E2), each as a
+ * Route, Host and header tricks from docs/threat-model.md (B3, B4, B7, E1, E2), each as a
  * named test. The gateway runs with management routes ON and the caller holds every scope, so
  * the only thing between these requests and Ollama is exact route matching and header hygiene.
  */

@@ -11,7 +11,7 @@ import { settle, startStack, type Stack } from '../helpers/stack.js';
 import { BASE_CONFIG, hit, pool, rawHit, upstreamOf, type Reply } from './support.js';
 
 /**
- * threats.md A2, B1, B2, B3, B7, generated from the route table: every path in the table × every
+ * docs/threat-model.md A2, B1, B2, B3, B7, generated from the route table: every path in the table × every
  * method × every spelling of the path × every credential state. The gateway runs with management,
  * cloud and /metrics switched on, and the best credential holds every scope, so only exact
  * (method, path) matching and authentication stand between these requests and Ollama.
@@ -33,7 +33,7 @@ function concrete(path: string): string {
   return path.replace(':model', 'llama3:latest').replace(':digest', DIGEST).replace(':key', 'AAAAC3NzaC1lZDI1NTE5');
 }
 
-/** Spellings of `p` that an exact matcher must not take for `p` (threats.md B3, B7). */
+/** Spellings of `p` that an exact matcher must not take for `p` (docs/threat-model.md B3, B7). */
 export function spellings(p: string): Array<[name: string, path: string]> {
   const cut = p.lastIndexOf('/');
   const head = p.slice(0, cut);

@@ -9,7 +9,7 @@ import { settle, startStack, type Stack } from '../helpers/stack.js';
 import { hit } from './support.js';
 
 /**
- * threats.md F1–F3: no key, key hash, signed token, prompt or model output in any output Gatehouse
+ * docs/threat-model.md F1–F3: no key, key hash, signed token, prompt or model output in any output Gatehouse
  * produces: its log (at trace level), /metrics, the audit records and usage report, the key CLI's
  * listings, error bodies, health probes, and the data directory at rest.
  */

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { REPO } from '../helpers/stack.js';
 
 /**
- * threats.md F4 (malicious releases of a dependency): the lockfile pins every package by content
+ * docs/threat-model.md F4 (malicious releases of a dependency): the lockfile pins every package by content
  * hash, nothing is fetched from outside the npm registry, runtime dependencies stay few, and only
  * the one package that must compile native code runs an install script.
  */

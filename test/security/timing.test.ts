@@ -14,7 +14,7 @@ import { startStack, type Stack } from '../helpers/stack.js';
 import { BASE_CONFIG, hit, median } from './support.js';
 
 /**
- * threats.md A3 (constant-time comparison) and H1 (cost of auth): how long key verification takes
+ * docs/threat-model.md A3 (constant-time comparison) and H1 (cost of auth): how long key verification takes
  * must not depend on how much of a key is right, and stays far below 50 µs. Measured in-process on
  * authenticateApiKey over a KeyCache loaded from a real SQLite store (little noise), then coarsely
  * end to end. Bounds are generous on purpose (CI machines are noisy); a self-check proves the

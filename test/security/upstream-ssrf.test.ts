@@ -6,7 +6,7 @@ import { startStack, type Stack } from '../helpers/stack.js';
 import { BASE_CONFIG, hit } from './support.js';
 
 /**
- * threats.md C1 (client-chosen upstream: `api_base`, custom host headers) and C2 (SSRF through
+ * docs/threat-model.md C1 (client-chosen upstream: `api_base`, custom host headers) and C2 (SSRF through
  * redirects), plus response-header hygiene: Gatehouse talks only to the configured upstream,
  * never follows its redirects, and never lets it set cookies or CORS grants on the client.
  */

@@ -13,7 +13,7 @@ import { PG_BASE, freshSchema, pgUnavailable, type TestSchema } from './pg.js';
 /**
  * Two gateway processes on one PostgreSQL schema: each sees keys created and revoked anywhere
  * within a second (LISTEN/NOTIFY, with the 250 ms poll behind it), both write to the one audit
- * log. And threats.md G7: with the database gone, valid keys keep working from the cache and no
+ * log. And docs/threat-model.md G7: with the database gone, valid keys keep working from the cache and no
  * audit record is lost over a short outage.
  */
 

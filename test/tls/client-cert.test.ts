@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { certRegistration } from '../../src/auth/client-cert-register.js';
+import { certRegistration } from '../../src/cli/commands/keys-cert.js';
 import { parseSubject } from '../../src/auth/client-cert.js';
 import { ConfigError, loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';

@@ -6,7 +6,7 @@ import { hashApiKey, isWellFormedApiKey } from '../../src/auth/api-key.js';
  * The key format is a contract with every key already issued: a change to the checksum or the
  * alphabet would lock users out. These are throwaway keys minted by an earlier build (never used
  * anywhere), kept to prove that keys issued before stay valid. They live under test/, not src/,
- * so the shipped code carries no key-shaped literal (threats.md A5).
+ * so the shipped code carries no key-shaped literal (docs/threat-model.md A5).
  */
 const ISSUED_EARLIER = ['gatehouse_sWxu8zHd2yIIxNbd4mwPssuxVPjUHv9AnPKA0v8v9IN3z1tSM', 'gatehouse_Bxn21vT0102glWAS4FbhBJvMnKPYeiksfoeNc0ItWUy3OBAtZ'];
 

@@ -1,5 +1,5 @@
 // An sshd-style authorized_keys file in the format of the unmerged upstream Ollama design
-// (PR #11574, docs/ollama-api.md §5.5), one key per line:
+// (PR #11574, docs/ollama-api-notes.md §5.5), one key per line:
 //
 //   ssh-ed25519 <base64 key> <name> <endpoints>
 //   # comment lines and blank lines are ignored

@@ -13,7 +13,7 @@ import {
 } from '../../../test/helpers/ollama-signer.js';
 import { createEd25519KeyObject, describePublicKeyLineFailure, formatPublicKeyLine, parsePublicKeyLine, sshFingerprint } from './public-key.js';
 
-// docs/ollama-api.md §5.6; fingerprint from `ssh-keygen -lf` on that line.
+// docs/ollama-api-notes.md §5.6; fingerprint from `ssh-keygen -lf` on that line.
 const DOC_PUB_LINE = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILzt5urQzUIGmii92Tyt+ZGyWlKhnZd7yqwUr0cercQS';
 const DOC_FINGERPRINT = 'SHA256:aTafwUHOFq28MooKQcdAyrHii+pg/pibZ26G3pSU/O0';
 

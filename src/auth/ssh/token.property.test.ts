@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { createEd25519KeyObject } from './public-key.js';
 import { buildChallenge, parseOllamaToken, verifyOllamaSignature } from './token.js';
 
-// Known-answer vector from docs/ollama-api.md §5.6.
+// Known-answer vector from docs/ollama-api-notes.md §5.6.
 const DOC_TOKEN =
   'AAAAC3NzaC1lZDI1NTE5AAAAILzt5urQzUIGmii92Tyt+ZGyWlKhnZd7yqwUr0cercQS:' +
   'vqnIe0ov7PV1LNJiDzBU6BO9FouTv6TUNp8KHXUglEFeTa+oog+ns4rkl41/5K2T035jkHNMpQ7O30ce3E10Bg==';

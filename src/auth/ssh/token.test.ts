@@ -21,7 +21,7 @@ import {
   type OllamaToken,
 } from './token.js';
 
-// Known-answer vector from docs/ollama-api.md §5.6.
+// Known-answer vector from docs/ollama-api-notes.md §5.6.
 const DOC_KEY_B64 = 'AAAAC3NzaC1lZDI1NTE5AAAAILzt5urQzUIGmii92Tyt+ZGyWlKhnZd7yqwUr0cercQS';
 const DOC_SIG_B64 = 'vqnIe0ov7PV1LNJiDzBU6BO9FouTv6TUNp8KHXUglEFeTa+oog+ns4rkl41/5K2T035jkHNMpQ7O30ce3E10Bg==';
 const DOC_TOKEN = `${DOC_KEY_B64}:${DOC_SIG_B64}`;
@@ -44,7 +44,7 @@ function verifiesAt(header: string, method: string, url: string, nowSec: number,
   return verifyOllamaSignature(createEd25519KeyObject(token.rawKey), buildChallenge(method, path, tsRaw), token.signature);
 }
 
-describe('known-answer vector (docs §5.6)', () => {
+describe('known-answer vector (docs/ollama-api-notes.md §5.6)', () => {
   it('parses into a 32-byte key and a 64-byte signature', () => {
     const t = parseOk(DOC_TOKEN);
     assert.equal(t.keyB64, DOC_KEY_B64);

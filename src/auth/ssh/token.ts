@@ -1,4 +1,4 @@
-// The Ed25519 request token the `ollama` CLI sends when OLLAMA_AUTH is set (docs/ollama-api.md §5):
+// The Ed25519 request token the `ollama` CLI sends when OLLAMA_AUTH is set (docs/ollama-api-notes.md §5):
 //
 //   Authorization: <base64 SSH wire public key, 68 chars>:<base64 raw signature, 88 chars>
 //   signed bytes:  `${METHOD},${path}?ts=${unixSeconds}`

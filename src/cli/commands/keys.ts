@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { generateApiKey } from '../../auth/api-key.js';
 import { describePublicKeyLineFailure, formatPublicKeyLine, parsePublicKeyLine } from '../../auth/ssh/public-key.js';
-import { certRegistration } from '../../auth/client-cert-register.js';
+import { certRegistration } from './keys-cert.js';
 import { newKeyId } from '../../core/ids.js';
 import { DEFAULT_SCOPES } from '../../core/types.js';
 import type { Actor, KeyPatch, KeyRecord } from '../../store/types.js';

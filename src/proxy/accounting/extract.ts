@@ -11,7 +11,7 @@ const obj = (v: unknown): Record<string, unknown> | undefined => (v && typeof v 
 
 /**
  * Counts from a native NDJSON line or non-streamed JSON object. `null` = this object carries no
- * final counts. Counts live only in the final `done: true` object (ollama-api.md §1.2).
+ * final counts. Counts live only in the final `done: true` object (docs/ollama-api-notes.md §1.2).
  */
 export function nativeCounts(kind: Accounting, o: Record<string, unknown>): Counts | null {
   switch (kind) {

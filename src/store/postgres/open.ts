@@ -20,7 +20,7 @@ export interface PgHandle {
 /**
  * Connects to PostgreSQL: a small pool whose every connection uses our schema (search_path set at
  * connection start), with timeouts so a hung database makes calls fail instead of hang (the key
- * cache keeps serving from memory meanwhile: threats.md G7), then applies migrations.
+ * cache keeps serving from memory meanwhile: docs/threat-model.md G7), then applies migrations.
  */
 export async function openPostgres(url: string, opts: { max?: number; create?: boolean } = {}): Promise<PgHandle> {
   const target = parsePostgresUrl(url);

@@ -1,8 +1,8 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { expandHome } from '../config/paths.js';
-import type { Config } from '../config/schema.js';
-import { certFingerprintId, certSubjectId, certValidity, parseSubject, subjectOfCertificate } from './client-cert.js';
+import { expandHome } from '../../config/paths.js';
+import type { Config } from '../../config/schema.js';
+import { certFingerprintId, certSubjectId, certValidity, parseSubject, subjectOfCertificate } from '../../auth/client-cert.js';
 
 /**
  * What `gatehouse keys add-cert` stores for a TLS client certificate principal, worked out from the
