@@ -27,6 +27,7 @@ export const anthropic = Object.freeze<Dialect>({
   id: 'anthropic',
   accounting: ACCOUNTING,
   modelFields: ['model'],
+  outputFields: ['max_tokens'],
   // The Anthropic SDKs send x-api-key (and may send Authorization as well; they must agree).
   credentialHeaders: ['x-api-key', 'authorization'],
   streamFormat: 'sse',

@@ -17,6 +17,8 @@ export const ollama = Object.freeze<Dialect>({
   accounting: ACCOUNTING,
   // show, pull, push, delete: model or name; create also from; copy source and destination.
   modelFields: ['model', 'name', 'from', 'source', 'destination'],
+  // The cap is options.num_predict, inside `options` (decoded whole for the other clamps too).
+  outputFields: [],
   // ollama-js and ollama-python (OLLAMA_API_KEY) send Bearer; the ollama CLI its Ed25519 token;
   // browsers and nginx-style clients Basic (auth/credentials.ts reads all three).
   credentialHeaders: ['authorization'],

@@ -37,6 +37,7 @@ export const openai = Object.freeze<Dialect>({
   accounting: ACCOUNTING,
   // JSON bodies and the transcription form alike.
   modelFields: ['model'],
+  outputFields: ['max_tokens', 'max_completion_tokens', 'max_output_tokens'],
   // The OpenAI SDKs send Bearer.
   credentialHeaders: ['authorization'],
   streamFormat: 'sse',

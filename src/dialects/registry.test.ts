@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { refuse } from '../core/errors.js';
+import { POLICY_FIELDS } from '../policy/go-keys.js';
+import { parseRequestBody } from '../policy/json-body.js';
 import { upstreamRequestHeaders } from '../proxy/headers.js';
 import { ROUTES } from '../routes/table.js';
 import { anthropic, DIALECTS, dialectForPath, dialectOfAccounting, ollama, openai, type Accounting } from './index.js';
@@ -41,6 +43,16 @@ describe('dialect registry', () => {
     assert.equal(dialectForPath('/v1/nope'), openai);
     assert.equal(dialectForPath('/v1/messages/count_tokens'), anthropic);
     assert.equal(dialectForPath('/v1/messagesx'), openai);
+  });
+
+  it('every field a dialect names a model or carries the output cap in is decoded by policy, and its case variants refused', () => {
+    for (const d of DIALECTS) {
+      for (const f of [...d.modelFields, ...d.outputFields]) {
+        const body = parseRequestBody(Buffer.from(JSON.stringify({ [f]: 5 })));
+        assert.ok(!('code' in body) && body.fields[f] === 5, `${d.id}: ${f}`);
+        assert.ok(POLICY_FIELDS.has(f), `${d.id}: ${f}`);
+      }
+    }
   });
 
   it('no dialect\'s credential header is forwarded to Ollama', () => {
@@ -167,6 +179,16 @@ describe('dialect output caps', () => {
     assert.equal(openai.capOutput('openai-embeddings', {}, 100), 0);
     const bad = openai.capOutput('openai-completions', { max_tokens: 2.5 }, 100);
     assert.equal(typeof bad === 'number' ? bad : bad.code, 'GW_ERR_BODY_INVALID');
+  });
+
+  it('each dialect writes the cap only into the fields it declares (ollama: inside options)', () => {
+    for (const d of DIALECTS) {
+      for (const kind of d.accounting) {
+        const body: Record<string, unknown> = {};
+        assert.equal(typeof d.capOutput(kind, body, 10), 'number', kind);
+        for (const k of Object.keys(body)) assert.ok(d.outputFields.includes(k) || (d === ollama && k === 'options'), `${kind}: ${k}`);
+      }
+    }
   });
 
   it('anthropic: max_tokens', () => {

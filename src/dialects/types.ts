@@ -45,6 +45,8 @@ export interface Dialect {
    * ones it reads (`modelFields` in routes/table.ts).
    */
   readonly modelFields: readonly string[];
+  /** Top-level JSON body fields that carry the output cap on this dialect's routes (policy decodes them). */
+  readonly outputFields: readonly string[];
   /** Request headers this dialect's clients send their credential in (never forwarded upstream). */
   readonly credentialHeaders: readonly string[];
   /** How this dialect streams: newline-delimited JSON or server-sent events. */
