@@ -5,7 +5,7 @@
  * wrong and what to do, and never carries a key, a stack trace or upstream internals.
  */
 
-/** Coarse error class; each client family maps it to its own `type` vocabulary. */
+/** Coarse error class; each dialect (src/dialects/) maps it to its own `type` vocabulary. */
 export type ErrorKind =
   | 'invalid_request'
   | 'authentication'

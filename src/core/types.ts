@@ -5,9 +5,6 @@ export type Scope = 'inference' | 'models:read' | 'models:manage' | 'cloud' | 'm
 export const ALL_SCOPES: readonly Scope[] = ['inference', 'models:read', 'models:manage', 'cloud', 'metrics', 'admin'];
 export const DEFAULT_SCOPES: readonly Scope[] = ['inference', 'models:read'];
 
-/** Which client dialect a route speaks; decides the shape of every error we answer on it. */
-export type Family = 'ollama' | 'openai' | 'anthropic';
-
 export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'DELETE';
 
 /** Per-principal limits. `null` means "no limit of this kind". */

@@ -1,3 +1,5 @@
+import { DIALECTS } from '../dialects/index.js';
+
 /**
  * How Go's encoding/json matches JSON keys to struct fields, which is how Ollama binds every request
  * body (docs/ollama-api-notes.md §4.5): exact name first, then case-insensitively with Unicode simple
@@ -9,6 +11,8 @@
 
 /** Fields Gatehouse reads or rewrites: a case variant of one of these must never slip past. */
 export const POLICY_FIELDS: ReadonlySet<string> = new Set([
+  // every field a dialect names a model in or carries the output cap in (src/dialects/); the rest:
+  ...DIALECTS.flatMap((d) => [...d.modelFields, ...d.outputFields]),
   'model', 'name', 'source', 'destination', 'from', 'stream', 'stream_options', 'include_usage',
   'options', 'keep_alive', 'max_tokens', 'max_completion_tokens', 'max_output_tokens', 'images',
   'messages', 'input', 'prompt', 'system', 'insecure', 'remote_host', 'files', 'adapters', 'quantize',

@@ -1,6 +1,6 @@
 import { refuse, type GatewayError } from '../core/errors.js';
 import type { RouteDef } from '../routes/table.js';
-import { parseRequestBody, type JsonObject, type RequestBody } from './json-body.js';
+import { parseRequestBody, type RequestBody } from './json-body.js';
 import { isModelRef, parseModelRef, type ModelRef } from './model-name.js';
 
 /**
@@ -63,16 +63,8 @@ export function inspectJson(route: RouteDef, body: RequestBody): InspectedJson |
   }
 
   const stream = route.streamsByDefault ? fields.stream !== false : fields.stream === true;
-  let injectedUsage = false;
-  if (stream && (route.accounting === 'openai-chat' || route.accounting === 'openai-completions')) {
-    // Ollama sends usage in an OpenAI stream only when asked (docs/ollama-api-notes.md §1.3); without it a
-    // streamed request would count zero tokens (docs/threat-model.md G2).
-    const so = fields.stream_options as JsonObject | undefined | null;
-    if (!so || so.include_usage !== true) {
-      fields.stream_options = { ...(so ?? {}), include_usage: true };
-      injectedUsage = true;
-    }
-  }
+  // Streamed usage, where the dialect sends it only when asked (else a stream would count zero tokens).
+  const injectedUsage = stream && route.dialect.injectStreamUsage(route.accounting, fields);
   return { body, models, stream, injectedUsage };
 }
 

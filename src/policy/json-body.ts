@@ -1,3 +1,4 @@
+import { DIALECTS } from '../dialects/index.js';
 import { checkStructKey, type BodyProblem } from './go-keys.js';
 import { decodeJsonText, decodeString, scanJson, type RootMember, type ScanResult, type ValueKind } from './json-scan.js';
 
@@ -15,10 +16,11 @@ export type JsonObject = { [k: string]: Json };
 export type { BodyProblem } from './go-keys.js';
 
 /** Top-level fields decoded for policy, with the most bytes Gatehouse will decode for each. */
-const DECODED: ReadonlyMap<string, number> = new Map([
-  ['model', 4096], ['name', 4096], ['source', 4096], ['destination', 4096], ['from', 4096], ['remote_host', 4096],
-  ['stream', 64], ['stream_options', 4096], ['options', 64 * 1024], ['keep_alive', 256],
-  ['max_tokens', 256], ['max_completion_tokens', 256], ['max_output_tokens', 256], ['insecure', 64],
+const DECODED: ReadonlyMap<string, number> = new Map<string, number>([
+  // Every field a dialect names a model in or carries the output cap in (src/dialects/).
+  ...DIALECTS.flatMap((d) => d.modelFields.map((f): [string, number] => [f, 4096])),
+  ...DIALECTS.flatMap((d) => d.outputFields.map((f): [string, number] => [f, 256])),
+  ['remote_host', 4096], ['stream', 64], ['stream_options', 4096], ['options', 64 * 1024], ['keep_alive', 256], ['insecure', 64],
   // /api/create: maps of file name → blob digest (a sharded model has hundreds), and fields refused outright.
   ['files', 1 << 20], ['adapters', 1 << 20], ['draft_files', 1 << 20], ['path', 4096], ['modelfile', 1 << 20], ['quantization_source', 4096],
 ]);

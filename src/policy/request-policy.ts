@@ -10,7 +10,8 @@ import type { JsonObject, RequestBody } from './json-body.js';
  * Resource clamps (docs/threat-model.md D4, docs/ollama-api-notes.md §2): caps on context size, output length,
  * keep_alive, images and embedding batch size, and removal of runner options that force model
  * reloads. Applied to the parsed body in place; also yields the token reservation for the limiter
- * (prompt estimate + the output cap that was just enforced).
+ * (prompt estimate + the output cap that was just enforced). Where the output cap sits in a body is
+ * the route's dialect's to say (src/dialects/).
  */
 
 export interface PolicyResult {
@@ -25,19 +26,6 @@ export type ClampConfig = Config['clamps'];
 
 /** Options whose change makes Ollama reload the model for everyone (sched.go needsReload). */
 const RUNNER_OPTIONS = ['num_gpu', 'main_gpu', 'num_batch', 'num_thread', 'use_mmap'];
-
-/**
- * Where each compatible route carries its output cap: the field Ollama reads, then fields clients
- * send instead that Ollama ignores. Ollama's ChatCompletionRequest has no max_completion_tokens
- * (docs/ollama-api-notes.md §2): a client's cap there would be dropped and the answer run unbounded, so
- * Gatehouse carries it over into max_tokens.
- */
-const OUTPUT_FIELD: Partial<Record<RouteDef['accounting'], { read: string; alsoFrom: readonly string[] }>> = {
-  'openai-chat': { read: 'max_tokens', alsoFrom: ['max_completion_tokens'] },
-  'openai-completions': { read: 'max_tokens', alsoFrom: [] },
-  'openai-responses': { read: 'max_output_tokens', alsoFrom: [] },
-  'anthropic-messages': { read: 'max_tokens', alsoFrom: [] },
-};
 
 export class RequestPolicy {
   readonly #c: ClampConfig;
@@ -89,31 +77,9 @@ export class RequestPolicy {
       if (n > c.max_embed_inputs) return refuse('GW_ERR_CLAMP_EXCEEDED', `${n} inputs in one embedding request is above this gateway's limit of ${c.max_embed_inputs}`);
     }
 
-    let maxOutput = 0;
-    if (kind === 'ollama-generate' || kind === 'ollama-chat') {
-      let options = body.options as JsonObject | undefined | null;
-      const np = options?.num_predict;
-      if (np !== undefined && np !== null && typeof np !== 'number') return refuse('GW_ERR_BODY_INVALID', 'options.num_predict must be a number');
-      if (!options) body.options = options = {};
-      maxOutput = options.num_predict = outputCap(np, c.max_num_predict);
-    } else {
-      const out = OUTPUT_FIELD[kind];
-      if (out) {
-        let asked: number | undefined;
-        for (const f of [out.read, ...out.alsoFrom]) {
-          const v = body[f];
-          if (v === undefined || v === null) continue;
-          if (typeof v !== 'number' || !Number.isFinite(v)) return refuse('GW_ERR_BODY_INVALID', `${f} must be a number`);
-          // Ollama binds these to Go ints: 2.5 is a 400 there, so it is one here too.
-          if (!Number.isInteger(v)) return refuse('GW_ERR_BODY_INVALID', `${f} must be a whole number`);
-          asked = asked === undefined || (v >= 1 && v < asked) || asked < 1 ? v : asked;
-        }
-        maxOutput = body[out.read] = outputCap(asked, c.max_num_predict);
-        // The same cap in the fields Ollama ignores today, so no reader of the forwarded body
-        // (a later Ollama, a proxy behind Gatehouse) can find a larger one there.
-        for (const f of out.alsoFrom) if (body[f] !== undefined && body[f] !== null) body[f] = maxOutput;
-      }
-    }
+    // The output cap, in the field(s) the route's dialect carries it.
+    const maxOutput = route.dialect.capOutput(kind, body, c.max_num_predict);
+    if (typeof maxOutput !== 'number') return maxOutput;
 
     // A prompt cannot use more tokens than the context holds (Ollama truncates), and JSON text is
     // rarely under 4 bytes per token: both bound the estimate from above.
@@ -134,17 +100,4 @@ export class RequestPolicy {
       max_embed_inputs: o.max_embed_inputs ?? this.#c.max_embed_inputs,
     };
   }
-}
-
-/**
- * The output cap a request runs with. Ollama stops at num_predict only when it is positive: -1 means
- * "until done", -2 "until the context is full", and 0 — or anything that truncates to 0 in Go's
- * int64(float64) conversion, such as 0.5 — means no limit at all (docs/ollama-api-notes.md §2). So every
- * value that is not a whole number from 1 to the cap becomes the cap, and what is forwarded is the
- * integer Ollama will use, never a fraction for it to truncate.
- */
-export function outputCap(asked: unknown, cap: number): number {
-  if (typeof asked !== 'number' || !Number.isFinite(asked)) return cap;
-  const n = Math.trunc(asked);
-  return n >= 1 && n <= cap ? n : cap;
 }

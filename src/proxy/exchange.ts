@@ -1,7 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { refuse, type GatewayError } from '../core/errors.js';
-import type { Family } from '../core/types.js';
-import type { Accounting } from '../routes/table.js';
+import type { Accounting, Dialect } from '../dialects/types.js';
 import { UsageTap, type StreamMode } from './accounting/usage-tap.js';
 import { clientResponseHeaders } from './headers.js';
 import { endBrokenSse } from './stream-break.js';
@@ -33,7 +32,8 @@ export interface ExchangeOutcome {
 
 export interface ExchangeOptions {
   res: ServerResponse;
-  family: Family;
+  /** The route's dialect: how a stream that broke after it started is ended. */
+  dialect: Dialect;
   accounting: Accounting;
   stripInjectedUsage: boolean;
   /** Headers Gatehouse adds to every proxied response (request id, overhead, rate limits), flat. */
@@ -201,12 +201,13 @@ export class Exchange {
     }
     const mapped = mapUpstreamError(err);
     const res = this.#o.res;
+    const errorLine = this.#mode === 'ndjson' ? this.#o.dialect.ndjsonErrorLine : null;
     if (!res.headersSent) {
       this.#o.onError(mapped);
-    } else if (this.#mode === 'ndjson' && this.#o.family === 'ollama') {
-      // Native clients treat a line with an "error" key as the end of a failed stream (docs/ollama-api-notes.md §3).
+    } else if (errorLine !== null) {
+      // A dialect whose clients read an error line as the end of a failed stream (Ollama's native one: docs/ollama-api-notes.md §3).
       this.#tap?.end();
-      res.end(`${JSON.stringify({ error: mapped.message })}\n`);
+      res.end(errorLine(mapped.message));
     } else if (this.#mode === 'sse') {
       // OpenAI/Anthropic streams: an error event their SDKs raise, and no [DONE]/message_stop.
       this.#bytesOut += endBrokenSse(res, this.#tap, this.#o.accounting, mapped);

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { DIALECTS } from '../dialects/index.js';
 
 /**
  * Header hygiene in both directions. Request headers that are hop-by-hop (RFC 9110 §7.6.1), listed
@@ -11,6 +12,8 @@ const DROP_REQUEST = new Set([
   'host', 'content-length', 'expect', 'authorization', 'proxy-authorization', 'x-api-key', 'cookie',
   'origin', 'referer', 'forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto',
   'x-real-ip', 'x-request-id', 'http2-settings',
+  // and whatever header any dialect's clients send their credential in
+  ...DIALECTS.flatMap((d) => d.credentialHeaders),
 ]);
 
 const DROP_RESPONSE = new Set([

@@ -1,5 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import type { Family } from '../core/types.js';
+import type { Dialect } from '../dialects/types.js';
 import type { Exchange } from './exchange.js';
 
 /**
@@ -18,32 +17,14 @@ export interface UpstreamAnswer {
 }
 
 /**
- * How each family's 404 is written by Go:
- *   native      gin c.JSON: `application/json; charset=utf-8`, {"error":…}, no newline
- *   OpenAI      the /v1 middleware's writeError: `application/json`, openai.NewError
- *               {"error":{message,type:"not_found_error",param:null,code:null}}, json.Encoder's newline
- *   Anthropic   AnthropicWriter.writeError: `application/json`, anthropic.NewError
- *               {"type":"error","error":{type:"not_found_error",message},"request_id":"req_<24 hex>"}, newline
+ * The dialect's 404 as Go writes it: its body and Content-Type (src/dialects/: native gin c.JSON
+ * without a newline; the OpenAI and Anthropic middlewares' writeError with json.Encoder's newline).
  * `streamHeaders`: the middleware had set Cache-Control and Connection for a streamed request.
  * Go writes a handler's header names sorted, then Date (dropped by the proxy) and Content-Length.
  */
-export function ollamaNotFound(family: Family, message: string, streamHeaders: boolean): UpstreamAnswer {
-  let text: string;
-  let type: string;
-  switch (family) {
-    case 'openai':
-      text = JSON.stringify({ error: { message, type: 'not_found_error', param: null, code: null } }) + '\n';
-      type = 'application/json';
-      break;
-    case 'anthropic':
-      // anthropic.generateID("req"): 12 random bytes, hex.
-      text = JSON.stringify({ type: 'error', error: { type: 'not_found_error', message }, request_id: `req_${randomBytes(12).toString('hex')}` }) + '\n';
-      type = 'application/json';
-      break;
-    default:
-      text = JSON.stringify({ error: message });
-      type = 'application/json; charset=utf-8';
-  }
+export function ollamaNotFound(dialect: Dialect, message: string, streamHeaders: boolean): UpstreamAnswer {
+  const text = dialect.notFoundBody(message);
+  const type = dialect.notFoundType;
   const body = Buffer.from(text, 'utf8');
   const headers = streamHeaders ? ['Cache-Control', 'no-cache', 'Connection', 'keep-alive'] : [];
   headers.push('Content-Type', type, 'Content-Length', String(body.length));

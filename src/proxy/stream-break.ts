@@ -1,25 +1,17 @@
 import type { ServerResponse } from 'node:http';
 import type { GatewayError } from '../core/errors.js';
-import type { Accounting } from '../routes/table.js';
+import { dialectOfAccounting, type Accounting } from '../dialects/index.js';
 import type { UsageTap } from './accounting/usage-tap.js';
 
 /**
  * How a server-sent-event stream that broke mid-way ends, so that every client raises instead of
  * taking a truncated answer for a complete one. The OpenAI and Anthropic streams have no final
  * status: a stream that just stops reaches the OpenAI SDK as a normal end (`finish_reason`
- * undefined). So the gateway ends it with the error event each family's SDKs raise on:
- *
- *   /v1/chat/completions, /v1/completions   data: {"error":{message,type,param,code}}
- *       (the openai SDKs raise APIError for any `data:` whose JSON has an `error` key)
- *   /v1/responses                           event: error, a Responses `error` event that also
- *       carries an `error` object (the SDKs raise on that key; they pass `type:"error"` events on
- *       without raising)
- *   /v1/messages                            event: error, {"type":"error","error":{type,message}}
- *       (the Anthropic SDKs raise APIError on `event: error`)
- *
- * and no `[DONE]`, `response.completed` or `message_stop` after it. Native NDJSON streams keep
- * Ollama's own `{"error":…}` line (exchange.ts). Messages say what happened and what to do; they
- * never carry upstream internals (socket errors, addresses).
+ * undefined). So the gateway ends it with the error event each dialect's SDKs raise on
+ * (`sseErrorEvent` in src/dialects/: OpenAI's `data:` error or Responses `error` event,
+ * Anthropic's `event: error`), and no `[DONE]`, `response.completed` or `message_stop` after it.
+ * Native NDJSON streams keep Ollama's own `{"error":…}` line (exchange.ts). Messages say what
+ * happened and what to do; they never carry upstream internals (socket errors, addresses).
  */
 
 /** Why the stream is incomplete, in words for the person at the client. */
@@ -31,9 +23,6 @@ export function brokenStreamMessage(err: GatewayError | null): string {
   return 'the connection to Ollama broke mid-stream; the answer is incomplete (retry the request)';
 }
 
-/** The code clients see in the in-stream error object (the audit keeps the precise one). */
-const STREAM_CODE = 'GW_ERR_UPSTREAM_STREAM_BROKEN';
-
 /**
  * The bytes that end a broken SSE stream. They start with a blank line: the client's parser may
  * hold an event whose blank line never came (Ollama writes each event whole, so this is rare);
@@ -41,17 +30,7 @@ const STREAM_CODE = 'GW_ERR_UPSTREAM_STREAM_BROKEN';
  * `events` is how many named events the stream carried (the next Responses sequence number).
  */
 export function brokenStreamEvent(accounting: Accounting, message: string, events: number): string {
-  switch (accounting) {
-    case 'anthropic-messages':
-      return `\n\nevent: error\ndata: ${JSON.stringify({ type: 'error', error: { type: 'api_error', message } })}\n\n`;
-    case 'openai-responses': {
-      const error = { type: 'api_error', code: STREAM_CODE, message, param: null };
-      const data = { type: 'error', sequence_number: events, code: STREAM_CODE, message, param: null, error };
-      return `\n\nevent: error\ndata: ${JSON.stringify(data)}\n\n`;
-    }
-    default:
-      return `\n\ndata: ${JSON.stringify({ error: { message, type: 'api_error', param: null, code: STREAM_CODE } })}\n\n`;
-  }
+  return dialectOfAccounting(accounting).sseErrorEvent(accounting, message, events);
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { HttpMethod } from '../core/types.js';
-import { familyForPath, ROUTES, type RouteDef } from './table.js';
+import { ROUTES, type RouteDef } from './table.js';
 
 /**
  * Exact route matching on the path as the client sent it: no decoding, no slash merging, no
@@ -86,5 +86,4 @@ function allowHeader(m: Map<string, RouteDef>): string {
   return [...m.keys()].join(', ');
 }
 
-export { familyForPath };
 export type { HttpMethod };

@@ -13,7 +13,7 @@ import type { SshAuthenticator } from '../auth/ssh-auth.js';
 import type { Clock } from '../core/clock.js';
 import { GatewayError, refuse } from '../core/errors.js';
 import { requestId } from '../core/ids.js';
-import type { Family } from '../core/types.js';
+import type { Dialect } from '../dialects/types.js';
 import type { Config } from '../config/schema.js';
 import type { Admission, AdmissionRequest, Limiter } from '../limits/types.js';
 import { checkJsonBody, type JsonCheck } from '../policy/check-json.js';
@@ -29,7 +29,8 @@ import { Exchange, type ExchangeOutcome } from '../proxy/exchange.js';
 import { ollamaNotFound, replayAnswer, type UpstreamAnswer } from '../proxy/missing-model-answer.js';
 import { upstreamRequestHeaders } from '../proxy/headers.js';
 import { upstreamFailureCause } from '../proxy/upstream-errors.js';
-import { familyForPath, matchRoute } from '../routes/match.js';
+import { dialectForPath } from '../dialects/index.js';
+import { matchRoute } from '../routes/match.js';
 import type { RouteDef } from '../routes/table.js';
 import { compileClientAddress } from './client-address.js';
 import { compileCors, type CorsPolicy } from './cors.js';
@@ -84,7 +85,7 @@ interface Outgoing {
  *   scope, endpoint list → read and inspect the body (model allowlist, clamps) → limits (admit)
  *   → forward with accounting → settle limits → audit/metrics (Observer, once per request).
  * Nothing is forwarded until every step has said yes; every refusal is answered in the route
- * family's error format.
+ * dialect's error format.
  */
 export class Gateway {
   readonly #d: GatewayDeps;
@@ -124,24 +125,24 @@ export class Gateway {
       // A request that arrives on a kept-alive connection while shutting down: answer it and
       // close, so the client retries on a replica that is not going away.
       res.shouldKeepAlive = false;
-      return this.#refuse(scope, res, refuse('GW_ERR_SHUTTING_DOWN', 'the gateway is shutting down; retry shortly', { headers: { 'retry-after': '1' } }), familyForPath(path));
+      return this.#refuse(scope, res, refuse('GW_ERR_SHUTTING_DOWN', 'the gateway is shutting down; retry shortly', { headers: { 'retry-after': '1' } }), dialectForPath(path));
     }
     const host = this.#host(req.headers.host);
-    if (!host.ok) return this.#refuse(scope, res, refuse(host.malformed ? 'GW_ERR_HOST_MALFORMED' : 'GW_ERR_HOST_REJECTED', host.reason), familyForPath(path));
+    if (!host.ok) return this.#refuse(scope, res, refuse(host.malformed ? 'GW_ERR_HOST_MALFORMED' : 'GW_ERR_HOST_REJECTED', host.reason), dialectForPath(path));
 
     if (this.#basePath) {
       if (path !== this.#basePath && !path.startsWith(this.#basePath + '/')) {
-        return this.#refuse(scope, res, refuse('GW_ERR_ROUTE_NOT_FOUND', `not found; this gateway serves under ${this.#basePath}/`), familyForPath(path));
+        return this.#refuse(scope, res, refuse('GW_ERR_ROUTE_NOT_FOUND', `not found; this gateway serves under ${this.#basePath}/`), dialectForPath(path));
       }
       path = path.slice(this.#basePath.length) || '/';
     }
-    const family = familyForPath(path);
+    const dialect = dialectForPath(path);
 
     const origin = req.headers.origin;
     let corsHeaders: Record<string, string> | null = null;
     if (origin !== undefined) {
       if (!this.#cors.enabled || !this.#cors.allows(origin)) {
-        return this.#refuse(scope, res, refuse('GW_ERR_ORIGIN_REJECTED', `browser origin ${JSON.stringify(origin.slice(0, 100))} is not allowed; the operator can list it in cors.origins`), family);
+        return this.#refuse(scope, res, refuse('GW_ERR_ORIGIN_REJECTED', `browser origin ${JSON.stringify(origin.slice(0, 100))} is not allowed; the operator can list it in cors.origins`), dialect);
       }
       if (req.method === 'OPTIONS') return this.#preflight(scope, req, res, path, origin);
       corsHeaders = this.#cors.responseHeaders(origin);
@@ -155,7 +156,7 @@ export class Gateway {
           : m.status === 400
             ? refuse('GW_ERR_BODY_INVALID', m.reason)
             : refuse('GW_ERR_ROUTE_NOT_FOUND', `not found: Gatehouse forwards only the Ollama API routes (see the README's route table)`);
-      return this.#refuse(scope, res, err, family, corsHeaders);
+      return this.#refuse(scope, res, err, dialect, corsHeaders);
     }
     const route = m.route;
     scope.route = route;
@@ -173,18 +174,18 @@ export class Gateway {
       if (retryAfter > 0) {
         err = refuse('GW_ERR_AUTH_TOO_MANY_FAILURES', `too many failed authentications from your address; try again in ${retryAfter} s`, { headers: { 'retry-after': String(retryAfter) } });
       }
-      return this.#refuse(scope, res, err, family, corsHeaders);
+      return this.#refuse(scope, res, err, dialect, corsHeaders);
     }
     const principal = auth.principal;
     scope.principal = principal;
     this.#d.lastUsed?.note(principal.id, scope.startedAt);
 
     const denied = this.#routeDenied(route, principal, path);
-    if (denied) return this.#refuse(scope, res, denied, family, corsHeaders);
+    if (denied) return this.#refuse(scope, res, denied, dialect, corsHeaders);
     if (route.local === 'metrics') {
       // Authenticated like every protected route; answered here only with metrics.listen: main.
       if (this.#d.metricsEndpoint) return this.#d.metricsEndpoint(res, scope, corsHeaders);
-      return this.#refuse(scope, res, refuse('GW_ERR_ROUTE_NOT_FOUND', 'not found: /metrics is not served on this listener (the operator can set metrics.listen: main to serve it here)'), family, corsHeaders);
+      return this.#refuse(scope, res, refuse('GW_ERR_ROUTE_NOT_FOUND', 'not found: /metrics is not served on this listener (the operator can set metrics.listen: main to serve it here)'), dialect, corsHeaders);
     }
 
     let hidden: UpstreamAnswer | null = null;
@@ -193,7 +194,7 @@ export class Gateway {
       if (isModelRef(ref)) scope.models = [ref.canonical];
       const err = isModelRef(ref) ? this.#modelDenied([ref], principal, route) : invalidModelParam(m.param);
       if (err?.code === 'GW_ERR_MODEL_NOT_ALLOWED') hidden = this.#hide(scope, err, route, false);
-      else if (err) return this.#refuse(scope, res, err, family, corsHeaders);
+      else if (err) return this.#refuse(scope, res, err, dialect, corsHeaders);
     }
 
     switch (route.body) {
@@ -271,7 +272,7 @@ export class Gateway {
   #hide(scope: RequestScope, err: GatewayError, route: RouteDef, stream: boolean): UpstreamAnswer {
     scope.decision = 'refused';
     scope.reason = err.code;
-    return ollamaNotFound(route.family, err.message, presetStreamHeaders(route, stream));
+    return ollamaNotFound(route.dialect, err.message, presetStreamHeaders(route, stream));
   }
 
   #withBody(scope: RequestScope, req: IncomingMessage, res: ServerResponse, route: RouteDef, upstreamPath: string, cors: Record<string, string> | null): void {
@@ -281,7 +282,7 @@ export class Gateway {
     if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
       // Gatehouse reads every body before forwarding it; it does not inflate them (and Ollama would
       // inflate a zstd body on /v1/responses after Gatehouse had checked the compressed bytes).
-      return this.#refuse(scope, res, refuse('GW_ERR_BODY_ENCODING', `Content-Encoding ${JSON.stringify(encoding.slice(0, 40))} is not accepted; send the request body uncompressed`), route.family, cors);
+      return this.#refuse(scope, res, refuse('GW_ERR_BODY_ENCODING', `Content-Encoding ${JSON.stringify(encoding.slice(0, 40))} is not accepted; send the request body uncompressed`), route.dialect, cors);
     }
     inviteBody(req, res, max); // Expect: 100-continue: only now, authenticated and authorized
     const scanner = route.body === 'json' ? new JsonScanner() : null;
@@ -289,9 +290,9 @@ export class Gateway {
       ? (buf: Buffer, n: number): GatewayError | null => (scanner.run(buf, n) ? null : refuse(scanner.problem!.code, scanner.problem!.message))
       : null;
     readBody(req, max, this.#d.config.timeouts.client_body, (body) => {
-      if (body instanceof GatewayError) return this.#refuse(scope, res, body, route.family, cors);
+      if (body instanceof GatewayError) return this.#refuse(scope, res, body, route.dialect, cors);
       scope.bytesIn = body.length;
-      if (body.length === 0) return this.#refuse(scope, res, refuse('GW_ERR_BODY_MISSING', 'missing request body'), route.family, cors);
+      if (body.length === 0) return this.#refuse(scope, res, refuse('GW_ERR_BODY_MISSING', 'missing request body'), route.dialect, cors);
       if (scanner) this.#json(scope, req, res, route, upstreamPath, cors, body, scanner);
       else this.#multipart(scope, req, res, route, upstreamPath, cors, body);
     }, progress);
@@ -301,11 +302,11 @@ export class Gateway {
     const p = scope.principal!;
     const scanned = scanner.finish(bytes, bytes.length);
     const body = 'code' in scanned ? scanned : decodeRequestBody(bytes, scanned);
-    if ('code' in body) return this.#refuse(scope, res, refuse(body.code, body.message), route.family, cors);
+    if ('code' in body) return this.#refuse(scope, res, refuse(body.code, body.message), route.dialect, cors);
     const checked = checkJsonBody(route, body, p, this.#jsonDeps(route, p));
     // Recorded before the allowlist check: the audit trail shows which model a refused request wanted.
     scope.models = checked.models.map((m) => m.canonical);
-    if (!checked.ok) return this.#refuse(scope, res, checked.error, route.family, cors);
+    if (!checked.ok) return this.#refuse(scope, res, checked.error, route.dialect, cors);
     if (checked.notAllowed) {
       // A model off the key's allowlist: the request goes on through the limiter like any other,
       // and is answered as Ollama answers for a model it does not have (nothing is forwarded).
@@ -316,7 +317,7 @@ export class Gateway {
     // A create may reference only blobs its key uploaded through Gatehouse (a store lookup, so
     // async; null for every other request, which stays synchronous).
     const blobs = this.#d.blobs.checkCreate(route, body.fields, p);
-    if (blobs) return void blobs.then((err) => (err ? this.#refuse(scope, res, err, route.family, cors) : this.#forwardJson(scope, req, res, route, upstreamPath, cors, checked)));
+    if (blobs) return void blobs.then((err) => (err ? this.#refuse(scope, res, err, route.dialect, cors) : this.#forwardJson(scope, req, res, route, upstreamPath, cors, checked)));
     this.#forwardJson(scope, req, res, route, upstreamPath, cors, checked);
   }
 
@@ -336,7 +337,7 @@ export class Gateway {
     const p = scope.principal!;
     const checked = checkFormBody(req.headers['content-type'], body, (models) => this.#modelDenied(models, p, route));
     scope.models = checked.models.map((m) => m.canonical);
-    if (!checked.ok) return this.#refuse(scope, res, checked.error, route.family, cors);
+    if (!checked.ok) return this.#refuse(scope, res, checked.error, route.dialect, cors);
     const hidden = checked.notAllowed ? this.#hide(scope, checked.notAllowed, route, false) : null;
     // Ollama receives the form Gatehouse read, rewritten under its own boundary (policy/multipart.ts).
     this.#admitAndForward(scope, req, res, route, upstreamPath, hidden ? null : { body: checked.forward, length: checked.forwardLength, contentType: checked.contentType }, cors, 0, null, false, hidden);
@@ -347,7 +348,7 @@ export class Gateway {
     const max = this.#d.config.body_limits.blob;
     const declared = req.headers['content-length'];
     if (declared !== undefined && !(Number(declared) <= max)) {
-      return this.#refuse(scope, res, refuse('GW_ERR_BODY_TOO_LARGE', `upload is larger than body_limits.blob (${max} bytes)`), route.family, cors);
+      return this.#refuse(scope, res, refuse('GW_ERR_BODY_TOO_LARGE', `upload is larger than body_limits.blob (${max} bytes)`), route.dialect, cors);
     }
     inviteBody(req, res); // Expect: 100-continue: only now, authenticated and authorized
     // Hashed as it arrives: only an upload whose bytes match its digest is recorded (blob-registry.ts).
@@ -371,7 +372,7 @@ export class Gateway {
     const refused = (err: unknown): void => {
       if (request.aborted || res.destroyed) return;
       const e = err instanceof GatewayError ? err : refuse('GW_ERR_LIMITS_UNAVAILABLE', 'the gateway cannot check limits right now; try again shortly', { cause: err });
-      this.#refuse(scope, res, e, route.family, cors);
+      this.#refuse(scope, res, e, route.dialect, cors);
     };
     const admitted = (admission: Admission): void => {
       if (res.destroyed || request.aborted) {
@@ -410,13 +411,13 @@ export class Gateway {
     scope.hold();
     const exchange = new Exchange({
       res,
-      family: route.family,
+      dialect: route.dialect,
       accounting: route.accounting,
       stripInjectedUsage: acct?.injectedUsage ?? false,
       extraHeaders: extra,
       rewriteBody: list ? (b, status) => (status === 200 ? filterModelList(list, b, p!.allowlist, cloudAllowed) : b) : null,
       holdResponse: route.id === 'blobs.upload' && p ? this.#d.blobs.holdUpload(UploadProof.of(req), p) : null,
-      onError: (err) => this.#refuse(scope, res, err, route.family, cors, true),
+      onError: (err) => this.#refuse(scope, res, err, route.dialect, cors, true),
       onFinish: (o: ExchangeOutcome) => {
         // += : an upstream failure before the headers was answered by #refuse, which counted its body.
         scope.bytesOut += o.bytesOut;
@@ -447,20 +448,20 @@ export class Gateway {
   #preflight(scope: RequestScope, req: IncomingMessage, res: ServerResponse, path: string, origin: string): void {
     const wanted = req.headers['access-control-request-method'];
     const m = matchRoute(typeof wanted === 'string' ? wanted : 'GET', path);
-    if (!m.ok) return this.#refuse(scope, res, refuse('GW_ERR_ROUTE_NOT_FOUND', 'not found'), familyForPath(path));
+    if (!m.ok) return this.#refuse(scope, res, refuse('GW_ERR_ROUTE_NOT_FOUND', 'not found'), dialectForPath(path));
     scope.route = m.route;
     res.writeHead(204, { ...this.#cors.preflightHeaders(origin, undefined, undefined), 'x-request-id': scope.id, 'content-length': 0 });
     res.end();
   }
 
-  #refuse(scope: RequestScope, res: ServerResponse, err: GatewayError, family: Family, extra?: Record<string, string> | null, upstreamFailure = false): void {
+  #refuse(scope: RequestScope, res: ServerResponse, err: GatewayError, dialect: Dialect, extra?: Record<string, string> | null, upstreamFailure = false): void {
     if (!upstreamFailure) scope.decision = 'refused';
     scope.reason = err.code;
     const headers: Record<string, string> = extra ? { ...extra } : {};
     // A model the key may not use must look exactly like a model Ollama does not have, which
     // reaches the client through the proxy with its overhead header.
     if (err.code === 'GW_ERR_MODEL_NOT_FOUND') headers['x-gatehouse-overhead-ms'] = (performance.now() - scope.start).toFixed(3);
-    scope.bytesOut = sendError(res, err, family, scope.id, headers);
+    scope.bytesOut = sendError(res, err, dialect, scope.id, headers);
   }
 
   /** Called when the response has closed and when an exchange has finished; observes once both have. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { Family } from '../../src/core/types.js';
+import type { DialectId } from '../../src/dialects/types.js';
 import type { RouteDef } from '../../src/routes/table.js';
 import { send, type RawResponse } from '../helpers/http.js';
 import { namesModel, PROTECTED_ROUTES, sampleRequest } from '../helpers/route-samples.js';
@@ -15,7 +15,7 @@ import { settle, startStack, type Stack } from '../helpers/stack.js';
 
 type CredentialCase = { name: string; status: number; headers: (r: RouteDef) => Record<string, string> | null; model?: string };
 
-function assertShape(family: Family, res: RawResponse, method: string): void {
+function assertShape(family: DialectId, res: RawResponse, method: string): void {
   if (method === 'HEAD') return; // no body on HEAD
   assert.match(String(res.headers['content-type']), /application\/json/);
   const body = JSON.parse(res.body) as Record<string, unknown>;
@@ -78,7 +78,7 @@ describe('route table × credential states', () => {
           const req = sampleRequest(route);
           const res = await send(s.gw.url, req.method, req.path, { headers: { ...req.headers, ...c.headers(route) }, body: req.body });
           assert.equal(res.status, c.status, `${res.status} ${res.body}`);
-          assertShape(route.family, res, req.method);
+          assertShape(route.dialect.id, res, req.method);
           if (c.status === 401) assert.match(String(res.headers['www-authenticate']), /^Bearer /);
           assert.equal(s.emu.requests.length, 0, 'the emulator must receive nothing');
         });
@@ -89,7 +89,7 @@ describe('route table × credential states', () => {
           const req = sampleRequest(route, 'llama3');
           const res = await send(s.gw.url, req.method, req.path, { headers: { ...req.headers, ...bearer(keys.mistralOnly!)() }, body: req.body });
           assert.equal(res.status, 404, res.body);
-          assertShape(route.family, res, req.method);
+          assertShape(route.dialect.id, res, req.method);
           if (req.method !== 'HEAD') assert.match(res.body, /model \\?['"]llama3[^'"\\]*\\?['"] not found/);
           assert.equal(s.emu.requests.length, 0);
         });

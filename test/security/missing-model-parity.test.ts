@@ -112,7 +112,7 @@ describe('issue #18 item 4: a model the key may not use looks exactly like one O
   after(() => s.close());
 
   it('covers every route family, streamed and not', () => {
-    const families = new Set(cases.map((c) => c.route.family));
+    const families = new Set(cases.map((c) => c.route.dialect.id));
     assert.deepEqual([...families].sort(), ['anthropic', 'ollama', 'openai']);
     assert.ok(cases.length >= 20, `${cases.length} cases`);
   });
@@ -122,7 +122,7 @@ describe('issue #18 item 4: a model the key may not use looks exactly like one O
       const h = hidden.get(c.id)!;
       const m = missing.get(c.id)!;
       assert.equal(m.status, 404, `Ollama's own answer: ${m.body}`);
-      if (c.route.family === 'anthropic') {
+      if (c.route.dialect.id === 'anthropic') {
         assert.match(h.body, REQUEST_ID);
         assert.match(m.body, REQUEST_ID);
       }

@@ -1,6 +1,5 @@
-import type { Accounting } from '../../routes/table.js';
 import type { TokenUsage } from '../../core/types.js';
-import { compatCounts, nativeCounts, type Counts } from './extract.js';
+import { DIALECTS, dialectOfAccounting, type Accounting, type Counts, type Dialect } from '../../dialects/index.js';
 import { LineSplitter } from './lines.js';
 
 /**
@@ -25,12 +24,14 @@ export interface TapOptions {
 const DONE_MARK = Buffer.from('"done":true');
 const ERROR_MARK = Buffer.from('{"error"');
 const USAGE_MARK = Buffer.from('"usage"');
-/** Named SSE events after which a stream is over: Anthropic's and the Responses API's last events, or an error. */
-const FINAL_EVENTS = new Set(['message_stop', 'response.completed', 'response.failed', 'response.incomplete', 'error']);
+/** Named SSE events after which a stream is over: each dialect's last events (Anthropic's, the Responses API's), or an error. */
+const FINAL_EVENTS = new Set(['error', ...DIALECTS.flatMap((d) => d.finalEvents)]);
 const ZERO_USAGE = ',"usage":{"prompt_tokens":0,"completion_tokens":0,"total_tokens":0}';
 
 export class UsageTap {
   readonly #o: TapOptions;
+  /** Reads the counts: the dialect the accounting kind belongs to. */
+  readonly #dialect: Dialect;
   readonly #lines = new LineSplitter();
   #prompt: number | undefined;
   #completion: number | undefined;
@@ -51,6 +52,7 @@ export class UsageTap {
 
   constructor(o: TapOptions) {
     this.#o = o;
+    this.#dialect = dialectOfAccounting(o.kind);
     if (o.mode === 'json') this.#json = [];
   }
 
@@ -140,7 +142,8 @@ export class UsageTap {
       return;
     }
     if (done) this.sawEnd = true;
-    this.#apply(nativeCounts(this.#o.kind, o));
+    // Counts are read from a stream only in the framing its dialect streams in.
+    if (this.#dialect.streamFormat === 'ndjson') this.#apply(this.#dialect.counts(this.#o.kind, o, null));
   };
 
   readonly #sseLine = (raw: Buffer): void => {
@@ -169,7 +172,7 @@ export class UsageTap {
     }
     const o = parseObject(payload);
     if (!o) return;
-    const counts = compatCounts(this.#o.kind, o, this.#event);
+    const counts = this.#dialect.streamFormat === 'sse' ? this.#dialect.counts(this.#o.kind, o, this.#event) : null;
     if (counts === null || Array.isArray(o.choices) && o.choices.length > 0) this.#chunks++;
     this.#apply(counts);
     if (this.#o.stripInjectedUsage && Array.isArray(o.choices) && o.choices.length === 0 && counts) this.#dropEvent = true;
@@ -229,13 +232,12 @@ export class UsageTap {
       if (o) {
         this.#chunks = 1;
         if (typeof o.error === 'string') this.upstreamError = o.error;
-        const native = this.#o.kind.startsWith('ollama-');
-        this.#apply(native ? nativeCounts(this.#o.kind, o) : compatCounts(this.#o.kind, o, null));
+        this.#apply(this.#dialect.counts(this.#o.kind, o, null));
         this.sawEnd = true;
         return;
       }
     }
-    this.#apply(scanCounts(this.#o.kind, body.toString('utf8')));
+    this.#apply(scanCounts(this.#dialect.countFieldNames(this.#o.kind), body.toString('utf8')));
   }
 }
 
@@ -249,14 +251,7 @@ const NEWLINE = Buffer.from('\n');
  * so `"eval_count":` can only be the field itself. Saves a string copy and a parse per request.
  * Returns null for other kinds or when the fields are absent (the caller parses instead).
  */
-const TAIL_FIELDS: Partial<Record<Accounting, readonly [Buffer, Buffer | null]>> = {
-  'ollama-generate': [Buffer.from('"prompt_eval_count":'), Buffer.from('"eval_count":')],
-  'ollama-chat': [Buffer.from('"prompt_eval_count":'), Buffer.from('"eval_count":')],
-  'ollama-embed': [Buffer.from('"prompt_eval_count":'), null],
-  'openai-chat': [Buffer.from('"prompt_tokens":'), Buffer.from('"completion_tokens":')],
-  'openai-completions': [Buffer.from('"prompt_tokens":'), Buffer.from('"completion_tokens":')],
-  'openai-embeddings': [Buffer.from('"prompt_tokens":'), null],
-};
+const TAIL_FIELDS: Partial<Record<Accounting, readonly [Buffer, Buffer | null]>> = Object.assign({}, ...DIALECTS.map((d) => d.tailCountFields));
 
 function scanTail(kind: Accounting, body: Buffer): Counts | null {
   const fields = TAIL_FIELDS[kind];
@@ -300,8 +295,8 @@ function parseObject(buf: Buffer): Record<string, unknown> | null {
   }
 }
 
-/** Last occurrence of each count field in a body too large to parse whole. */
-function scanCounts(kind: Accounting, text: string): Counts | null {
+/** Last occurrence of each count field (prompt, completion) in a body too large to parse whole. */
+function scanCounts([promptField, completionField]: readonly [string, string], text: string): Counts | null {
   const last = (field: string): number | undefined => {
     const re = new RegExp(`"${field}":(\\d+)`, 'g');
     let m: RegExpExecArray | null;
@@ -309,14 +304,6 @@ function scanCounts(kind: Accounting, text: string): Counts | null {
     while ((m = re.exec(text))) v = Number(m[1]);
     return v;
   };
-  if (kind.startsWith('ollama-')) {
-    const p = last('prompt_eval_count');
-    return p === undefined ? null : { prompt: p, completion: last('eval_count') ?? 0 };
-  }
-  if (kind === 'openai-responses' || kind === 'anthropic-messages') {
-    const p = last('input_tokens');
-    return p === undefined ? null : { prompt: p, completion: last('output_tokens') ?? 0 };
-  }
-  const p = last('prompt_tokens');
-  return p === undefined ? null : { prompt: p, completion: last('completion_tokens') ?? 0 };
+  const p = last(promptField);
+  return p === undefined ? null : { prompt: p, completion: last(completionField) ?? 0 };
 }
