@@ -1,9 +1,10 @@
 import { refuse, type GatewayError } from '../core/errors.js';
 import type { Clock } from '../core/clock.js';
 import { hashApiKey, hasKeyShape, isWellFormedApiKey, KEY_PREFIX } from './api-key.js';
+import type { AuthRequest, AuthResult, Authenticator } from './authenticator.js';
 import type { Credential } from './credentials.js';
 import type { KeyCache } from './key-cache.js';
-import type { ResolvedPrincipal } from './principal.js';
+import { API_KEY_STANDING, checkStanding } from './standing.js';
 
 /**
  * API-key authentication: one step for every non-public route, no fallback principal
@@ -11,9 +12,24 @@ import type { ResolvedPrincipal } from './principal.js';
  * which, because the person holding a revoked key needs to know to ask for a new one.
  */
 
+export type { AuthResult } from './authenticator.js';
+
 export const HOW_TO_GET_A_KEY = 'ask the gateway operator for a key (`gatehouse keys create --name NAME`) and send it as "Authorization: Bearer <key>"';
 
-export type AuthResult = { ok: true; principal: ResolvedPrincipal } | { ok: false; error: GatewayError };
+/** Claims every API-key credential (Bearer without `:`, x-api-key, Basic password). */
+export class ApiKeyAuthenticator implements Authenticator {
+  readonly #keys: KeyCache;
+  readonly #clock: Clock;
+
+  constructor(keys: KeyCache, clock: Clock) {
+    this.#keys = keys;
+    this.#clock = clock;
+  }
+
+  authenticate(credential: Credential, _request: AuthRequest): AuthResult | null {
+    return credential.kind === 'api_key' ? authenticateApiKey(credential.key, this.#keys, this.#clock) : null;
+  }
+}
 
 export function authenticateApiKey(key: string, cache: KeyCache, clock: Clock): AuthResult {
   // Only inputs of a key's length and prefix are hashed (bounded work whatever a client sends).
@@ -25,19 +41,7 @@ export function authenticateApiKey(key: string, cache: KeyCache, clock: Clock): 
     const hint = isWellFormedApiKey(key) ? '' : key.startsWith(KEY_PREFIX) ? ' (it looks like a Gatehouse key but is mistyped or truncated)' : ` (Gatehouse keys start with "${KEY_PREFIX}")`;
     return { ok: false, error: refuse('GW_ERR_AUTH_INVALID', `invalid API key${hint}; ${HOW_TO_GET_A_KEY}`) };
   }
-  return checkStanding(principal, clock, false);
-}
-
-/** Revocation and expiry, shared by API keys and SSH keys. */
-export function checkStanding(principal: ResolvedPrincipal, clock: Clock, ssh: boolean): AuthResult {
-  if (principal.revokedAt !== null) {
-    return { ok: false, error: refuse(ssh ? 'GW_ERR_AUTH_SSH_REVOKED' : 'GW_ERR_AUTH_REVOKED', `this ${ssh ? 'SSH key' : 'API key'} ("${principal.name}") was revoked; ask the gateway operator for a new one`) };
-  }
-  if (principal.expiresAt !== null && clock.now() >= principal.expiresAt) {
-    const when = new Date(principal.expiresAt).toISOString();
-    return { ok: false, error: refuse(ssh ? 'GW_ERR_AUTH_SSH_EXPIRED' : 'GW_ERR_AUTH_EXPIRED', `this ${ssh ? 'SSH key' : 'API key'} ("${principal.name}") expired at ${when}; ask the gateway operator to extend it (\`gatehouse keys update ${principal.id} --expires 30d\`)`) };
-  }
-  return { ok: true, principal };
+  return checkStanding(principal, clock, API_KEY_STANDING);
 }
 
 export function missingCredential(): GatewayError {
@@ -46,4 +50,9 @@ export function missingCredential(): GatewayError {
 
 export function malformedCredential(c: Extract<Credential, { kind: 'malformed' }>): GatewayError {
   return refuse('GW_ERR_AUTH_MALFORMED', `${c.reason}; ${HOW_TO_GET_A_KEY}`);
+}
+
+/** A credential no authenticator on this gateway claims. */
+export function unclaimedCredential(): GatewayError {
+  return refuse('GW_ERR_AUTH_INVALID', `this gateway does not accept that kind of credential; ${HOW_TO_GET_A_KEY}`);
 }

@@ -3,9 +3,11 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Clock } from '../core/clock.js';
 import { refuse } from '../core/errors.js';
-import type { AuthResult } from './authenticate.js';
+import type { AuthRequest, AuthResult, Authenticator } from './authenticator.js';
+import type { Credential } from './credentials.js';
 import type { KeyCache } from './key-cache.js';
 import type { ResolvedPrincipal } from './principal.js';
+import { checkStanding, CLIENT_CERT_STANDING } from './standing.js';
 
 /**
  * TLS client certificates (mTLS) as a way to authenticate, used only when a request carries no
@@ -102,13 +104,26 @@ export function authenticateClientCert(socket: Socket, keys: KeyCache, clock: Cl
       return { ok: false, error: refuse('GW_ERR_AUTH_EXPIRED', `your TLS client certificate ("${principal.name}") ${when}; ask the operator to register a renewed one`) };
     }
   }
-  if (principal.revokedAt !== null) {
-    return { ok: false, error: refuse('GW_ERR_AUTH_REVOKED', `the client certificate principal "${principal.name}" was revoked; ask the gateway operator for access`) };
+  return checkStanding(principal, clock, CLIENT_CERT_STANDING);
+}
+
+/**
+ * TLS client certificates as one authenticator, composed only when the listener asks for them
+ * (tls.client_auth optional or require). Looked at only when the request carries no header
+ * credential: a header credential always takes precedence over the connection's certificate.
+ */
+export class ClientCertAuthenticator implements Authenticator {
+  readonly #keys: KeyCache;
+  readonly #clock: Clock;
+
+  constructor(keys: KeyCache, clock: Clock) {
+    this.#keys = keys;
+    this.#clock = clock;
   }
-  if (principal.expiresAt !== null && now >= principal.expiresAt) {
-    return { ok: false, error: refuse('GW_ERR_AUTH_EXPIRED', `the client certificate principal "${principal.name}" expired at ${new Date(principal.expiresAt).toISOString()}; ask the operator to extend it (\`gatehouse keys update ${principal.id} --expires 30d\`)`) };
+
+  authenticate(credential: Credential, request: AuthRequest): AuthResult | null {
+    return credential.kind === 'none' ? authenticateClientCert(request.req.socket, this.#keys, this.#clock) : null;
   }
-  return { ok: true, principal };
 }
 
 function byKind(p: ResolvedPrincipal | undefined): ResolvedPrincipal | undefined {

@@ -1,11 +1,13 @@
 import type { KeyObject } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
 import { refuse } from '../core/errors.js';
-import { checkStanding, type AuthResult } from './authenticate.js';
+import type { AuthRequest, AuthResult, Authenticator } from './authenticator.js';
+import type { Credential } from './credentials.js';
 import type { KeyCache } from './key-cache.js';
 import type { ResolvedPrincipal } from './principal.js';
 import { createEd25519KeyObject, formatPublicKeyLine, sshFingerprint } from './ssh/public-key.js';
 import type { ReplayGuard } from './ssh/replay-guard.js';
+import { checkStanding, SSH_KEY_STANDING } from './standing.js';
 import { buildChallenge, checkTimestamp, describeTokenFailure, parseOllamaToken, verifyOllamaSignature } from './ssh/token.js';
 
 /**
@@ -80,7 +82,7 @@ export class SshAuthenticator {
         error: refuse('GW_ERR_AUTH_SSH_BAD_SIGNATURE', `the request signature for key ${fingerprint} does not match. If Gatehouse is served under a path prefix, set base_path in its config; otherwise the request was altered on the way`),
       };
     }
-    const standing = checkStanding(principal, this.#clock, true);
+    const standing = checkStanding(principal, this.#clock, SSH_KEY_STANDING);
     if (!standing.ok) return standing;
     if (this.#o.replayGuard) {
       const verdict = this.#o.replayGuard.check(parsed.signatureB64, ts.ts, nowSec);
@@ -101,6 +103,25 @@ export class SshAuthenticator {
       this.#keyObjects.set(fingerprint, k);
     }
     return k;
+  }
+}
+
+/**
+ * The ollama CLI's token (`Authorization: <pub>:<sig>`, `Bearer ` tolerated) as one authenticator.
+ * With ssh.enabled: false (`ssh` null) such a token is still claimed, and refused saying why, so
+ * it is never mistaken for a mistyped API key.
+ */
+export class OllamaTokenAuthenticator implements Authenticator {
+  readonly #ssh: SshAuthenticator | null;
+
+  constructor(ssh: SshAuthenticator | null) {
+    this.#ssh = ssh;
+  }
+
+  authenticate(credential: Credential, request: AuthRequest): AuthResult | null {
+    if (credential.kind !== 'ssh') return null;
+    if (!this.#ssh) return { ok: false, error: refuse('GW_ERR_AUTH_SSH_DISABLED', 'Ed25519-signed requests (OLLAMA_AUTH=1) are turned off on this gateway (ssh.enabled: false); use an API key') };
+    return this.#ssh.authenticate(credential.token, request);
   }
 }
 

@@ -35,6 +35,8 @@ export const ERRORS = {
   GW_ERR_AUTH_INVALID: { status: 401, kind: 'authentication' },
   GW_ERR_AUTH_REVOKED: { status: 401, kind: 'authentication' },
   GW_ERR_AUTH_EXPIRED: { status: 401, kind: 'authentication' },
+  // A bearer token shaped like a JWT: no authenticator for those is configured (auth/jwt-refusal.ts).
+  GW_ERR_AUTH_JWT_UNSUPPORTED: { status: 401, kind: 'authentication' },
   GW_ERR_AUTH_SSH_UNKNOWN_KEY: { status: 403, kind: 'permission' },
   // Ed25519 (ollama CLI) refusals are 403, not 401: the CLI replaces the text of any 401 with
   // "You need to be signed in to Ollama", hiding what the user must do (docs/ollama-api-notes.md §3).

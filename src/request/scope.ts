@@ -36,8 +36,6 @@ export class RequestScope {
   upstreamError: string | null = null;
   upstream: string | null = null;
   stream = false;
-  /** Parts still open (the response, an upstream exchange); observed when none are. */
-  #pending = 0;
 
   constructor(id: string, start: number, clientIp: string, method: string, path: string) {
     this.id = id;
@@ -46,14 +44,5 @@ export class RequestScope {
     this.clientIp = clientIp;
     this.method = method;
     this.path = path;
-  }
-
-  hold(): void {
-    this.#pending++;
-  }
-
-  /** Returns true when this was the last open part. */
-  releaseOne(): boolean {
-    return --this.#pending === 0;
   }
 }

@@ -1,11 +1,15 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { ApiKeyAuthenticator } from '../auth/authenticate.js';
+import { AuthenticatorChain } from '../auth/authenticator.js';
 import { AuthorizedKeysFile } from '../auth/authorized-keys-file.js';
+import { ClientCertAuthenticator } from '../auth/client-cert.js';
+import { JwtRefusal } from '../auth/jwt-refusal.js';
 import { KeyCache } from '../auth/key-cache.js';
 import { LastUsed } from '../auth/last-used.js';
 import type { ResolvedPrincipal } from '../auth/principal.js';
-import { SshAuthenticator } from '../auth/ssh-auth.js';
+import { OllamaTokenAuthenticator, SshAuthenticator } from '../auth/ssh-auth.js';
 import { ReplayGuard } from '../auth/ssh/replay-guard.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { derived } from '../config/resolved.js';
@@ -108,6 +112,14 @@ async function build(o: StartOptions, undo: Array<() => unknown>): Promise<Runni
         fileKeys: () => fileKeys?.keys ?? noFileKeys,
       })
     : null;
+  // Asked in this order; each claims its own credentials (auth/authenticator.ts). A certificate is
+  // looked at only when the listener asks clients for one, and only without a header credential.
+  const authenticators = new AuthenticatorChain([
+    new JwtRefusal(),
+    new ApiKeyAuthenticator(keys, clock),
+    new OllamaTokenAuthenticator(ssh),
+    ...(config.tls.client_auth !== 'none' ? [new ClientCertAuthenticator(keys, clock)] : []),
+  ]);
 
   const upstreams = new UpstreamSet(d.upstreams, {
     timeouts: { connectMs: config.timeouts.upstream_connect, headersMs: config.timeouts.upstream_headers, bodyMs: config.timeouts.upstream_body },
@@ -126,7 +138,7 @@ async function build(o: StartOptions, undo: Array<() => unknown>): Promise<Runni
   lastUsed.start();
   undo.push(() => lastUsed.stop());
   const gateway = new Gateway({
-    config, clock, keys, ssh, upstreams, limiter, policy: new RequestPolicy(config.clamps), observer, health, log, lastUsed,
+    config, authenticators, upstreams, limiter, policy: new RequestPolicy(config.clamps), observer, health, log, lastUsed,
     blobs: new BlobRegistry(stores.blobs, log),
     metricsEndpoint: metrics && config.metrics.listen === 'main' ? metricsEndpoint(metrics) : null,
   });

@@ -35,7 +35,7 @@ export function principalFor(route: RouteDef): ResolvedPrincipal {
   });
 }
 
-/** The gateway's model rule (server/gateway.ts #modelDenied) with cloud routes on. */
+/** The gateway's model rule (server/stages/model-access.ts modelDenied) with cloud routes on. */
 function modelDenied(models: readonly ModelRef[], p: ResolvedPrincipal): GatewayError | null {
   for (const m of models) {
     if (m.cloud && !p.scopes.has('cloud')) return refuse('GW_ERR_SCOPE_MISSING', 'cloud');
