@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { GatewayError } from '../core/errors.js';
+import { headerCount } from '../core/raw-headers.js';
 import { extractCredential, type Credential } from './credentials.js';
 import { malformedCredential, missingCredential, unclaimedCredential } from './authenticate.js';
 import type { ResolvedPrincipal } from './principal.js';
@@ -56,14 +57,4 @@ export class AuthenticatorChain {
     // always claims API keys and Ed25519 tokens, so in practice this is "no credential").
     return { ok: false, error: credential.kind === 'none' ? missingCredential() : unclaimedCredential() };
   }
-}
-
-/** How many times a header appears (raw list; `req.headersDistinct` would build a second object per request). */
-function headerCount(raw: string[], lowerName: string): number {
-  let n = 0;
-  for (let i = 0; i < raw.length; i += 2) {
-    const k = raw[i]!;
-    if (k.length === lowerName.length && k.toLowerCase() === lowerName) n++;
-  }
-  return n;
 }

@@ -3,6 +3,7 @@ import { createServer as createHttpServer, type IncomingMessage, type RequestLis
 import { createServer as createHttpsServer } from 'node:https';
 import { createSecureContext, type SecureContextOptions, type Server as TlsServer } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
+import { headerCount } from '../core/raw-headers.js';
 import { derived } from '../config/resolved.js';
 import type { Config } from '../config/schema.js';
 import { holdContinue } from './expect-continue.js';
@@ -104,9 +105,7 @@ function guardRequests(handler: RequestListener, lingerMs: number): RequestListe
     res.once('finish', lingerAfterAnswer);
     const raw = req.rawHeaders;
     if (raw.length > 2 * MAX_HEADER_FIELDS) return protocolRefusal(res, 431, `the request has more than ${MAX_HEADER_FIELDS} header fields`);
-    let hosts = 0;
-    for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') hosts++;
-    if (hosts > 1) return protocolRefusal(res, 400, 'the request has more than one Host header');
+    if (headerCount(raw, 'host') > 1) return protocolRefusal(res, 400, 'the request has more than one Host header');
     handler(req, res);
   };
 }
