@@ -36,6 +36,7 @@ export function auditRecordOf(s: RequestScope, now: number = performance.now()):
     stream: s.stream,
     upstream: s.upstream,
     upstreamError: s.upstreamError === null ? null : clean(s.upstreamError, 300),
+    node: s.node,
   };
 }
 

@@ -12,6 +12,7 @@ Usage:
   gatehouse usage [--since 24h|7d|DATE] [--until ..] [--by key|model|day|hour] [--key ID] [--json|--csv]
   gatehouse audit [--since ..] [--key ID] [--denied] [--follow] [--json] [--admin]
   gatehouse doctor [--config FILE] [--json]     check a deployment; exits 1 on critical findings
+  gatehouse nodes [--config FILE] [--json]      the Ollama nodes: health, in flight, loaded models
 
 Every command finds its configuration the same way: --config FILE, else $GATEHOUSE_CONFIG, else
 ./gatehouse.yaml, else /etc/gatehouse/gatehouse.yaml; the data dir comes from it. Only serve and
@@ -33,6 +34,7 @@ const COMMANDS: Record<string, () => Promise<Run>> = {
   usage: async () => (await import('./commands/usage.js')).usageCommand,
   audit: async () => (await import('./commands/audit.js')).auditCommand,
   doctor: async () => (await import('./commands/doctor.js')).doctorCommand,
+  nodes: async () => (await import('./commands/nodes.js')).nodesCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

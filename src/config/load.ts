@@ -128,6 +128,10 @@ export function loadConfig(input: LoadInput = {}): Loaded {
     throw new ConfigError(problems, file);
   }
   const config = result.data;
+  if (config.upstream !== undefined && config.upstreams !== undefined) {
+    const from = origin.get('upstream');
+    throw new ConfigError([`upstream${from ? ` (from ${from})` : ''} and upstreams are both set: use upstream for one Ollama server or upstreams for several, not both`], file);
+  }
   const dataDirFrom = origin.get('data_dir') ?? (raw.data_dir !== undefined && file ? `the config file ${file}` : 'the default (~/.gatehouse)');
   // One rule for every path setting (config/paths.ts): relative to the config file when written
   // there, to the current directory when given by a flag or variable.

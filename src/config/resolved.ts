@@ -9,7 +9,7 @@ import type { Config } from './schema.js';
 
 /** One upstream target's address, parsed once. */
 export interface UpstreamAddress {
-  /** For logs and metrics; the single upstream of today's configuration is "default". */
+  /** For audit, logs and metrics: the `upstreams` entry's name; "default" for `upstream`. */
   readonly name: string;
   /** As configured: what logs, the audit log and doctor show. */
   readonly url: string;
@@ -21,20 +21,31 @@ export interface UpstreamAddress {
   readonly hostname: string;
   readonly port: number;
   readonly tls: boolean;
+  /** That server's OLLAMA_NUM_PARALLEL (`upstreams[].parallel`; 1 for `upstream`). */
+  readonly parallel: number;
+  /** That server's OLLAMA_MAX_LOADED_MODELS (`upstreams[].max_loaded`; 1 for `upstream`). */
+  readonly maxLoaded: number;
 }
 
 export interface Derived {
   /** tls.cert and tls.key are set: the main listener speaks HTTPS. */
   readonly tls: boolean;
   readonly listen: { readonly host: string; readonly port: number; readonly loopback: boolean };
-  /** The upstream targets, in order (today one: `upstream`, named "default"). */
+  /** The upstream targets, in order: `upstreams`, or the one `upstream` names (called "default"). */
   readonly upstreams: readonly UpstreamAddress[];
+  /**
+   * `upstreams` is configured (even with one entry): requests are placed on nodes by the fleet
+   * router (fleet/). False for the `upstream` shorthand, which forwards everything to one server.
+   */
+  readonly fleet: boolean;
   /** ssh.window in whole seconds. */
   readonly sshWindowSec: number;
 }
 
 /** The name of the one target `upstream` configures. */
 const DEFAULT_UPSTREAM = 'default';
+/** Where Ollama listens by default: `upstream` when neither it nor `upstreams` is set. */
+export const DEFAULT_UPSTREAM_URL = 'http://127.0.0.1:11434';
 
 const cache = new WeakMap<Config, Derived>();
 
@@ -45,7 +56,12 @@ export function derived(config: Config): Derived {
     d = Object.freeze({
       tls: !!(config.tls.cert && config.tls.key),
       listen: Object.freeze({ ...listen, loopback: isLoopback(listen.host) }),
-      upstreams: Object.freeze([upstreamAddress(DEFAULT_UPSTREAM, config.upstream)]),
+      upstreams: Object.freeze(
+        config.upstreams
+          ? config.upstreams.map((u) => upstreamAddress(u.name, u.url, u.parallel, u.max_loaded))
+          : [upstreamAddress(DEFAULT_UPSTREAM, config.upstream ?? DEFAULT_UPSTREAM_URL, 1, 1)],
+      ),
+      fleet: !!config.upstreams,
       sshWindowSec: Math.round(config.ssh.window / 1000),
     });
     cache.set(config, d);
@@ -53,7 +69,7 @@ export function derived(config: Config): Derived {
   return d;
 }
 
-function upstreamAddress(name: string, url: string): UpstreamAddress {
+function upstreamAddress(name: string, url: string, parallel: number, maxLoaded: number): UpstreamAddress {
   const u = new URL(url);
   const tls = u.protocol === 'https:';
   return Object.freeze({
@@ -64,5 +80,7 @@ function upstreamAddress(name: string, url: string): UpstreamAddress {
     hostname: u.hostname.replace(/^\[|\]$/g, ''),
     port: u.port ? Number(u.port) : tls ? 443 : 80,
     tls,
+    parallel,
+    maxLoaded,
   });
 }

@@ -96,8 +96,59 @@ const origin = z.string().refine((s) => s === '*' || /^[a-z][a-z0-9+.-]*:\/\/[^/
 export const ConfigSchema = z.strictObject({
   /** Where Gatehouse listens. Loopback by default: exposing it is a decision, not an accident. */
   listen: listenAddr.prefault('127.0.0.1:11435'),
-  /** The Ollama server behind Gatehouse. */
-  upstream: upstreamUrl.default('http://127.0.0.1:11434'),
+  /**
+   * The Ollama server behind Gatehouse (one node; default http://127.0.0.1:11434 when `upstreams`
+   * is not set either). Setting both is an error (config/load.ts).
+   */
+  upstream: upstreamUrl.optional(),
+  /** Several Ollama servers, routed by which models they have installed and loaded (docs/fleet.md). */
+  upstreams: z
+    .array(
+      z.strictObject({
+        /** Shown in audit, metrics, logs and `gatehouse nodes`. */
+        name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, { message: 'must be 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit' }),
+        url: upstreamUrl,
+        /** That server's OLLAMA_NUM_PARALLEL: requests it runs at once per loaded model. */
+        parallel: z.number().int().min(1).max(1024).default(1),
+        /** That server's OLLAMA_MAX_LOADED_MODELS. */
+        max_loaded: z.number().int().min(1).max(256).default(1),
+      }),
+    )
+    .min(1)
+    .superRefine((list, ctx) => {
+      const names = new Set<string>();
+      const urls = new Set<string>();
+      list.forEach((u, i) => {
+        if (names.has(u.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `"${u.name}" is used by another upstream; names must be unique` });
+        names.add(u.name);
+        const origin = new URL(u.url).origin;
+        if (urls.has(origin)) ctx.addIssue({ code: 'custom', path: [i, 'url'], message: `${origin} is listed twice; each upstream must be a different server` });
+        urls.add(origin);
+      });
+    })
+    .optional(),
+  /** How requests are spread over `upstreams` (docs/fleet.md). */
+  fleet: z
+    .strictObject({
+      /** Say which node served a request (X-Gatehouse-Node response header). Off: clients learn nothing about the fleet. */
+      reveal_nodes: z.boolean().default(false),
+      /** Requests waiting for a free slot on a node that has their model, in this process, served round-robin across keys. */
+      queue: z
+        .strictObject({
+          max_size: z.number().int().nonnegative().default(1024),
+          max_wait: duration('2m'),
+        })
+        .prefault({}),
+      /** How often each node's loaded models (/api/ps) are read; also the active health probe. */
+      ps_interval: duration('2s').refine((ms) => ms >= 200 && ms <= 2000, { message: 'must be between 200ms and 2s' }),
+      /** How often each node's installed models (/api/tags) are read (also after every management call). */
+      tags_interval: duration('30s').refine((ms) => ms >= 1000 && ms <= 30_000, { message: 'must be between 1s and 30s' }),
+      /** Circuit breaker per node: opens after this many failures in a row (a 503 "server busy" opens it at once). */
+      breaker_failures: z.number().int().min(1).max(100).default(3),
+      /** How long an open breaker first stays open (doubling on each failed half-open trial, up to 16 times this; a Retry-After is honoured). */
+      breaker_open: duration('2s').refine((ms) => ms >= 100, { message: 'must be at least 100ms' }),
+    })
+    .prefault({}),
   /** Key store, audit and the initial key live here (created with mode 0700). */
   data_dir: z.string().min(1).default('~/.gatehouse'),
   /**

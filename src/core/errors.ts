@@ -78,6 +78,12 @@ export const ERRORS = {
   GW_ERR_SHUTTING_DOWN: { status: 503, kind: 'overloaded' },
   GW_ERR_STORE_UNAVAILABLE: { status: 503, kind: 'overloaded' },
   GW_ERR_UPSTREAM_UNAVAILABLE: { status: 502, kind: 'upstream' },
+  /** upstreams: every node that has the model is down or has its breaker open. */
+  GW_ERR_NODE_UNAVAILABLE: { status: 503, kind: 'overloaded' },
+  /** X-Gatehouse-Node names a node that is not in upstreams. */
+  GW_ERR_NODE_UNKNOWN: { status: 400, kind: 'invalid_request' },
+  /** A management call sent to several nodes failed on some of them. */
+  GW_ERR_NODES_PARTIAL: { status: 502, kind: 'upstream' },
   GW_ERR_UPSTREAM_TIMEOUT: { status: 504, kind: 'timeout' },
   GW_ERR_UPSTREAM_RESET: { status: 502, kind: 'upstream' },
   GW_ERR_UPSTREAM_BAD_RESPONSE: { status: 502, kind: 'upstream' },

@@ -35,6 +35,8 @@ export type JsonCheck =
       reserveTokens: number;
       promptEstimate: number;
       maxOutput: number;
+      /** keep_alive: 0 (the model is unloaded after this request). */
+      unload: boolean;
       /** The body to forward, in pieces (views of the client's bytes where nothing changed). */
       forward: Buffer[];
       forwardLength: number;
@@ -66,6 +68,7 @@ export function checkJsonBody(route: RouteDef, body: RequestBody, p: Principal, 
     reserveTokens: applied.reserveTokens,
     promptEstimate: applied.promptEstimate,
     maxOutput: applied.maxOutput,
+    unload: applied.unload,
     forward,
     forwardLength,
   };

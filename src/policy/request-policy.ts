@@ -20,6 +20,8 @@ export interface PolicyResult {
   promptEstimate: number;
   /** The output cap the forwarded request carries (0 for routes that produce no output). */
   maxOutput: number;
+  /** keep_alive: 0: Ollama unloads the model once this request is done (a fleet forgets it is loaded). */
+  unload: boolean;
 }
 
 export type ClampConfig = Config['clamps'];
@@ -36,10 +38,11 @@ export class RequestPolicy {
 
   apply(route: RouteDef, request: RequestBody, p: Principal, bodyBytes: number): PolicyResult | GatewayError {
     const kind = route.accounting;
-    if (kind === 'none' || kind === 'openai-transcription') return { reserveTokens: 0, promptEstimate: 0, maxOutput: 0 };
+    if (kind === 'none' || kind === 'openai-transcription') return { reserveTokens: 0, promptEstimate: 0, maxOutput: 0, unload: false };
     const body = request.fields;
     const c = this.#effective(p);
     const native = kind.startsWith('ollama-');
+    let unload = false;
 
     if (native) {
       const options = body.options as JsonObject | undefined | null;
@@ -64,6 +67,7 @@ export class RequestPolicy {
         if (ms === 0 && !p.scopes.has('models:manage')) {
           return refuse('GW_ERR_OPTION_FORBIDDEN', 'keep_alive: 0 unloads the model for every user of this server; it needs the models:manage scope');
         }
+        unload = ms === 0;
         if (ms > c.max_keep_alive) {
           body.keep_alive = formatDuration(c.max_keep_alive);
         }
@@ -86,7 +90,7 @@ export class RequestPolicy {
     const bytesEstimate = Math.ceil(bodyBytes / 4);
     const embedding = kind === 'ollama-embed' || kind === 'ollama-embeddings' || kind === 'openai-embeddings';
     const promptEstimate = embedding ? bytesEstimate : Math.min(bytesEstimate, c.max_num_ctx);
-    return { reserveTokens: promptEstimate + maxOutput, promptEstimate, maxOutput };
+    return { reserveTokens: promptEstimate + maxOutput, promptEstimate, maxOutput, unload };
   }
 
   #effective(p: Principal): ClampConfig {

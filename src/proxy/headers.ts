@@ -12,6 +12,8 @@ const DROP_REQUEST = new Set([
   'host', 'content-length', 'expect', 'authorization', 'proxy-authorization', 'x-api-key', 'cookie',
   'origin', 'referer', 'forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto',
   'x-real-ip', 'x-request-id', 'http2-settings',
+  // Gatehouse's own: which nodes a management call goes to (fleet/fanout.ts)
+  'x-gatehouse-node',
   // and whatever header any dialect's clients send their credential in
   ...DIALECTS.flatMap((d) => d.credentialHeaders),
 ]);

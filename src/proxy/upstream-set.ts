@@ -113,6 +113,8 @@ export interface UpstreamSetOptions {
   probe?: UpstreamProbe;
   dispatcher?: (spec: UpstreamSpec) => Dispatcher;
   now?: () => number;
+  /** `any`: ready when one target answers (a fleet serves with some nodes down); default `all`. */
+  readyWhen?: 'all' | 'any';
 }
 
 export class UpstreamSet {
@@ -121,6 +123,7 @@ export class UpstreamSet {
   readonly #first: Target;
   readonly #probe: UpstreamProbe;
   readonly #now: () => number;
+  readonly #any: boolean;
 
   constructor(specs: readonly UpstreamSpec[], o: UpstreamSetOptions) {
     if (specs.length === 0) throw new Error('an upstream set needs at least one upstream');
@@ -130,6 +133,7 @@ export class UpstreamSet {
     this.#first = this.#targets[0]!;
     this.#probe = o.probe ?? headProbe;
     this.#now = o.now ?? Date.now;
+    this.#any = o.readyWhen === 'any';
   }
 
   /**
@@ -143,12 +147,12 @@ export class UpstreamSet {
   /**
    * Probes every target whose last answer is older than `maxAgeMs` (at most one probe per target
    * in flight, whoever asks: /readyz and the metric share it, and a probe storm cannot become load
-   * on Ollama), then says whether every target is up.
+   * on Ollama), then says whether every target is up (with `readyWhen: 'any'`, whether one is).
    */
   async ready(maxAgeMs: number): Promise<boolean> {
     if (this.#targets.length === 1) return this.#check(this.#first, maxAgeMs);
     const all = await Promise.all(this.#targets.map((t) => this.#check(t, maxAgeMs)));
-    return all.every(Boolean);
+    return this.#any ? all.some(Boolean) : all.every(Boolean);
   }
 
   async #check(t: Target, maxAgeMs: number): Promise<boolean> {

@@ -1,7 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
 import type { ResolvedPrincipal } from '../auth/principal.js';
 import type { Dialect } from '../dialects/types.js';
+import type { ModelRef } from '../policy/model-name.js';
 import type { Admission } from '../limits/types.js';
 import type { ExchangeOutcome } from '../proxy/exchange.js';
 import type { UpstreamAnswer } from '../proxy/missing-model-answer.js';
@@ -16,6 +18,17 @@ export interface Outgoing {
   length: number | null;
   /** Replaces the client's Content-Type (a rebuilt multipart form has Gatehouse's boundary); null keeps it. */
   contentType: string | null;
+}
+
+/** Where forward sends a request: an upstream's pool, or the fleet's dispatcher for this request. */
+export interface ForwardTarget {
+  /** Host header sent (the fleet's dispatcher rewrites it per node). */
+  readonly host: string;
+  /** What the audit log records as `upstream`. */
+  readonly url: string;
+  readonly dispatcher: Pick<Dispatcher, 'dispatch'>;
+  /** The request has ended: give the node back (the fleet's placement; absent for plain upstreams). */
+  finished?(o: ExchangeOutcome, call: Call): void;
 }
 
 /**
@@ -55,6 +68,15 @@ export class Call {
   injectedUsage = false;
   /** A model off the key's allowlist: this answer is played instead of forwarding (policy/missing-model.ts). */
   hidden: UpstreamAnswer | null = null;
+  /** The models the body names, as parsed (the fleet routes by the first; its raw spelling is for not-found messages). */
+  modelRefs: readonly (ModelRef & { field?: string })[] | null = null;
+  /** keep_alive: 0 — Ollama unloads the model after this request. */
+  unload = false;
+  /**
+   * Where the fleet placed this request (server/stages/place.ts): what forward dispatches to
+   * instead of `upstreams.pick()`, told by settle how the request ended. null without `upstreams`.
+   */
+  target: ForwardTarget | null = null;
   /** What the limiter granted; null until admitted, and for public routes, which the limiter never sees. */
   admission: Admission | null = null;
   /** How the upstream exchange ended, for the settle stage. */

@@ -35,6 +35,8 @@ export class RequestScope {
   clientAborted = false;
   upstreamError: string | null = null;
   upstream: string | null = null;
+  /** With `upstreams`: the node that served it (names, comma-separated, for a management call sent to several). */
+  node: string | null = null;
   stream = false;
 
   constructor(id: string, start: number, clientIp: string, method: string, path: string) {

@@ -18,6 +18,10 @@ import { createLimiter } from '../limits/index.js';
 import type { Limiter } from '../limits/types.js';
 import { RequestPolicy } from '../policy/request-policy.js';
 import { UpstreamSet } from '../proxy/upstream-set.js';
+import { Fleet } from '../fleet/fleet.js';
+import { Poller } from '../fleet/poller.js';
+import { startSnapshots } from '../fleet/snapshot.js';
+import type { FleetDeps } from './stages/place.js';
 import { openStores, type Stores } from '../store/index.js';
 import { BlobRegistry } from './blob-registry.js';
 import { Gateway } from './gateway.js';
@@ -123,8 +127,25 @@ async function build(o: StartOptions, undo: Array<() => unknown>): Promise<Runni
 
   const upstreams = new UpstreamSet(d.upstreams, {
     timeouts: { connectMs: config.timeouts.upstream_connect, headersMs: config.timeouts.upstream_headers, bodyMs: config.timeouts.upstream_body },
+    readyWhen: d.fleet ? 'any' : 'all',
   });
   undo.push(() => upstreams.close());
+  // upstreams: the fleet (fleet/, docs/fleet.md). Its first read of every node is awaited, bounded
+  // by the poll timeout, so the first requests are routed by what the nodes have.
+  let fleet: FleetDeps | null = null;
+  if (d.fleet) {
+    const f = new Fleet(upstreams, d.upstreams, {
+      queueMax: config.fleet.queue.max_size, queueWaitMs: config.fleet.queue.max_wait,
+      breakerFailures: config.fleet.breaker_failures, breakerOpenMs: config.fleet.breaker_open,
+    });
+    const poller = new Poller(f, { psIntervalMs: config.fleet.ps_interval, tagsIntervalMs: config.fleet.tags_interval, timeoutMs: Math.min(config.timeouts.upstream_connect, 2000) });
+    await poller.start();
+    undo.push(() => poller.stop());
+    undo.push(() => f.close());
+    const stopSnapshots = startSnapshots(f, config.data_dir);
+    undo.push(stopSnapshots);
+    fleet = { fleet: f, poller, reveal: config.fleet.reveal_nodes };
+  }
   const limiter = o.limiter ?? (await createLimiter(config, { clock, log }));
   if (!o.limiter) undo.push(() => limiter.close());
   const health = new Health(keys, upstreams);
@@ -140,6 +161,7 @@ async function build(o: StartOptions, undo: Array<() => unknown>): Promise<Runni
   const gateway = new Gateway({
     config, authenticators, upstreams, limiter, policy: new RequestPolicy(config.clamps), observer, health, log, lastUsed,
     blobs: new BlobRegistry(stores.blobs, log),
+    fleet,
     metricsEndpoint: metrics && config.metrics.listen === 'main' ? metricsEndpoint(metrics) : null,
   });
 
@@ -173,7 +195,7 @@ async function build(o: StartOptions, undo: Array<() => unknown>): Promise<Runni
     undo.push(() => metricsListener?.close());
   }
   if (!o.worker) await recordStartConfig(stores.audit, config, log);
-  log.info({ url, upstream: config.upstream, data_dir: config.data_dir, store: stores.location, keys: keys.size, manage_routes: config.routes.manage, cloud_routes: config.routes.cloud }, 'gatehouse listening');
+  log.info({ url, upstream: d.fleet ? d.upstreams.map((u) => `${u.name}=${u.url}`).join(' ') : d.upstreams[0]!.url, data_dir: config.data_dir, store: stores.location, keys: keys.size, manage_routes: config.routes.manage, cloud_routes: config.routes.cloud }, 'gatehouse listening');
   // Ollama down at start is not fatal (it may start after Gatehouse), but it is said at once.
   for (const t of d.upstreams) {
     void upstreamAtStart(t, Math.min(config.timeouts.upstream_connect, 3000)).then((why) => {
@@ -213,6 +235,8 @@ async function build(o: StartOptions, undo: Array<() => unknown>): Promise<Runni
         unwatchKeys?.();
         // Upstream exchanges end (or are aborted with their clients) before the observers close,
         // so every request has been observed when the audit writer flushes for the last time.
+        fleet?.poller.stop();
+        fleet?.fleet.close();
         await upstreams.close();
         await metricsListener?.close();
         await observer.close();

@@ -9,6 +9,7 @@ import { body } from './stages/body.js';
 import type { GatewayContext, GatewayDeps } from './stages/context.js';
 import { edge, openCall } from './stages/edge.js';
 import { forward } from './stages/forward.js';
+import { place } from './stages/place.js';
 import { route } from './stages/route.js';
 import { settle } from './stages/settle.js';
 import { resume, type Stage } from './stages/stage.js';
@@ -28,6 +29,7 @@ const PATH: readonly Stage[] = [
   authorize, //    route gate, scope, endpoint list, /metrics, a model named in the path
   body, //         read and inspect the body (model allowlist, clamps), or stream a blob upload
   admit, //        limits
+  place, //        with upstreams: the node (or nodes) that serve it, or a wait for a free one
   forward, //      to the upstream, with accounting
   settle, //       usage → limits settled → audit/metrics (once per request)
 ];

@@ -10,7 +10,7 @@ import type { AdminEvent, AuditRecord, NewAuditRecord, UsageGroupBy, UsageQuery,
 export const AUDIT_COLUMNS = [
   'at', 'request_id', 'principal_id', 'principal_name', 'client_ip', 'method', 'route', 'path', 'scope', 'model', 'models',
   'decision', 'reason', 'status', 'prompt_tokens', 'completion_tokens', 'tokens_estimated', 'ttfb_ms', 'duration_ms',
-  'bytes_in', 'bytes_out', 'client_aborted', 'stream', 'upstream', 'upstream_error',
+  'bytes_in', 'bytes_out', 'client_aborted', 'stream', 'upstream', 'upstream_error', 'node',
 ] as const;
 
 /** A record's values in AUDIT_COLUMNS order (booleans as JS booleans; each backend adapts). */
@@ -18,7 +18,7 @@ export function auditValues(r: NewAuditRecord): unknown[] {
   return [
     r.at, r.requestId, r.principalId, r.principalName, r.clientIp, r.method, r.route, r.path, r.scope, r.model, JSON.stringify(r.models),
     r.decision, r.reason, r.status, r.promptTokens, r.completionTokens, r.tokensEstimated, r.ttfbMs, r.durationMs,
-    r.bytesIn, r.bytesOut, r.clientAborted, r.stream, r.upstream, r.upstreamError,
+    r.bytesIn, r.bytesOut, r.clientAborted, r.stream, r.upstream, r.upstreamError, r.node,
   ];
 }
 
@@ -38,6 +38,7 @@ export function auditFromRow(r: Record<string, unknown>): AuditRecord {
     completionTokens: numOrNull(r.completion_tokens), tokensEstimated: bool(r.tokens_estimated), ttfbMs: numOrNull(r.ttfb_ms),
     durationMs: num(r.duration_ms), bytesIn: num(r.bytes_in), bytesOut: num(r.bytes_out), clientAborted: bool(r.client_aborted),
     stream: bool(r.stream), upstream: (r.upstream as string | null) ?? null, upstreamError: (r.upstream_error as string | null) ?? null,
+    node: (r.node as string | null) ?? null,
   };
 }
 

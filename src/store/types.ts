@@ -100,6 +100,8 @@ export interface AuditRecord {
   upstream: string | null;
   /** Short error text when Ollama failed or broke a stream. */
   upstreamError: string | null;
+  /** With `upstreams`: the node that served it (names, comma-separated, for a management call sent to several); null otherwise. */
+  node: string | null;
 }
 
 export type NewAuditRecord = Omit<AuditRecord, 'id'>;

@@ -43,7 +43,7 @@ export function auditRec(over: Partial<NewAuditRecord> = {}): NewAuditRecord {
     at: T0, requestId: `req_${randomBytes(4).toString('hex')}`, principalId: 'key_a', principalName: 'alice', clientIp: '127.0.0.1', method: 'POST',
     route: 'chat', path: null, scope: 'inference', model: LLAMA, models: [LLAMA], decision: 'allowed', reason: null, status: 200,
     promptTokens: 3, completionTokens: 5, tokensEstimated: false, ttfbMs: 1.5, durationMs: 10.25, bytesIn: 100, bytesOut: 2000,
-    clientAborted: false, stream: true, upstream: 'http://127.0.0.1:11434', upstreamError: null, ...over,
+    clientAborted: false, stream: true, upstream: 'http://127.0.0.1:11434', upstreamError: null, node: null, ...over,
   };
 }
 

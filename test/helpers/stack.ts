@@ -65,9 +65,10 @@ export interface StackOptions {
 export async function startStack(o: StackOptions = {}): Promise<Stack> {
   const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-test-'));
   const emu = await startEmulator(o.emulator);
-  const config = {
+  const config: Record<string, unknown> = {
     listen: '127.0.0.1:0',
-    upstream: emu.url,
+    // A test that lists its own upstreams (simulated nodes) does not get the emulator as `upstream`.
+    ...(o.config && 'upstreams' in o.config ? {} : { upstream: emu.url }),
     data_dir: dataDir,
     log: { level: 'info', format: 'json' },
     // Test gateways run side by side: no shared fixed metrics port unless a test asks for one.

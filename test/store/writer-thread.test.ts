@@ -19,7 +19,7 @@ const record = (i: number): NewAuditRecord => ({
   at: 1_700_000_000_000 + i, requestId: `req-${i}`, principalId: 'key_1', principalName: 'alice', clientIp: '127.0.0.1',
   method: 'POST', route: 'chat', path: '/api/chat', scope: 'inference', model: 'llama3.2:1b', models: ['llama3.2:1b'],
   decision: 'allowed', reason: null, status: 200, promptTokens: 3, completionTokens: 5, tokensEstimated: false,
-  ttfbMs: 1, durationMs: 2, bytesIn: 10, bytesOut: 20, clientAborted: false, stream: false, upstream: 'http://127.0.0.1:1', upstreamError: null,
+  ttfbMs: 1, durationMs: 2, bytesIn: 10, bytesOut: 20, clientAborted: false, stream: false, upstream: 'http://127.0.0.1:1', upstreamError: null, node: null,
 });
 
 describe('SQLite writer thread (server role)', () => {

@@ -115,7 +115,7 @@ function requestSource(stores: Stores, principalId: string | undefined, deniedOn
     lastId: async () => (await stores.audit.query({ principalId, deniedOnly, limit: 1, order: 'desc' }))[0]?.id ?? 0,
     line: (i) => {
       const r = i as AuditRecord;
-      const detail = [r.reason, r.clientAborted ? 'client aborted' : null, r.tokensEstimated ? 'tokens estimated' : null, r.upstreamError ? `upstream: ${r.upstreamError}` : null, r.path ? `path ${r.path}` : null]
+      const detail = [r.reason, r.clientAborted ? 'client aborted' : null, r.tokensEstimated ? 'tokens estimated' : null, r.node ? `node ${r.node}` : null, r.upstreamError ? `upstream: ${r.upstreamError}` : null, r.path ? `path ${r.path}` : null]
         .filter(Boolean)
         .join('; ');
       return row([
@@ -131,7 +131,7 @@ function requestSource(stores: Stores, principalId: string | undefined, deniedOn
         method: r.method, route: r.route, path: r.path, scope: r.scope, model: r.model, models: r.models, decision: r.decision, reason: r.reason,
         status: r.status, prompt_tokens: r.promptTokens, completion_tokens: r.completionTokens, tokens_estimated: r.tokensEstimated,
         ttfb_ms: r.ttfbMs, duration_ms: r.durationMs, bytes_in: r.bytesIn, bytes_out: r.bytesOut, client_aborted: r.clientAborted,
-        stream: r.stream, upstream: r.upstream, upstream_error: r.upstreamError,
+        stream: r.stream, upstream: r.upstream, upstream_error: r.upstreamError, node: r.node,
       });
     },
   };

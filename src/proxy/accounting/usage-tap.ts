@@ -47,6 +47,8 @@ export class UsageTap {
   upstreamError: string | null = null;
   /** True once a final record (done line, [DONE], message_stop, response.completed/failed/incomplete, an error event) passed. */
   sawEnd = false;
+  /** A native stream's final `load_duration` (ns), when it had one. */
+  loadNs: number | null = null;
   /** Named SSE events seen (`event:` lines): the sequence number an appended Responses event takes. */
   sseEvents = 0;
 
@@ -141,7 +143,11 @@ export class UsageTap {
       this.upstreamError = o.error;
       return;
     }
-    if (done) this.sawEnd = true;
+    if (done) {
+      this.sawEnd = true;
+      // How long Ollama spent loading the model for this request (ns): the fleet learns load costs from it.
+      if (typeof o.load_duration === 'number') this.loadNs = o.load_duration;
+    }
     // Counts are read from a stream only in the framing its dialect streams in.
     if (this.#dialect.streamFormat === 'ndjson') this.#apply(this.#dialect.counts(this.#o.kind, o, null));
   };

@@ -86,7 +86,9 @@ function json(call: Call, gw: GatewayContext, route: RouteDef, bytes: Buffer, sc
   const checked = checkJsonBody(route, body, p, jsonDeps(gw, route, call));
   // Recorded before the allowlist check: the audit trail shows which model a refused request wanted.
   scope.models = checked.models.map((m) => m.canonical);
+  call.modelRefs = checked.models;
   if (!checked.ok) return checked.error;
+  call.unload = checked.unload;
   call.reserveTokens = checked.reserveTokens;
   call.promptEstimate = checked.promptEstimate;
   call.injectedUsage = checked.injectedUsage;
@@ -129,6 +131,7 @@ function multipart(call: Call, gw: GatewayContext, route: RouteDef, bytes: Buffe
   const p = call.principal!;
   const checked = checkFormBody(call.req.headers['content-type'], bytes, (models) => modelDenied(models, p, route, gw.config));
   call.scope.models = checked.models.map((m) => m.canonical);
+  call.modelRefs = checked.models;
   if (!checked.ok) return checked.error;
   if (checked.notAllowed) call.hidden = hide(call, checked.notAllowed, route, false);
   // Ollama receives the form Gatehouse read, rewritten under its own boundary (policy/multipart.ts).

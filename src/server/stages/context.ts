@@ -14,6 +14,7 @@ import type { CorsPolicy } from '../cors.js';
 import type { Health } from '../health.js';
 import type { HostVerdict } from '../host-check.js';
 import type { Stage } from './stage.js';
+import type { FleetDeps } from './place.js';
 
 /** What the composition root (server/app.ts) hands the gateway. */
 export interface GatewayDeps {
@@ -32,6 +33,8 @@ export interface GatewayDeps {
   metricsEndpoint?: MetricsEndpoint | null;
   /** Blobs uploaded through Gatehouse, per key: what a create may reference. */
   blobs: BlobRegistry;
+  /** `upstreams` is configured: the fleet places requests on nodes (stages/place.ts). */
+  fleet?: FleetDeps | null;
 }
 
 /** What every stage reads besides the call: the deps, and what the gateway compiled from config once. */

@@ -10,7 +10,7 @@ import { sendRefusal } from './refusal.js';
 import { resume, SUSPENDED, type StageResult } from './stage.js';
 
 /**
- * Forwards to the target `upstreams.pick()` chose: the matched path only, no query, cleaned
+ * Forwards to the target the fleet chose (stages/place.ts), else to the one `upstreams.pick()` gives: the matched path only, no query, cleaned
  * headers, with an Exchange that streams the answer back. When the exchange ends, the path
  * resumes with the settle stage.
  */
@@ -21,7 +21,7 @@ export function forward(call: Call, gw: GatewayContext): StageResult {
   const body = call.outgoing;
   const hidden = call.hidden;
   const admission = call.admission;
-  const upstream = gw.upstreams.pick(scope);
+  const upstream = call.target ?? gw.upstreams.pick(scope);
   const headers = upstreamRequestHeaders(call.req.headers, upstream.host, scope.id, body ? body.length : null, body ? body.contentType : null);
   if (!hidden) scope.upstream = upstream.url;
   const overhead = performance.now() - scope.start;

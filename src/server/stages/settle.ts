@@ -21,6 +21,8 @@ export function settle(call: Call): StageResult {
   } else if (o.upstreamError) {
     scope.upstreamError = o.upstreamError;
   }
+  const target = call.target;
+  if (target?.finished) target.finished(o, call);
   const admission = call.admission;
   if (o.tap) scope.usage = o.tap.usage(call.promptEstimate);
   // The client left before Ollama answered: the prompt was being evaluated all the same, so it

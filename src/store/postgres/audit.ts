@@ -7,7 +7,7 @@ const PG_TYPES: Record<(typeof AUDIT_COLUMNS)[number], string> = {
   at: 'bigint', request_id: 'text', principal_id: 'text', principal_name: 'text', client_ip: 'text', method: 'text', route: 'text',
   path: 'text', scope: 'text', model: 'text', models: 'jsonb', decision: 'text', reason: 'text', status: 'integer',
   prompt_tokens: 'bigint', completion_tokens: 'bigint', tokens_estimated: 'boolean', ttfb_ms: 'float8', duration_ms: 'float8',
-  bytes_in: 'bigint', bytes_out: 'bigint', client_aborted: 'boolean', stream: 'boolean', upstream: 'text', upstream_error: 'text',
+  bytes_in: 'bigint', bytes_out: 'bigint', client_aborted: 'boolean', stream: 'boolean', upstream: 'text', upstream_error: 'text', node: 'text',
 };
 
 /**

@@ -84,4 +84,9 @@ export const PG_MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> = [
       CREATE INDEX blob_uploads_digest ON blob_uploads (digest);
     `,
   },
+  {
+    // With `upstreams`: the node that served a request (fleet/).
+    version: 3,
+    sql: `ALTER TABLE audit ADD COLUMN node text;`,
+  },
 ];

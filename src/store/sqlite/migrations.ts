@@ -119,4 +119,9 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> = [
       CREATE INDEX blob_uploads_digest ON blob_uploads (digest);
     `,
   },
+  {
+    // With `upstreams`: the node that served a request (fleet/).
+    version: 5,
+    sql: `ALTER TABLE audit ADD COLUMN node TEXT;`,
+  },
 ];

@@ -1,0 +1,287 @@
+import { refuse, type GatewayError } from '../core/errors.js';
+import type { UpstreamAddress } from '../config/resolved.js';
+import { FairQueue, type QueueEntry } from '../limits/fair-queue.js';
+import type { UpstreamSet } from '../proxy/upstream-set.js';
+import { Breaker } from './breaker.js';
+import { DEFAULT_KEEP_ALIVE_MS, FleetNode } from './node.js';
+import { place, type Demand, type PlacementQuestion } from './router.js';
+
+/**
+ * The fleet: every node's state (fleet/node.ts), the router's decisions applied to it, and the
+ * gateway-owned queue where a request waits when every node that could serve its model is full.
+ * A request takes a Slot (acquire), and gives it back with what the node did (release): that is
+ * how in-flight counts, residency, learned load and service times, breakers and the queue stay
+ * true from traffic between polls (fleet/poller.ts).
+ */
+
+export interface FleetOptions {
+  queueMax: number;
+  queueWaitMs: number;
+  breakerFailures: number;
+  breakerOpenMs: number;
+  /** ms since the epoch (breakers, residency expiry). */
+  now?: () => number;
+}
+
+/** One request's place on a node. */
+export interface Slot {
+  readonly node: FleetNode;
+  /** Canonical model name; null for requests that name none. */
+  readonly model: string | null;
+  readonly occupies: boolean;
+  /** The model was not loaded there: this request makes the node load it. */
+  readonly cold: boolean;
+  readonly startedAt: number;
+  released: boolean;
+}
+
+/** How a request on a node ended, as far as the node's state is concerned. */
+export interface SlotResult {
+  /** The node's status; 0 when nothing came back. */
+  status: number;
+  /** Nothing or a broken answer came back: connect error, reset, timeout. */
+  failed: boolean;
+  /** The client left before the node could say anything: tells nothing about the node. */
+  abandoned: boolean;
+  /** The node's Retry-After on a 503, in ms. */
+  retryAfterMs: number | null;
+  /** The final chunk's load_duration (ns), when the answer carried one. */
+  loadNs: number | null;
+  /** Time to the first response byte (ms), when there was one. */
+  ttfbMs: number | null;
+  /** The request asked Ollama to unload the model when done (keep_alive: 0). */
+  unload: boolean;
+  message: string | null;
+}
+
+/** A request waiting in the fleet's queue: `slot` settles when a node takes it, or with a refusal. */
+export interface Waiting {
+  readonly slot: Promise<Slot | GatewayError>;
+  /** The client left: leave the queue (a slot already granted is the caller's to release). */
+  abandon(): void;
+}
+
+interface Waiter extends QueueEntry {
+  readonly q: PlacementQuestion;
+  readonly since: number;
+  resolve(r: Slot | GatewayError): void;
+}
+
+/** A request for a model that started this long ago still counts as demand for it. */
+const RECENT_MS = 10_000;
+/** Below this, a load_duration is a model that was already loaded (Ollama reports a few ms). */
+const COLD_LOAD_NS = 50_000_000;
+
+export class Fleet implements Demand {
+  readonly nodes: readonly FleetNode[];
+  readonly #byName: ReadonlyMap<string, FleetNode>;
+  readonly #queue = new FairQueue<Waiter>();
+  readonly #waiting = new Map<string, number>();
+  readonly #recent = new Map<string, number>();
+  readonly #o: FleetOptions;
+  readonly #now: () => number;
+  #timer: NodeJS.Timeout | null = null;
+
+  constructor(set: UpstreamSet, addresses: readonly UpstreamAddress[], o: FleetOptions) {
+    this.#o = o;
+    this.#now = o.now ?? Date.now;
+    this.nodes = set.targets.map((t, i) => new FleetNode(t, addresses[i]!.parallel, addresses[i]!.maxLoaded, new Breaker(o.breakerFailures, o.breakerOpenMs)));
+    this.#byName = new Map(this.nodes.map((n) => [n.name, n]));
+  }
+
+  node(name: string): FleetNode | undefined {
+    return this.#byName.get(name);
+  }
+
+  get queued(): number {
+    return this.#queue.size;
+  }
+
+  waiting(model: string): number {
+    return this.#waiting.get(model) ?? 0;
+  }
+
+  recentlyUsed(model: string, now: number): boolean {
+    const at = this.#recent.get(model);
+    return at !== undefined && now - at < RECENT_MS;
+  }
+
+  /**
+   * A slot for a request: at once when a node can take it, a promise when it must wait in the
+   * queue, or a refusal. `model` null: any healthy node (the least busy).
+   */
+  acquire(q: PlacementQuestion, pid: string): Slot | GatewayError | 'missing' | Waiting {
+    const now = this.#now();
+    this.#recent.set(q.model, now);
+    const p = place(this.nodes, q, this, now);
+    switch (p.kind) {
+      case 'node':
+        return this.#take(p.node, q, p.cold, p.evicts, now);
+      case 'missing':
+        return 'missing';
+      case 'unavailable':
+        return unavailable(q.model, p.retryAt - now);
+      case 'wait':
+        return this.#enqueue(q, pid, now);
+    }
+  }
+
+  /** A slot on the least busy node that is up (requests that name no model: /api/version). */
+  any(exclude: FleetNode | null = null): Slot | GatewayError {
+    const now = this.#now();
+    let best: FleetNode | null = null;
+    for (const n of this.nodes) {
+      if (n === exclude || !n.up || !n.breaker.allows(now)) continue;
+      if (!best || n.inFlight < best.inFlight) best = n;
+    }
+    if (!best) return refuse('GW_ERR_NODE_UNAVAILABLE', 'no Ollama node is answering; try again shortly', { headers: { 'retry-after': '1' } });
+    return this.#take(best, { model: '', occupies: false, exclude: null }, false, null, now);
+  }
+
+  /** Like acquire, but never waits: a retry goes to another node now or not at all. */
+  retry(slot: Slot): Slot | null {
+    if (slot.model === null) {
+      const s = this.any(slot.node);
+      return s instanceof Error ? null : s;
+    }
+    const now = this.#now();
+    const p = place(this.nodes, { model: slot.model, occupies: slot.occupies, exclude: slot.node }, this, now);
+    if (p.kind !== 'node') return null;
+    p.node.stats.retries++;
+    return this.#take(p.node, { model: slot.model, occupies: slot.occupies, exclude: null }, p.cold, p.evicts, now);
+  }
+
+  #take(n: FleetNode, q: PlacementQuestion, cold: boolean, evicts: string | null, now: number): Slot {
+    n.inFlight++;
+    n.stats.requests++;
+    n.breaker.dispatched();
+    const model = q.model === '' ? null : q.model;
+    if (model !== null && q.occupies) {
+      n.running.set(model, n.runningOf(model) + 1);
+      n.lastUsed.set(model, now);
+      if (cold) {
+        // Ollama unloads the victim to make room: the router must not count on it any more.
+        if (evicts !== null) n.resident.delete(evicts);
+        n.resident.set(model, { expiresAt: Infinity, loading: true, entry: null });
+      }
+    }
+    return { node: n, model, occupies: q.occupies, cold, startedAt: now, released: false };
+  }
+
+  release(slot: Slot, r: SlotResult): void {
+    if (slot.released) return;
+    slot.released = true;
+    const n = slot.node;
+    const now = this.#now();
+    n.inFlight--;
+    const model = slot.model;
+    if (model !== null && slot.occupies) {
+      const left = n.runningOf(model) - 1;
+      if (left > 0) n.running.set(model, left);
+      else n.running.delete(model);
+    }
+    if (r.abandoned) n.breaker.abandoned();
+    else if (r.failed || r.status >= 500) {
+      n.stats.failures++;
+      n.lastError = { at: now, message: r.message ?? (r.status ? `answered ${r.status}` : 'failed') };
+      n.breaker.failure(now, r.status === 503, r.retryAfterMs);
+      // A connection that could not be made says the node is down now, not at the next poll.
+      if (r.failed && r.status === 0 && r.ttfbMs === null) n.up = false;
+    } else n.breaker.success();
+
+    if (model !== null && slot.occupies) {
+      const resident = n.resident.get(model);
+      if (r.status === 200) {
+        // An answer means the model is loaded there now (whatever /api/ps said last).
+        if (r.unload) n.resident.delete(model);
+        else n.resident.set(model, { expiresAt: now + DEFAULT_KEEP_ALIVE_MS, loading: false, entry: resident?.entry ?? null });
+        const loadMs = r.loadNs !== null ? r.loadNs / 1e6 : slot.cold ? r.ttfbMs : null;
+        if (loadMs !== null && (slot.cold || (r.loadNs ?? 0) >= COLD_LOAD_NS)) {
+          n.learnLoad(model, loadMs);
+          n.stats.coldLoads++;
+          n.stats.coldLoadSeconds += loadMs / 1000;
+        }
+        n.learnService(model, now - slot.startedAt);
+      } else if (resident?.loading && n.runningOf(model) === 0) {
+        n.resident.delete(model); // the load it was sent for did not happen
+      }
+    }
+    this.drain();
+  }
+
+  #enqueue(q: PlacementQuestion, pid: string, now: number): Waiting | GatewayError {
+    const o = this.#o;
+    if (o.queueMax === 0 || this.#queue.size >= o.queueMax) {
+      return refuse('GW_ERR_QUEUE_FULL', `every node that has model ${display(q.model)} is busy and the fleet's wait queue is full; try again in a few seconds`, { headers: { 'retry-after': '2' } });
+    }
+    let w!: Waiter;
+    const slot = new Promise<Slot | GatewayError>((resolve) => {
+      w = { pid, deadline: performance.now() + o.queueWaitMs, done: false, q, since: now, resolve };
+    });
+    this.#queue.push(w);
+    this.#waiting.set(q.model, this.waiting(q.model) + 1);
+    this.#arm();
+    return { slot, abandon: () => this.#abandon(w) };
+  }
+
+  /** Serves waiting requests, round-robin across keys, while nodes can take them. */
+  drain(): void {
+    if (this.#queue.size === 0) return;
+    const now = this.#now();
+    for (const pid of this.#queue.principals()) {
+      const w = this.#queue.head(pid);
+      if (!w) continue;
+      const p = place(this.nodes, w.q, this, now);
+      if (p.kind === 'wait') continue;
+      this.#queue.served(w);
+      this.#settle(w, p.kind === 'node' ? this.#take(p.node, w.q, p.cold, p.evicts, now) : p.kind === 'missing' ? refuse('GW_ERR_NODE_UNAVAILABLE', `model ${display(w.q.model)} is no longer installed on any node`) : unavailable(w.q.model, p.retryAt - now));
+    }
+  }
+
+  /** Removes a waiter whose client went away. */
+  #abandon(w: Waiter): void {
+    if (w.done) return;
+    this.#queue.remove(w);
+    this.#settle(w, null);
+  }
+
+  #settle(w: Waiter, r: Slot | GatewayError | null): void {
+    w.done = true;
+    const left = this.waiting(w.q.model) - 1;
+    if (left > 0) this.#waiting.set(w.q.model, left);
+    else this.#waiting.delete(w.q.model);
+    if (r) w.resolve(r);
+  }
+
+  /** While anyone waits: expire waits past their deadline, and retry placement (breakers half-open, loads finish). */
+  #arm(): void {
+    if (this.#timer) return;
+    this.#timer = setInterval(() => {
+      const expired = this.#queue.takeExpired(performance.now());
+      const now = this.#now();
+      for (const w of expired) this.#settle(w, refuse('GW_ERR_QUEUE_FULL', `every node that has model ${display(w.q.model)} stayed busy for ${((now - w.since) / 1000).toFixed(1)} s; try again later`, { headers: { 'retry-after': '5' } }));
+      this.drain();
+      if (this.#queue.size === 0 && this.#timer) {
+        clearInterval(this.#timer);
+        this.#timer = null;
+      }
+    }, 100);
+    this.#timer.unref();
+  }
+
+  close(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = null;
+    for (const w of this.#queue.drain()) this.#settle(w, refuse('GW_ERR_SHUTTING_DOWN', 'Gatehouse is shutting down; retry on another instance'));
+  }
+}
+
+function unavailable(model: string, retryInMs: number): GatewayError {
+  const s = Math.max(1, Math.ceil(retryInMs / 1000));
+  return refuse('GW_ERR_NODE_UNAVAILABLE', `no node that has model ${display(model)} is answering right now; try again in ${s} s`, { headers: { 'retry-after': String(s) } });
+}
+
+/** How Ollama shows a name: without the default registry and namespace, and without :latest. */
+export function display(canonical: string): string {
+  return canonical.replace(/^registry\.ollama\.ai\/library\//, '').replace(/:latest$/, '');
+}

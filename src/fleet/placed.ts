@@ -1,0 +1,218 @@
+import type { Dispatcher } from 'undici';
+import type { ExchangeOutcome } from '../proxy/exchange.js';
+import { mapUpstreamError } from '../proxy/upstream-errors.js';
+import type { Fleet, Slot, SlotResult } from './fleet.js';
+
+/**
+ * One request's way to the node the fleet chose: the dispatcher the forward stage sends it to
+ * (it forwards to that node's pool with that node's Host header), and the one retry.
+ *
+ * A retry happens only when nothing has reached the client yet and the node gave nothing usable:
+ * the connection could not be made or was reset before a response began, or Ollama answered 503
+ * ("server busy") before any body. The request then goes once to another node that can take it
+ * now (never into the queue: the client is already waiting), with the same bytes; a body that
+ * streams from the client (a blob upload) cannot be sent twice and is never retried. Every attempt
+ * gives its node back with what happened there, so breakers and in-flight counts see each one.
+ */
+
+type Handler = Dispatcher.DispatchHandler & {
+  onConnect(abort: (reason?: Error) => void): void;
+  onHeaders(status: number, raw: Buffer[], resume: () => void, statusText?: string): boolean;
+  onData(chunk: Buffer): boolean;
+  onComplete(trailers: string[] | null): void;
+  onError(err: Error): void;
+};
+
+const NODE_HEADER = Buffer.from('x-gatehouse-node');
+const RETRY_AFTER = 'retry-after';
+/** Ways a request can end that count against the node (a client leaving does not). */
+const NODE_FAILURES = new Set(['GW_ERR_UPSTREAM_UNAVAILABLE', 'GW_ERR_UPSTREAM_RESET', 'GW_ERR_UPSTREAM_TIMEOUT']);
+
+export class PlacedRequest {
+  readonly url: string;
+  readonly host: string;
+  slot: Slot;
+  readonly #fleet: Fleet;
+  readonly #reveal: boolean;
+  readonly #unload: boolean;
+  #opts: Dispatcher.DispatchOptions | null = null;
+  #handler: Handler | null = null;
+  #attempt: Attempt | null = null;
+  #retried = false;
+  #clientGone: Error | null = null;
+  /** Status and first-byte time of the attempt the client is getting. */
+  status = 0;
+  #startedAt = 0;
+  ttfbMs: number | null = null;
+  retryAfterMs: number | null = null;
+
+  constructor(fleet: Fleet, slot: Slot, reveal: boolean, unload: boolean) {
+    this.#fleet = fleet;
+    this.slot = slot;
+    this.#reveal = reveal;
+    this.#unload = unload;
+    this.url = slot.node.target.url;
+    this.host = slot.node.target.host;
+  }
+
+  get dispatcher(): Pick<Dispatcher, 'dispatch'> {
+    return this;
+  }
+
+  get node(): string {
+    return this.slot.node.name;
+  }
+
+  dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    this.#opts = opts;
+    this.#handler = handler as Handler;
+    this.#startedAt = performance.now();
+    this.#handler.onConnect((reason) => {
+      this.#clientGone = reason ?? new Error('aborted');
+      this.#attempt?.abort(this.#clientGone);
+    });
+    this.#send();
+    return true;
+  }
+
+  #send(): void {
+    const opts = this.#opts!;
+    const node = this.slot.node.target;
+    // The Host header is the node's own (Ollama checks it); forward put it first (proxy/headers.ts).
+    const headers = (opts.headers as string[]).slice();
+    headers[1] = node.host;
+    const a = new Attempt(this);
+    this.#attempt = a;
+    node.dispatcher.dispatch({ ...opts, headers }, a);
+  }
+
+  /** A body that can be sent again: bytes held in memory (not a stream from the client). */
+  #canRetry(): boolean {
+    const body = this.#opts!.body;
+    return !this.#retried && this.#clientGone === null && (body === null || body === undefined || Buffer.isBuffer(body) || Array.isArray(body));
+  }
+
+  /** Attempt callbacks. Returns true when the attempt's failure was absorbed by a retry. */
+  retryOn(a: Attempt, status: number, err: Error | null, retryAfterMs: number | null): boolean {
+    if (a !== this.#attempt || !this.#canRetry()) return false;
+    const failed = this.slot;
+    const next = this.#fleet.retry(failed);
+    this.#fleet.release(failed, {
+      status, failed: err !== null, abandoned: false, retryAfterMs, loadNs: null, ttfbMs: null, unload: false,
+      message: err ? mapUpstreamError(err).message : `answered ${status} before any body`,
+    });
+    if (!next) return false;
+    this.#retried = true;
+    this.slot = next;
+    this.#send();
+    return true;
+  }
+
+  headers(a: Attempt, status: number, raw: Buffer[], resume: () => void): boolean {
+    if (a !== this.#attempt) return false;
+    this.status = status;
+    this.ttfbMs = performance.now() - this.#startedAt;
+    if (status === 503) this.retryAfterMs = retryAfter(raw);
+    if (this.#reveal) raw.push(NODE_HEADER, Buffer.from(this.slot.node.name));
+    return this.#handler!.onHeaders(status, raw, resume);
+  }
+
+  get handler(): Handler {
+    return this.#handler!;
+  }
+
+  isCurrent(a: Attempt): boolean {
+    return a === this.#attempt;
+  }
+
+  /** The request has ended (settle stage): the node is given back with what it did, and named on the record. */
+  finished(o: ExchangeOutcome, call: { scope: { node: string | null; upstream: string | null } }): void {
+    call.scope.node = this.slot.node.name;
+    if (call.scope.upstream !== null) call.scope.upstream = this.slot.node.target.url;
+    const gone = o.clientAborted && this.status === 0;
+    const result: SlotResult = {
+      status: this.status,
+      failed: o.error !== null && NODE_FAILURES.has(o.error.code),
+      abandoned: gone,
+      retryAfterMs: this.retryAfterMs,
+      loadNs: o.tap?.loadNs ?? null,
+      ttfbMs: this.ttfbMs,
+      unload: this.#unload,
+      message: o.error ? o.error.message : o.upstreamError,
+    };
+    this.#fleet.release(this.slot, result);
+  }
+}
+
+/** One try on one node: passes everything to the request's handler unless it is retried. */
+class Attempt implements Handler {
+  readonly #r: PlacedRequest;
+  #abort: ((reason?: Error) => void) | null = null;
+  #headers = false;
+  #dead = false;
+
+  constructor(r: PlacedRequest) {
+    this.#r = r;
+  }
+
+  abort(reason: Error): void {
+    this.#abort?.(reason);
+  }
+
+  onConnect(abort: (reason?: Error) => void): void {
+    this.#abort = abort;
+  }
+
+  onHeaders(status: number, raw: Buffer[], resume: () => void): boolean {
+    if (this.#dead) return false;
+    if (status === 503 && this.#r.retryOn(this, 503, null, retryAfter(raw))) {
+      // Ollama said "busy" before any body: this attempt is dropped, the retry answers the client.
+      this.#dead = true;
+      this.#abort?.(new RetriedElsewhere());
+      return false;
+    }
+    this.#headers = true;
+    return this.#r.headers(this, status, raw, resume);
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.#dead) return false;
+    return this.#r.handler.onData(chunk);
+  }
+
+  onComplete(trailers: string[] | null): void {
+    if (this.#dead) return;
+    this.#r.handler.onComplete(trailers);
+  }
+
+  onError(err: Error): void {
+    if (this.#dead) return;
+    if (!this.#headers && retryable(err) && this.#r.retryOn(this, 0, err, null)) {
+      this.#dead = true;
+      return;
+    }
+    this.#r.handler.onError(err);
+  }
+}
+
+class RetriedElsewhere extends Error {
+  constructor() {
+    super('retried on another node');
+  }
+}
+
+/** Nothing was answered: the connection failed or broke before a response began. A timeout is not retried (the node may be working). */
+function retryable(err: Error): boolean {
+  const code = mapUpstreamError(err).code;
+  return code === 'GW_ERR_UPSTREAM_UNAVAILABLE' || code === 'GW_ERR_UPSTREAM_RESET';
+}
+
+function retryAfter(raw: Buffer[]): number | null {
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    if (raw[i]!.length === RETRY_AFTER.length && raw[i]!.toString('latin1').toLowerCase() === RETRY_AFTER) {
+      const s = Number(raw[i + 1]!.toString('latin1').trim());
+      return Number.isFinite(s) && s >= 0 ? Math.min(s, 3600) * 1000 : null;
+    }
+  }
+  return null;
+}

@@ -1,0 +1,122 @@
+import type { FleetNode } from './node.js';
+
+/**
+ * Where a request for a model goes, decided from what the fleet knows (fleet/node.ts). Pure: it
+ * reads node state and changes nothing (fleet/fleet.ts applies the choice). The rules, in order
+ * (docs/fleet.md "Routing"):
+ *
+ * 1. Only nodes that have the model installed; none → `missing` (the route's not-found answer; no
+ *    node is asked), unless a node whose models are not known yet might have it → `unavailable`.
+ * 2. Only nodes that are up with a breaker that lets a request through; none → `unavailable`.
+ * 3. Among them, each way of serving the request now costs an expected time to first token:
+ *    resident with a free slot → 0 (plus a little per request running there, to spread load);
+ *    still loading (Gatehouse sent the load) with a free slot → what is left of the load;
+ *    not resident, and the node has room (fewer than `max_loaded`) → the load cost learned there;
+ *    not resident, node full → the load cost plus, if the model it would evict is in demand (waited
+ *    for, or used recently, and loaded nowhere else), that model's load cost again: evicting it
+ *    means someone else pays a load soon. A node whose loaded models are all busy cannot take a load
+ *    now (Ollama would queue it) and is not a candidate.
+ * 4. Waiting for a slot on a node where the model is resident but every slot is taken costs the
+ *    expected drain: a request's service time there × (waiters for the model + 1) / slots.
+ * 5. The cheapest way wins; if waiting is cheaper than every way of serving now (or there is none),
+ *    the answer is `wait`: the request waits in Gatehouse's queue (fleet/fleet.ts), never in Ollama's.
+ *
+ * Requests that do not occupy a slot (`/api/show`) go to any node that has the model, least busy first.
+ */
+
+export type Placement =
+  | { readonly kind: 'node'; readonly node: FleetNode; readonly cold: boolean; readonly evicts: string | null }
+  | { readonly kind: 'wait' }
+  | { readonly kind: 'missing' }
+  | { readonly kind: 'unavailable'; readonly retryAt: number };
+
+export interface PlacementQuestion {
+  /** Canonical model name. */
+  readonly model: string;
+  /** The request runs the model (inference, embeddings) and so takes one of a node's `parallel` slots. */
+  readonly occupies: boolean;
+  /** A node already tried for this request (a retry goes elsewhere). */
+  readonly exclude: FleetNode | null;
+}
+
+export interface Demand {
+  /** Requests waiting in Gatehouse's queue for this model. */
+  waiting(model: string): number;
+  /** A request for this model started within the last few seconds. */
+  recentlyUsed(model: string, now: number): boolean;
+}
+
+/** Spreads requests among nodes that are otherwise equal: fewer running there is better. */
+const PER_RUNNING_MS = 1;
+const MISSING: Placement = Object.freeze({ kind: 'missing' });
+const WAIT: Placement = Object.freeze({ kind: 'wait' });
+
+export function place(nodes: readonly FleetNode[], q: PlacementQuestion, demand: Demand, now: number): Placement {
+  const model = q.model;
+  let installed = false;
+  let unknown = false;
+  let usable = false;
+  let retryAt = Infinity;
+  let best: FleetNode | null = null;
+  let bestCost = Infinity;
+  let bestCold = false;
+  let bestEvicts: string | null = null;
+  let waitCost = Infinity;
+
+  for (let i = 0; i < nodes.length; i++) {
+    const n = nodes[i]!;
+    if (n === q.exclude) continue;
+    if (!n.installed.has(model)) {
+      if (n.tagsAt === 0) unknown = true;
+      continue;
+    }
+    installed = true;
+    if (!n.up || !n.breaker.allows(now)) {
+      if (n.breaker.state === 'open' && n.breaker.openUntil < retryAt) retryAt = n.breaker.openUntil;
+      continue;
+    }
+    usable = true;
+    const running = n.runningOf(model);
+    if (!q.occupies) {
+      const cost = n.inFlight * PER_RUNNING_MS;
+      if (cost < bestCost) [best, bestCost, bestCold, bestEvicts] = [n, cost, false, null];
+      continue;
+    }
+    const r = n.resident.get(model);
+    if (r) {
+      if (running < n.parallel) {
+        const cost = (r.loading ? n.loadCost(model) / 2 : 0) + running * PER_RUNNING_MS;
+        if (cost < bestCost) [best, bestCost, bestCold, bestEvicts] = [n, cost, false, null];
+      } else {
+        const drain = (n.serviceTime(model) * (demand.waiting(model) + 1)) / n.parallel;
+        if (drain < waitCost) waitCost = drain;
+      }
+      continue;
+    }
+    let evicts: string | null = null;
+    let cost = n.loadCost(model);
+    if (n.resident.size >= n.maxLoaded) {
+      evicts = n.evictionVictim();
+      if (evicts === null) continue; // every loaded model is busy: Ollama would make it wait
+      if (inDemand(evicts, nodes, n, demand, now)) cost += n.loadCost(evicts);
+    }
+    cost += n.inFlight * PER_RUNNING_MS;
+    if (cost < bestCost) [best, bestCost, bestCold, bestEvicts] = [n, cost, true, evicts];
+  }
+
+  if (best && bestCost <= waitCost) return { kind: 'node', node: best, cold: bestCold, evicts: bestEvicts };
+  if (waitCost < Infinity) return WAIT;
+  if (!installed) return unknown ? { kind: 'unavailable', retryAt: now + 1000 } : MISSING;
+  if (!usable) return { kind: 'unavailable', retryAt: retryAt === Infinity ? now + 1000 : retryAt };
+  return WAIT; // installed on usable nodes, all busy with other models: a slot frees when one ends
+}
+
+/** Evicting `model` from `from` would cost someone a load soon: it is wanted, and loaded nowhere else. */
+function inDemand(model: string, nodes: readonly FleetNode[], from: FleetNode, demand: Demand, now: number): boolean {
+  if (demand.waiting(model) === 0 && !demand.recentlyUsed(model, now)) return false;
+  for (let i = 0; i < nodes.length; i++) {
+    const n = nodes[i]!;
+    if (n !== from && n.up && n.resident.has(model)) return false;
+  }
+  return true;
+}
