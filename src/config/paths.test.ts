@@ -75,10 +75,31 @@ describe('derived config: computed once per config', () => {
     assert.equal(d.tls, true);
     assert.deepEqual(d.listen, { host: '0.0.0.0', port: 8443, loopback: false });
     assert.equal(d.sshWindowSec, 90);
-    assert.deepEqual(d.upstreams, [{ name: 'default', url: 'https://[fd00::1]', origin: 'https://[fd00::1]', host: '[fd00::1]', hostname: 'fd00::1', port: 443, tls: true }]);
+    assert.deepEqual(d.upstreams, [{ name: 'default', url: 'https://[fd00::1]', origin: 'https://[fd00::1]', host: '[fd00::1]', hostname: 'fd00::1', port: 443, tls: true, parallel: 1, maxLoaded: 1 }]);
+    assert.equal(d.fleet, false, 'upstream is the one-node shorthand: no fleet');
     const plain = derived(ConfigSchema.parse({}));
     assert.equal(plain.tls, false);
     assert.equal(plain.listen.loopback, true);
     assert.deepEqual(plain.upstreams.map((u) => [u.url, u.host, u.port]), [['http://127.0.0.1:11434', '127.0.0.1:11434', 11434]]);
+  });
+
+  it('upstreams: each node with its name, parallel and max_loaded (defaults 1), and the fleet on even for one', () => {
+    const d = derived(ConfigSchema.parse({ upstreams: [{ name: 'gpu-a', url: 'http://10.0.0.5:11434', parallel: 4, max_loaded: 2 }, { name: 'gpu-b', url: 'http://10.0.0.6:11434' }] }));
+    assert.equal(d.fleet, true);
+    assert.deepEqual(d.upstreams.map((u) => [u.name, u.host, u.parallel, u.maxLoaded]), [['gpu-a', '10.0.0.5:11434', 4, 2], ['gpu-b', '10.0.0.6:11434', 1, 1]]);
+    assert.equal(derived(ConfigSchema.parse({ upstreams: [{ name: 'solo', url: 'http://127.0.0.1:1' }] })).fleet, true);
+  });
+
+  it('upstreams: unique names and servers, http(s) origins; upstream and upstreams together are an error naming both', () => {
+    const bad = (upstreams: unknown) => ConfigSchema.safeParse({ upstreams }).success;
+    assert.equal(bad([{ name: 'a', url: 'http://h:1' }, { name: 'a', url: 'http://h:2' }]), false, 'duplicate name');
+    assert.equal(bad([{ name: 'a', url: 'http://h:1' }, { name: 'b', url: 'http://h:1/' }]), false, 'same server twice');
+    assert.equal(bad([{ name: 'a', url: 'http://h:1/api' }]), false, 'a path');
+    assert.equal(bad([{ name: 'a', url: 'ftp://h:1' }]), false, 'not http(s)');
+    assert.equal(bad([{ name: 'has space', url: 'http://h:1' }]), false, 'name');
+    assert.equal(bad([]), false, 'empty list');
+    assert.equal(bad([{ name: 'a', url: 'http://h:1', parallel: 0 }]), false, 'parallel 0');
+    assert.equal(bad([{ name: 'a', url: 'http://h:1' }, { name: 'b', url: 'https://h:1' }]), true);
+    assert.throws(() => loadConfig({ env: { GATEHOUSE_UPSTREAM: 'http://127.0.0.1:11434' }, cwd: process.cwd(), systemConfig: null, flags: { upstreams: [{ name: 'a', url: 'http://h:1' }] } }), /upstream \(from environment variable GATEHOUSE_UPSTREAM\) and upstreams are both set/);
   });
 });

@@ -27,13 +27,18 @@ const OLLAMA_LOOPBACK_FIX =
   'Make Ollama listen on loopback only: OLLAMA_HOST=127.0.0.1:11434 (systemd: `systemctl edit ollama`, add [Service] Environment="OLLAMA_HOST=127.0.0.1:11434", then `systemctl restart ollama`). ' +
   'In Docker, publish no port for Ollama and keep it on an internal network (see compose.yaml). If Ollama must listen there, firewall the port so that only the Gatehouse host can connect.';
 
-/** Every upstream target in turn (today one); the report's probe describes the first. */
+/**
+ * Every upstream target in turn; the report's probe describes the first. With `upstreams` each
+ * node is checked the same way (answers, is Ollama, clock, and whether Ollama also answers on this
+ * host's other addresses: a way around the gateway), and every finding names its node.
+ */
 export async function upstreamChecks(o: UpstreamCheckOptions): Promise<{ findings: Finding[]; probe: DoctorReport['probe'] }> {
   const findings: Finding[] = [];
   let probe: DoctorReport['probe'] | null = null;
-  for (const target of derived(o.config).upstreams) {
+  const d = derived(o.config);
+  for (const target of d.upstreams) {
     const one = await targetChecks(o, target);
-    findings.push(...one.findings);
+    findings.push(...(d.fleet ? one.findings.map((f) => ({ ...f, title: `node ${target.name}: ${f.title}`, fix: f.fix?.replace(/`upstream`/g, `\`upstreams\` (${target.name})`) })) : one.findings));
     probe ??= one.probe;
   }
   return { findings, probe: probe! };

@@ -1,6 +1,7 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { FastCounter, FastHistogram, type CounterSeries, type HistogramSeries } from './fast-metrics.js';
 import type { Limiter } from '../limits/types.js';
+import type { Fleet } from '../fleet/fleet.js';
 import type { Observer } from '../request/observer.js';
 import type { RequestScope } from '../request/scope.js';
 
@@ -19,6 +20,8 @@ export interface MetricsSources {
   audit?: { readonly stats: { queued: number; written: number; dropped: number; writeErrors: number } } | null;
   /** Is Ollama answering? Called at scrape time (cache it). */
   upstreamUp?: (() => Promise<boolean>) | null;
+  /** With `upstreams`: per-node gauges and counters, read at scrape time. */
+  fleet?: Fleet | null;
   /** Node.js process metrics (process_*, nodejs_*). Default true. */
   processMetrics?: boolean;
 }
@@ -70,6 +73,7 @@ export function createMetrics(src: MetricsSources = {}): GatewayMetrics {
     new Gauge({ name: 'gatehouse_limiter_degraded', help: '1 while the limiter falls back to per-process limits (limit store unreachable).', registers, aggregator: 'max', collect() { this.set(snap().degraded ? 1 : 0); } });
     new Counter({ name: 'gatehouse_limiter_store_errors_total', help: 'Errors talking to the limit store since start.', registers, collect() { this.reset(); this.inc(snap().storeErrors); } });
   }
+  if (src.fleet) fleetMetrics(src.fleet, registers);
   if (src.audit) {
     const stats = () => src.audit!.stats;
     new Gauge({ name: 'gatehouse_audit_queue_depth', help: 'Audit records waiting to be written.', registers, collect() { this.set(stats().queued); } });
@@ -143,4 +147,39 @@ export function createMetrics(src: MetricsSources = {}): GatewayMetrics {
   };
 
   return { registry, observer, render: () => registry.metrics(), contentType: registry.contentType };
+}
+
+const BREAKER_VALUE = { closed: 0, 'half-open': 1, open: 2 } as const;
+
+/**
+ * One series per node (names from the config, so the label set is bounded) and one per model loaded
+ * on a node (at most max_loaded each). With serve --workers the primary sums the workers': in
+ * flight, queue and counters add up; up and breaker say what the worst worker sees.
+ */
+function fleetMetrics(fleet: Fleet, registers: Registry[]): void {
+  const each = (g: { set(labels: Record<string, string>, v: number): void }, value: (n: Fleet['nodes'][number]) => number) => {
+    for (const n of fleet.nodes) g.set({ node: n.name }, value(n));
+  };
+  const counter = (c: Counter<'node'>, value: (n: Fleet['nodes'][number]) => number) => {
+    c.reset();
+    for (const n of fleet.nodes) c.inc({ node: n.name }, value(n));
+  };
+  new Gauge({ name: 'gatehouse_node_up', help: '1 when the node answered its last poll (/api/ps every fleet.ps_interval) and no request since failed to connect, else 0.', labelNames: ['node'], registers, aggregator: 'min', collect() { each(this, (n) => (n.up ? 1 : 0)); } });
+  new Gauge({ name: 'gatehouse_node_breaker_state', help: 'Circuit breaker per node: 0 closed, 1 half-open (one trial request may go), 2 open (no requests).', labelNames: ['node'], registers, aggregator: 'max', collect() { const now = Date.now(); each(this, (n) => BREAKER_VALUE[n.breaker.state === 'open' && now >= n.breaker.openUntil ? 'half-open' : n.breaker.state]); } });
+  new Gauge({ name: 'gatehouse_node_in_flight', help: 'Requests this gateway has running on the node.', labelNames: ['node'], registers, collect() { each(this, (n) => n.inFlight); } });
+  new Gauge({ name: 'gatehouse_node_parallel', help: 'The node\'s parallel slots per loaded model (upstreams[].parallel).', labelNames: ['node'], registers, aggregator: 'max', collect() { each(this, (n) => n.parallel); } });
+  new Gauge({ name: 'gatehouse_node_resident_models', help: 'Models loaded on the node (its /api/ps, corrected from traffic).', labelNames: ['node'], registers, aggregator: 'max', collect() { each(this, (n) => n.resident.size); } });
+  new Gauge({
+    name: 'gatehouse_node_model_resident', help: '1 for each model loaded on a node (its /api/ps, corrected from traffic).', labelNames: ['node', 'model'], registers, aggregator: 'max',
+    collect() {
+      this.reset();
+      for (const n of fleet.nodes) for (const m of n.resident.keys()) this.set({ node: n.name, model: m }, 1);
+    },
+  });
+  new Gauge({ name: 'gatehouse_fleet_queue_depth', help: 'Requests waiting in the gateway\'s fleet queue for a free slot on a node that has their model.', registers, collect() { this.set(fleet.queued); } });
+  new Counter({ name: 'gatehouse_node_requests_total', help: 'Requests sent to the node (retries included).', labelNames: ['node'], registers, collect() { counter(this, (n) => n.stats.requests); } });
+  new Counter({ name: 'gatehouse_node_cold_loads_total', help: 'Requests that made the node load their model (it was not loaded there).', labelNames: ['node'], registers, collect() { counter(this, (n) => n.stats.coldLoads); } });
+  new Counter({ name: 'gatehouse_node_cold_load_seconds_total', help: 'Seconds the node spent loading models for requests (Ollama\'s load_duration, or the time to first byte of a cold request).', labelNames: ['node'], registers, collect() { counter(this, (n) => n.stats.coldLoadSeconds); } });
+  new Counter({ name: 'gatehouse_node_retries_total', help: 'Requests retried on this node after another failed before answering.', labelNames: ['node'], registers, collect() { counter(this, (n) => n.stats.retries); } });
+  new Counter({ name: 'gatehouse_node_failures_total', help: 'Requests the node failed: connect errors, resets, timeouts, 5xx (503 included).', labelNames: ['node'], registers, collect() { counter(this, (n) => n.stats.failures); } });
 }

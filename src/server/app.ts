@@ -152,7 +152,7 @@ async function build(o: StartOptions, undo: Array<() => unknown>): Promise<Runni
   const audit = config.audit.enabled
     ? new AuditWriter({ store: stores.audit, batchSize: config.audit.batch_size, queueSize: config.audit.queue_size, flushIntervalMs: config.audit.flush_interval, retentionMs: config.audit.retention, log })
     : null;
-  const metrics = config.metrics.listen === 'off' ? null : createMetrics({ limiter, keys, audit, upstreamUp: () => upstreams.ready(5000) });
+  const metrics = config.metrics.listen === 'off' ? null : createMetrics({ limiter, keys, audit, upstreamUp: () => upstreams.ready(5000), fleet: fleet?.fleet ?? null });
   const observer = new Observers([new RequestLog(log, config.log.requests), ...(audit ? [audit] : []), ...(metrics ? [metrics.observer] : []), ...(o.observers ?? [])]);
   undo.push(() => observer.close());
   const lastUsed = new LastUsed(stores.keys);
