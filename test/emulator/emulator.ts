@@ -10,7 +10,7 @@ import { DEFAULT_MODELS, type Emulator, type EmulatorOptions, type Fault } from 
 
 export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulator> {
   const host = opts.host ?? '127.0.0.1';
-  const state = new EmulatorState(opts.models ?? DEFAULT_MODELS, opts.chunks ?? 5, opts.chunkDelayMs ?? 0);
+  const state = new EmulatorState(opts.models ?? DEFAULT_MODELS, opts.chunks ?? 5, opts.chunkDelayMs ?? 0, opts.fleet);
   const listener = createRequestListener(state, new Router(ROUTES), { hostCheck: isLoopbackListener(host) });
 
   const server = createServer(
@@ -44,6 +44,15 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     fault: (f: Fault) => state.addFault(f),
     clearFaults: () => state.clearFaults(),
     reset: () => state.reset(),
+    stats: () => state.stats(),
+    maxRunning: () => state.stats().maxRunning,
+    install: (name: string) => state.install(name) !== undefined,
+    uninstall: (name: string) => {
+      const model = state.findModel(name);
+      if (!model) return false;
+      state.remove(model);
+      return true;
+    },
     waitFor: (pred, timeoutMs = 2000) =>
       new Promise<void>((resolve, reject) => {
         const check = (): void => {
@@ -76,6 +85,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     close: async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
+      state.fleet?.close();
       await closed;
       // Destroyed sockets abort running generations; let their handlers unwind.
       await emulator.waitFor((e) => e.inFlight() === 0, 1000).catch(() => undefined);

@@ -30,11 +30,12 @@ export function planGeneration(ctx: Ctx, promptText: string, limit: number | und
 }
 
 /**
- * api.Metrics for the final chunk, in nanoseconds. Every field is `omitempty` in Go, so zero values
+ * api.Metrics for the final chunk, in nanoseconds; `loadNs` is the load this request waited for
+ * (fleet mode), else 1 ms as for a resident model. Every field is `omitempty` in Go, so zero values
  * (for instance eval_count when nothing was generated) are left out.
  */
-export function metrics(promptTokens: number, evalTokens: number): Record<string, number> {
-  const load = 1_000_000;
+export function metrics(promptTokens: number, evalTokens: number, loadNs = 1_000_000): Record<string, number> {
+  const load = loadNs;
   const promptDur = 100_000 * promptTokens;
   const evalDur = 200_000 * evalTokens;
   const all: Record<string, number> = {

@@ -5,7 +5,9 @@ import { chunkDelay, sleep, type Ctx } from './context.js';
 import { decodeStruct, GoTypeError, type Spec } from './go-decode.js';
 import { JsonEmptyError, JsonSyntaxError, parseFirstJsonValue } from './go-json.js';
 import { displayName, parseModelName, parseModelRef } from './model-names.js';
+import type { KeepAlive } from './options.js';
 import { sendError, sendHandlerError } from './reply.js';
+import { MAX_QUEUE_ERROR, RESIDENT_LOAD_NS } from './scheduler.js';
 import type { InstalledModel } from './state.js';
 
 /** Decodes the body into `spec`, or answers 400 and returns undefined. */
@@ -65,10 +67,51 @@ export function resolveModel(ctx: Ctx, raw: string | undefined, notFound: NotFou
   }
   const model = exactCase ? ctx.state.findModelExact(ref.name) : ctx.state.findModel(ref.name);
   if (!model) {
+    // Every route but ShowHandler's (show, /v1/models/:model) would have run the model.
+    if (notFound !== NOT_FOUND_SHOW) ctx.state.countNotFound();
     sendHandlerError(ctx, 404, notFound(raw, displayName(ctx.state.existingName(parseModelName(ref.name)))));
     return undefined;
   }
   return model;
+}
+
+const DEFAULT_KEEP_ALIVE: KeepAlive = { kind: 'default' };
+
+/**
+ * Takes a slot on the model for the rest of this request (released when the response closes,
+ * normally or because the client left), and marks it loaded for /api/ps. Resolves with the load
+ * time this request waited for (ns, for load_duration), or undefined when it must stop: the
+ * queue was full (503 answered, as Ollama's handleScheduleError does) or the client left.
+ * Without fleet mode a slot is always free at once and the model is resident.
+ */
+export async function occupyModel(ctx: Ctx, model: InstalledModel, keepAlive: KeepAlive = DEFAULT_KEEP_ALIVE): Promise<{ loadNs: number } | undefined> {
+  const { state } = ctx;
+  if (!state.fleet) {
+    state.markLoaded(model);
+    if (!ctx.signal.aborted) {
+      state.modelStarted();
+      ctx.signal.addEventListener('abort', () => state.modelEnded(), { once: true });
+    }
+    return { loadNs: RESIDENT_LOAD_NS };
+  }
+  const keepAliveMs = keepAlive.kind === 'unload' ? 0 : keepAlive.kind === 'duration' ? keepAlive.ns / 1e6 : undefined;
+  const got = await state.fleet.acquire(model.display, keepAliveMs, ctx.signal);
+  if (got === 'busy') {
+    sendHandlerError(ctx, 503, MAX_QUEUE_ERROR);
+    return undefined;
+  }
+  if (got === 'gone') return undefined;
+  state.modelStarted();
+  const release = (): void => {
+    state.modelEnded();
+    got.release();
+  };
+  if (ctx.signal.aborted) {
+    release();
+    return undefined;
+  }
+  ctx.signal.addEventListener('abort', release, { once: true });
+  return { loadNs: got.loadNs };
 }
 
 /** Checks a capability ("completion", "embedding"), answering 400 like Ollama when missing. */

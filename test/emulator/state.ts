@@ -2,7 +2,8 @@
 // models (for /api/ps), pending faults, recorded requests and the token counters.
 import { createHash } from 'node:crypto';
 import { displayName, isValidName, parseModelName, sameName, type ModelName } from './model-names.js';
-import type { Fault, RecordedRequest } from './types.js';
+import { Scheduler, validFleetOptions, type FleetCounters } from './scheduler.js';
+import type { EmulatorStats, Fault, FleetOptions, RecordedRequest } from './types.js';
 
 export interface InstalledModel {
   name: ModelName;
@@ -42,6 +43,12 @@ export class EmulatorState {
   readonly blobs = new Map<string, number>();
   /** display name → expiry (ms since epoch) */
   readonly loaded = new Map<string, number>();
+  /** Fleet mode only: the node's model scheduler (scheduler.ts). */
+  readonly fleet: Scheduler | undefined;
+  private readonly counters: FleetCounters = { coldLoads: 0, loadMsTotal: 0, evictions: 0, expirations: 0, busy503: 0 };
+  private notFound = 0;
+  private running = 0;
+  private maxRunning = 0;
   private faults: PendingFault[] = [];
   private activeHandlers = 0;
   private readonly listeners = new Set<() => void>();
@@ -50,8 +57,10 @@ export class EmulatorState {
     models: readonly string[],
     readonly chunks: number,
     readonly chunkDelayMs: number,
+    fleet?: FleetOptions,
   ) {
     for (const m of models) this.install(m);
+    this.fleet = fleet ? new Scheduler(validFleetOptions(fleet), this.counters, this.loaded, () => this.changed()) : undefined;
   }
 
   findModel(raw: string): InstalledModel | undefined {
@@ -98,6 +107,7 @@ export class EmulatorState {
     const i = this.models.indexOf(model);
     if (i >= 0) this.models.splice(i, 1);
     this.loaded.delete(model.display);
+    this.fleet?.unload(model.display);
   }
 
   markLoaded(model: InstalledModel): void {
@@ -141,11 +151,40 @@ export class EmulatorState {
     return this.activeHandlers;
   }
 
+  /** A request starts running a model (it holds a slot until `modelEnded`). */
+  modelStarted(): void {
+    this.running++;
+    if (this.running > this.maxRunning) this.maxRunning = this.running;
+  }
+
+  modelEnded(): void {
+    this.running--;
+  }
+
+  /** A model-running route answered 404 for a model that is not installed. */
+  countNotFound(): void {
+    this.notFound++;
+  }
+
+  stats(): EmulatorStats {
+    return {
+      ...this.counters,
+      notFound: this.notFound,
+      maxRunning: this.maxRunning,
+      running: this.running,
+      queued: this.fleet?.queued() ?? 0,
+      resident: this.fleet ? this.fleet.resident() : [...this.loaded].filter(([, expires]) => expires > Date.now()).map(([name]) => name),
+    };
+  }
+
   reset(): void {
     this.requests.length = 0;
     this.tokensSent.prompt = 0;
     this.tokensSent.completion = 0;
     this.clearFaults();
+    for (const k of Object.keys(this.counters) as Array<keyof FleetCounters>) this.counters[k] = 0;
+    this.notFound = 0;
+    this.maxRunning = this.running;
     this.changed();
   }
 

@@ -36,6 +36,49 @@ export interface EmulatorOptions {
   chunks?: number;
   /** Delay between streamed tokens, default 0. */
   chunkDelayMs?: number;
+  /**
+   * Fleet mode: the node schedules model runs as Ollama's scheduler does (server/sched.go), with
+   * slots, residency, load time, eviction and a bounded queue (scheduler.ts). Without it every
+   * request runs at once and every installed model counts as resident.
+   */
+  fleet?: FleetOptions;
+}
+
+export interface FleetOptions {
+  /** OLLAMA_NUM_PARALLEL: requests running at once per resident model (>= 1). */
+  parallel: number;
+  /** OLLAMA_MAX_LOADED_MODELS: models resident (or loading) at once (>= 1). */
+  maxLoaded: number;
+  /** Time to load a model that is not resident. */
+  loadMs: number;
+  /** OLLAMA_MAX_QUEUE: with this many requests waiting, the next is answered 503. Default 512. */
+  maxQueue?: number;
+  /** OLLAMA_KEEP_ALIVE: an idle resident model unloads after this long. Default 5 min. */
+  keepAliveMs?: number;
+}
+
+/** What a node did, for fleet benchmarks and tests. Counters restart at `reset()`. */
+export interface EmulatorStats {
+  /** Model loads completed (fleet mode only). */
+  coldLoads: number;
+  /** Their total duration. */
+  loadMsTotal: number;
+  /** Resident models unloaded to make room for another. */
+  evictions: number;
+  /** Resident models unloaded because their keep_alive ran out (or was 0). */
+  expirations: number;
+  /** Requests answered 503 because the queue held maxQueue requests. */
+  busy503: number;
+  /** Requests for a model that is not installed, on a route that runs a model (404). */
+  notFound: number;
+  /** The most requests ever running a model at once (since start or the last reset). */
+  maxRunning: number;
+  /** Requests running a model now. */
+  running: number;
+  /** Requests waiting for a slot or a load now (fleet mode only). */
+  queued: number;
+  /** Models resident now (fleet mode: loaded, not loading), display names. */
+  resident: string[];
 }
 
 /**
@@ -74,8 +117,16 @@ export interface Emulator {
   inFlight(): number;
   fault(f: Fault): void;
   clearFaults(): void;
-  /** Clears requests, faults and counters (installed models and blobs stay). */
+  /** Clears requests, faults and counters (installed models, blobs and resident models stay). */
   reset(): void;
+  /** Counters and residency (see EmulatorStats). */
+  stats(): EmulatorStats;
+  /** The most requests ever running a model at once: `stats().maxRunning`. */
+  maxRunning(): number;
+  /** Installs a model (no-op when present); false for an invalid name. */
+  install(name: string): boolean;
+  /** Removes an installed model (unloading it); false when it was not installed. */
+  uninstall(name: string): boolean;
   /** Resolves once `pred(emulator)` holds; rejects after `timeoutMs` (default 2000). */
   waitFor(pred: (e: Emulator) => boolean, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;

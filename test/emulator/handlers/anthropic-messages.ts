@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { Ctx } from '../context.js';
 import { ChunkStream, sseEvent } from '../chunk-stream.js';
 import { planGeneration } from '../generation.js';
-import { bindJson, contentText, generateSilently, requireCapability, resolveModel } from '../handler-kit.js';
+import { bindJson, contentText, generateSilently, occupyModel, requireCapability, resolveModel } from '../handler-kit.js';
 import { sendError, sendJson, STREAM_HEADERS } from '../reply.js';
 import { AnthropicMessagesRequest } from '../request-schemas.js';
 
@@ -36,7 +36,7 @@ export async function messagesHandler(ctx: Ctx): Promise<void> {
   if (body.stream) ctx.presetHeaders = STREAM_HEADERS;
   const model = resolveModel(ctx, body.model);
   if (!model || !requireCapability(ctx, model, 'completion', 'chat')) return;
-  ctx.state.markLoaded(model);
+  if (!(await occupyModel(ctx, model))) return;
   const promptText = [contentText(body.system), ...messages.map((m) => contentText(m.content))].filter(Boolean).join('\n');
   const plan = planGeneration(ctx, promptText, body.max_tokens);
   const stopReason = plan.doneReason === 'length' ? 'max_tokens' : 'end_turn';

@@ -49,8 +49,11 @@ export function tagsHandler(ctx: Ctx): void {
 
 export function psHandler(ctx: Ctx): void {
   const now = Date.now();
+  // In fleet mode `loaded` holds exactly the resident models (the scheduler unloads them); a busy
+  // model stays listed past its expires_at, as Ollama's PsHandler lists every loaded runner.
+  const fleet = ctx.state.fleet !== undefined;
   const models = ctx.state.models
-    .filter((m) => (ctx.state.loaded.get(m.display) ?? 0) > now)
+    .filter((m) => (fleet ? ctx.state.loaded.has(m.display) : (ctx.state.loaded.get(m.display) ?? 0) > now))
     .map((m) => ({
       name: m.display,
       model: m.display,

@@ -2,7 +2,7 @@
 // /api/embeddings (`{"embedding":[...]}`, no counts at all), doc §1.1.
 import type { Ctx } from '../context.js';
 import { countPromptTokens, EMBEDDING_DIMS, embeddingFor } from '../generation.js';
-import { bindJson, NOT_FOUND_PULL_FIRST, resolveModel } from '../handler-kit.js';
+import { bindJson, NOT_FOUND_PULL_FIRST, occupyModel, resolveModel } from '../handler-kit.js';
 import { parseKeepAlive, validateOptions } from '../options.js';
 import { sendError, sendJson } from '../reply.js';
 import { EmbeddingRequest, EmbedRequest } from '../request-schemas.js';
@@ -29,7 +29,7 @@ export function checkDimensions(dimensions: number | undefined): string | undefi
   return undefined;
 }
 
-export function embedHandler(ctx: Ctx): void {
+export async function embedHandler(ctx: Ctx): Promise<void> {
   const body = bindJson<EmbedBody>(ctx, EmbedRequest);
   if (!body) return;
   // EmbedHandler checks the input's type before it looks the model up.
@@ -44,7 +44,8 @@ export function embedHandler(ctx: Ctx): void {
   if (keepAlive.kind === 'error') return sendError(ctx, 400, keepAlive.message);
   const dimErr = checkDimensions(body.dimensions);
   if (dimErr) return sendError(ctx, 400, dimErr);
-  ctx.state.markLoaded(model);
+  const slot = await occupyModel(ctx, model, keepAlive);
+  if (!slot) return;
   const name = body.model!;
   if (inputs.length === 0) {
     // No input only loads the model: empty embeddings and no counts.
@@ -58,15 +59,15 @@ export function embedHandler(ctx: Ctx): void {
     {
       model: name,
       embeddings: inputs.map((text) => embeddingFor(text, dims)),
-      total_duration: 2_000_000 + promptTokens * 50_000,
-      load_duration: 1_000_000,
+      total_duration: slot.loadNs + 1_000_000 + promptTokens * 50_000,
+      load_duration: slot.loadNs,
       prompt_eval_count: promptTokens,
     },
     { prompt: promptTokens, completion: 0 },
   );
 }
 
-export function embeddingsHandler(ctx: Ctx): void {
+export async function embeddingsHandler(ctx: Ctx): Promise<void> {
   const body = bindJson<{ model?: string; prompt?: string; keep_alive?: unknown; options?: Record<string, unknown> }>(ctx, EmbeddingRequest);
   if (!body) return;
   // EmbeddingsHandler goes straight to getModel: no case-insensitive getExistingName.
@@ -76,7 +77,7 @@ export function embeddingsHandler(ctx: Ctx): void {
   if (optErr) return sendError(ctx, 400, optErr);
   const keepAlive = parseKeepAlive(body.keep_alive);
   if (keepAlive.kind === 'error') return sendError(ctx, 400, keepAlive.message);
-  ctx.state.markLoaded(model);
+  if (!(await occupyModel(ctx, model, keepAlive))) return;
   // The legacy endpoint reports no token counts, so nothing is added to tokensSent.
   sendJson(ctx, 200, { embedding: body.prompt ? embeddingFor(body.prompt, EMBEDDING_DIMS) : [] });
 }

@@ -5,8 +5,8 @@
 import type { Ctx } from '../context.js';
 import { ChunkStream, ndjsonLine } from '../chunk-stream.js';
 import { contextIds, metrics, nowIso, planGeneration, type GenerationPlan } from '../generation.js';
-import { bindJson, generateSilently, requireCapability, resolveModel } from '../handler-kit.js';
-import { numPredict, parseKeepAlive, validateOptions } from '../options.js';
+import { bindJson, generateSilently, occupyModel, requireCapability, resolveModel } from '../handler-kit.js';
+import { numPredict, parseKeepAlive, validateOptions, type KeepAlive } from '../options.js';
 import { sendError, sendJson } from '../reply.js';
 import { ChatRequest, GenerateRequest, type ChatBody, type GenerateBody } from '../request-schemas.js';
 import type { InstalledModel } from '../state.js';
@@ -20,7 +20,7 @@ interface Common {
 }
 
 /** Checks shared by generate and chat; answers and returns undefined on failure. */
-function prepare(ctx: Ctx, body: Common, verb: string): { model: InstalledModel; unload: boolean } | undefined {
+function prepare(ctx: Ctx, body: Common, verb: string): { model: InstalledModel; keepAlive: KeepAlive } | undefined {
   const model = resolveModel(ctx, body.model);
   if (!model) return undefined;
   if (!requireCapability(ctx, model, 'completion', verb)) return undefined;
@@ -30,13 +30,20 @@ function prepare(ctx: Ctx, body: Common, verb: string): { model: InstalledModel;
   if (top < 0 || top > 20) return void sendError(ctx, 400, 'top_logprobs must be between 0 and 20');
   const keepAlive = parseKeepAlive(body.keep_alive);
   if (keepAlive.kind === 'error') return void sendError(ctx, 400, keepAlive.message);
-  return { model, unload: keepAlive.kind === 'unload' };
+  return { model, keepAlive };
 }
 
-/** The load / unload answer for an empty prompt: always a single JSON object. */
-function loadOrUnload(ctx: Ctx, name: string, model: InstalledModel, unload: boolean, extra: Record<string, unknown>): void {
-  if (unload) ctx.state.loaded.delete(model.display);
-  else ctx.state.markLoaded(model);
+/**
+ * The load / unload answer for an empty prompt: always a single JSON object. A load waits for the
+ * model like any request (fleet mode: a slot, maybe a load); an unload does not queue (Ollama's
+ * expireRunner): the model goes now, or when its running requests end.
+ */
+async function loadOrUnload(ctx: Ctx, name: string, model: InstalledModel, keepAlive: KeepAlive, extra: Record<string, unknown>): Promise<void> {
+  const unload = keepAlive.kind === 'unload';
+  if (unload) {
+    ctx.state.loaded.delete(model.display);
+    ctx.state.fleet?.unload(model.display);
+  } else if (!(await occupyModel(ctx, model, keepAlive))) return;
   sendJson(ctx, 200, { model: name, created_at: nowIso(), ...extra, done: true, done_reason: unload ? 'unload' : 'load' });
 }
 
@@ -76,14 +83,15 @@ export async function generateHandler(ctx: Ctx): Promise<void> {
     return sendError(ctx, 400, 'raw mode does not support template, system, or context');
   }
   const name = body.model!;
-  if (!body.prompt) return loadOrUnload(ctx, name, ready.model, ready.unload, { response: '' });
-  ctx.state.markLoaded(ready.model);
+  if (!body.prompt) return loadOrUnload(ctx, name, ready.model, ready.keepAlive, { response: '' });
+  const slot = await occupyModel(ctx, ready.model, ready.keepAlive);
+  if (!slot) return;
   const promptText = body.system ? `${body.system}\n${body.prompt}` : body.prompt;
   const plan = planGeneration(ctx, promptText, numPredict(body.options));
   const base = (): Record<string, unknown> => ({ model: name, created_at: nowIso() });
   const final = (): Record<string, unknown> => ({
     ...(body.raw ? {} : { context: contextIds(plan.promptTokens, plan.tokens.length) }),
-    ...metrics(plan.promptTokens, plan.tokens.length),
+    ...metrics(plan.promptTokens, plan.tokens.length, slot.loadNs),
   });
   await run(
     ctx,
@@ -103,9 +111,10 @@ export async function chatHandler(ctx: Ctx): Promise<void> {
   const name = body.model!;
   const messages = body.messages ?? [];
   if (messages.length === 0) {
-    return loadOrUnload(ctx, name, ready.model, ready.unload, { message: { role: 'assistant', content: '' } });
+    return loadOrUnload(ctx, name, ready.model, ready.keepAlive, { message: { role: 'assistant', content: '' } });
   }
-  ctx.state.markLoaded(ready.model);
+  const slot = await occupyModel(ctx, ready.model, ready.keepAlive);
+  if (!slot) return;
   const promptText = messages.map((m) => m.content ?? '').join('\n');
   const plan = planGeneration(ctx, promptText, numPredict(body.options));
   const base = (): Record<string, unknown> => ({ model: name, created_at: nowIso() });
@@ -114,7 +123,7 @@ export async function chatHandler(ctx: Ctx): Promise<void> {
     body.stream ?? true,
     plan,
     (token) => ({ ...base(), message: { role: 'assistant', content: token } }),
-    () => metrics(plan.promptTokens, plan.tokens.length),
+    () => metrics(plan.promptTokens, plan.tokens.length, slot.loadNs),
     (text) => ({ ...base(), message: { role: 'assistant', content: text } }),
   );
 }

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { Ctx } from '../context.js';
 import { ChunkStream, sseData } from '../chunk-stream.js';
 import { planGeneration, unixSeconds, type GenerationPlan } from '../generation.js';
-import { bindJson, contentText, generateSilently, requireCapability, resolveModel } from '../handler-kit.js';
+import { bindJson, contentText, generateSilently, occupyModel, requireCapability, resolveModel } from '../handler-kit.js';
 import { sendError, sendJson } from '../reply.js';
 import { OpenAIChatRequest, OpenAICompletionRequest, type OpenAIChatBody } from '../request-schemas.js';
 
@@ -62,7 +62,7 @@ export async function chatCompletionsHandler(ctx: Ctx): Promise<void> {
   if (messages.length === 0) return sendError(ctx, 400, "[] is too short - 'messages'");
   const model = resolveModel(ctx, body.model);
   if (!model || !requireCapability(ctx, model, 'completion', 'chat')) return;
-  ctx.state.markLoaded(model);
+  if (!(await occupyModel(ctx, model))) return;
   const plan = planGeneration(ctx, messages.map((m) => contentText(m.content)).join('\n'), body.max_tokens);
   const header = { id: 'chatcmpl-' + randomBytes(4).toString('hex'), created: unixSeconds(), model: body.model, system_fingerprint: 'fp_ollama' };
   await respond(ctx, body.stream ?? false, body.stream_options?.include_usage ?? false, plan, {
@@ -85,7 +85,7 @@ export async function completionsHandler(ctx: Ctx): Promise<void> {
   if (!body) return;
   const model = resolveModel(ctx, body.model);
   if (!model || !requireCapability(ctx, model, 'completion', 'generate')) return;
-  ctx.state.markLoaded(model);
+  if (!(await occupyModel(ctx, model))) return;
   const plan = planGeneration(ctx, body.prompt ?? '', body.max_tokens);
   const header = { id: 'cmpl-' + randomBytes(4).toString('hex'), created: unixSeconds(), model: body.model, system_fingerprint: 'fp_ollama' };
   await respond(ctx, body.stream ?? false, body.stream_options?.include_usage ?? false, plan, {

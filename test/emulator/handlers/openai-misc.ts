@@ -2,7 +2,7 @@
 // and the multipart POST /v1/audio/transcriptions (doc §1.1, §1.3).
 import type { Ctx } from '../context.js';
 import { countPromptTokens, EMBEDDING_DIMS, embeddingFor } from '../generation.js';
-import { bindJson, NOT_FOUND_PULL_FIRST, NOT_FOUND_SHOW, resolveModel } from '../handler-kit.js';
+import { bindJson, NOT_FOUND_PULL_FIRST, NOT_FOUND_SHOW, occupyModel, resolveModel } from '../handler-kit.js';
 import { boundaryOf, parseMultipart } from '../multipart.js';
 import { sendError, sendJson } from '../reply.js';
 import { OpenAIEmbedRequest } from '../request-schemas.js';
@@ -15,7 +15,7 @@ function base64Floats(vec: number[]): string {
   return buf.toString('base64');
 }
 
-export function openaiEmbeddingsHandler(ctx: Ctx): void {
+export async function openaiEmbeddingsHandler(ctx: Ctx): Promise<void> {
   const body = bindJson<{ model?: string; input?: unknown; encoding_format?: string; dimensions?: number }>(ctx, OpenAIEmbedRequest);
   if (!body) return;
   const inputs = embedInputs(body.input);
@@ -24,7 +24,7 @@ export function openaiEmbeddingsHandler(ctx: Ctx): void {
   if (dimErr) return sendError(ctx, 400, dimErr);
   const model = resolveModel(ctx, body.model, NOT_FOUND_PULL_FIRST);
   if (!model) return;
-  ctx.state.markLoaded(model);
+  if (!(await occupyModel(ctx, model))) return;
   const dims = body.dimensions || EMBEDDING_DIMS;
   const promptTokens = inputs.reduce((sum, text) => sum + countPromptTokens(text), 0);
   const data = inputs.map((text, index) => {
@@ -54,7 +54,7 @@ export function retrieveModelHandler(ctx: Ctx): void {
   if (model) sendJson(ctx, 200, modelEntry(model, name));
 }
 
-export function transcriptionsHandler(ctx: Ctx): void {
+export async function transcriptionsHandler(ctx: Ctx): Promise<void> {
   const boundary = boundaryOf(ctx.req.headers['content-type']);
   if (!boundary) return sendError(ctx, 400, "request Content-Type isn't multipart/form-data");
   const parts = parseMultipart(ctx.body, boundary);
@@ -65,6 +65,6 @@ export function transcriptionsHandler(ctx: Ctx): void {
   if (!file) return sendError(ctx, 400, 'file is required');
   const model = resolveModel(ctx, modelName);
   if (!model) return;
-  ctx.state.markLoaded(model);
+  if (!(await occupyModel(ctx, model))) return;
   sendJson(ctx, 200, { text: `Emulated transcription of ${file.filename ?? 'audio'} (${file.data.length} bytes).` });
 }

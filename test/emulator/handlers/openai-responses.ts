@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { Ctx } from '../context.js';
 import { ChunkStream, sseEvent } from '../chunk-stream.js';
 import { planGeneration, unixSeconds, type GenerationPlan } from '../generation.js';
-import { bindJson, contentText, generateSilently, requireCapability, resolveModel } from '../handler-kit.js';
+import { bindJson, contentText, generateSilently, occupyModel, requireCapability, resolveModel } from '../handler-kit.js';
 import { sendError, sendJson, STREAM_HEADERS } from '../reply.js';
 import { ResponsesRequest } from '../request-schemas.js';
 
@@ -46,7 +46,7 @@ export async function responsesHandler(ctx: Ctx): Promise<void> {
   if (body.stream) ctx.presetHeaders = STREAM_HEADERS;
   const model = resolveModel(ctx, body.model);
   if (!model || !requireCapability(ctx, model, 'completion', 'chat')) return;
-  ctx.state.markLoaded(model);
+  if (!(await occupyModel(ctx, model))) return;
   const plan = planGeneration(ctx, [body.instructions ?? '', text].filter(Boolean).join('\n'), body.max_output_tokens);
   const usage = { prompt: plan.promptTokens, completion: plan.tokens.length };
   const id = 'resp_' + randomBytes(8).toString('hex');
