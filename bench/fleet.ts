@@ -23,7 +23,7 @@
  * STRICT=1 exits 1 when a target fails (by default the run reports and exits 0), KEEP=1 keeps the scratch folder (logs, configs). Only 127.0.0.1 is used; every child process is
  * killed on exit (lib/children.ts).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -68,6 +68,8 @@ async function measure(name: RouterName): Promise<Row> {
       : await startGatehouse({ ...paths, runDir }, name, nodes, { parallel: k.parallel, maxLoaded: k.maxLoaded });
     process.stderr.write(`${name}: running ${k.requests} requests…\n`);
     const { outcomes, wallMs } = await closedLoop(router.url, router.token, sequence, k.clients, k.reqTimeoutMs);
+    // DUMP=PREFIX: every request's outcome, for a closer look (PREFIX-<router>.json).
+    if (process.env.DUMP) writeFileSync(`${process.env.DUMP}-${name}.json`, JSON.stringify(outcomes));
     const notes = router.notes;
     await router.stop();
     router = undefined;

@@ -146,7 +146,7 @@ export const ConfigSchema = z.strictObject({
       /** Circuit breaker per node: opens after this many failures in a row (a 503 "server busy" opens it at once). */
       breaker_failures: z.number().int().min(1).max(100).default(3),
       /** How long an open breaker first stays open (doubling on each failed half-open trial, up to 16 times this; a Retry-After is honoured). */
-      breaker_open: duration('2s').refine((ms) => ms >= 100, { message: 'must be at least 100ms' }),
+      breaker_open: duration('2s').refine((ms) => ms >= 1000 && ms <= 60_000, { message: 'must be between 1s and 1m (shorter lets a node that answers only 503s take more than 5% of its share)' }),
     })
     .prefault({}),
   /** Key store, audit and the initial key live here (created with mode 0700). */

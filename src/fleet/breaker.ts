@@ -42,9 +42,11 @@ export class Breaker {
     return !this.#trialOut;
   }
 
-  /** A request was sent: in half-open it is the trial, and no other goes until it ends. */
-  dispatched(): void {
-    if (this.state === 'half-open') this.#trialOut = true;
+  /** A request was sent: in half-open it is the trial, and no other goes until it ends. Returns whether it is the trial. */
+  dispatched(): boolean {
+    if (this.state !== 'half-open') return false;
+    this.#trialOut = true;
+    return true;
   }
 
   /** The node answered (any status below 500). */
@@ -60,6 +62,12 @@ export class Breaker {
    * is the node's own Retry-After, a floor for the open time.
    */
   failure(now: number, busy: boolean, retryAfterMs: number | null): void {
+    if (this.state === 'open') {
+      // Requests sent before it opened are still coming back: they say nothing new, and must not
+      // lengthen the open time (only a failed trial doubles it). A later Retry-After is honoured.
+      if (retryAfterMs !== null) this.openUntil = Math.max(this.openUntil, now + retryAfterMs);
+      return;
+    }
     this.#failures++;
     if (this.state === 'half-open' || busy || this.#failures >= this.#threshold) {
       this.#busy = busy;
@@ -76,9 +84,9 @@ export class Breaker {
     if (this.state === 'open' && !this.#busy && now < this.openUntil) this.openUntil = now;
   }
 
-  /** A request that was sent ended without telling anything about the node (the client left first). */
-  abandoned(): void {
-    this.#trialOut = false;
+  /** The trial ended without telling anything about the node (its client left first): another may go. */
+  trialAbandoned(): void {
+    if (this.state === 'half-open') this.#trialOut = false;
   }
 
   #open(now: number, floorMs: number): void {

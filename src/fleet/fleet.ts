@@ -31,6 +31,8 @@ export interface Slot {
   readonly occupies: boolean;
   /** The model was not loaded there: this request makes the node load it. */
   readonly cold: boolean;
+  /** Sent while the node's breaker was half-open: the one trial request. */
+  readonly trial: boolean;
   readonly startedAt: number;
   released: boolean;
 }
@@ -64,9 +66,13 @@ export interface Waiting {
 interface Waiter extends QueueEntry {
   readonly q: PlacementQuestion;
   readonly since: number;
+  /** The node kept for this request's load (router 'reserve'), if any. */
+  reserved: FleetNode | null;
   resolve(r: Slot | GatewayError): void;
 }
 
+/** How many of one key's waiting requests a drain round looks at. */
+const SCAN = 64;
 /** A request for a model that started this long ago still counts as demand for it. */
 const RECENT_MS = 10_000;
 /** Below this, a load_duration is a model that was already loaded (Ollama reports a few ms). */
@@ -122,7 +128,11 @@ export class Fleet implements Demand {
       case 'unavailable':
         return unavailable(q.model, p.retryAt - now);
       case 'wait':
-        return this.#enqueue(q, pid, now);
+        return this.#enqueue(q, pid, now, null);
+      case 'reserve':
+        // Only a request with nothing of its key's queued ahead of it may hold a node for itself:
+        // otherwise the node would drain and then idle until this request's turn came.
+        return this.#enqueue(q, pid, now, this.#queue.countFor(pid) === 0 && !this.#reservedFor(q.model) ? p.node : null);
     }
   }
 
@@ -138,26 +148,30 @@ export class Fleet implements Demand {
     return this.#take(best, { model: '', occupies: false, exclude: null }, false, null, now);
   }
 
-  /** Like acquire, but never waits: a retry goes to another node now or not at all. */
-  retry(slot: Slot): Slot | null {
+  /**
+   * A slot on another node for a request whose node failed before answering: at once, or after a
+   * wait in the queue like any request (the client has seen nothing yet); null when no other node
+   * has the model or can be used.
+   */
+  retry(slot: Slot, pid: string): Slot | Waiting | null {
+    slot.node.stats.retries++;
     if (slot.model === null) {
       const s = this.any(slot.node);
       return s instanceof Error ? null : s;
     }
-    const now = this.#now();
-    const p = place(this.nodes, { model: slot.model, occupies: slot.occupies, exclude: slot.node }, this, now);
-    if (p.kind !== 'node') return null;
-    p.node.stats.retries++;
-    return this.#take(p.node, { model: slot.model, occupies: slot.occupies, exclude: null }, p.cold, p.evicts, now);
+    const r = this.acquire({ model: slot.model, occupies: slot.occupies, exclude: slot.node }, pid);
+    return r === 'missing' || r instanceof Error ? null : r;
   }
 
   #take(n: FleetNode, q: PlacementQuestion, cold: boolean, evicts: string | null, now: number): Slot {
     n.inFlight++;
     n.stats.requests++;
-    n.breaker.dispatched();
+    const trial = n.breaker.dispatched();
     const model = q.model === '' ? null : q.model;
+    if (model !== null && n.reservedFor === model) n.reservedFor = null; // the load the node was kept for
     if (model !== null && q.occupies) {
       n.running.set(model, n.runningOf(model) + 1);
+      n.started(model, now);
       n.lastUsed.set(model, now);
       if (cold) {
         // Ollama unloads the victim to make room: the router must not count on it any more.
@@ -165,7 +179,7 @@ export class Fleet implements Demand {
         n.resident.set(model, { expiresAt: Infinity, loading: true, entry: null });
       }
     }
-    return { node: n, model, occupies: q.occupies, cold, startedAt: now, released: false };
+    return { node: n, model, occupies: q.occupies, cold, trial, startedAt: now, released: false };
   }
 
   release(slot: Slot, r: SlotResult): void {
@@ -176,11 +190,14 @@ export class Fleet implements Demand {
     n.inFlight--;
     const model = slot.model;
     if (model !== null && slot.occupies) {
+      n.ended(model, slot.startedAt);
       const left = n.runningOf(model) - 1;
       if (left > 0) n.running.set(model, left);
       else n.running.delete(model);
     }
-    if (r.abandoned) n.breaker.abandoned();
+    if (r.abandoned) {
+      if (slot.trial) n.breaker.trialAbandoned();
+    }
     else if (r.failed || r.status >= 500) {
       n.stats.failures++;
       n.lastError = { at: now, message: r.message ?? (r.status ? `answered ${r.status}` : 'failed') };
@@ -209,33 +226,65 @@ export class Fleet implements Demand {
     this.drain();
   }
 
-  #enqueue(q: PlacementQuestion, pid: string, now: number): Waiting | GatewayError {
+  #enqueue(q: PlacementQuestion, pid: string, now: number, reserve: FleetNode | null): Waiting | GatewayError {
     const o = this.#o;
     if (o.queueMax === 0 || this.#queue.size >= o.queueMax) {
       return refuse('GW_ERR_QUEUE_FULL', `every node that has model ${display(q.model)} is busy and the fleet's wait queue is full; try again in a few seconds`, { headers: { 'retry-after': '2' } });
     }
     let w!: Waiter;
     const slot = new Promise<Slot | GatewayError>((resolve) => {
-      w = { pid, deadline: performance.now() + o.queueWaitMs, done: false, q, since: now, resolve };
+      w = { pid, deadline: performance.now() + o.queueWaitMs, done: false, q, since: now, reserved: null, resolve };
     });
+    if (reserve) this.#reserve(w, reserve);
     this.#queue.push(w);
     this.#waiting.set(q.model, this.waiting(q.model) + 1);
     this.#arm();
     return { slot, abandon: () => this.#abandon(w) };
   }
 
-  /** Serves waiting requests, round-robin across keys, while nodes can take them. */
+  /**
+   * Serves waiting requests while nodes can take them: in rounds, one grant per key per round, keys
+   * in round-robin order (the fair queue's). Within a key, the oldest request that can be placed
+   * goes first: a request whose model has a free slot does not wait behind one whose model needs a
+   * node to drain (only the first SCAN of a key's requests are looked at per round).
+   */
   drain(): void {
     if (this.#queue.size === 0) return;
     const now = this.#now();
-    for (const pid of this.#queue.principals()) {
-      const w = this.#queue.head(pid);
-      if (!w) continue;
-      const p = place(this.nodes, w.q, this, now);
-      if (p.kind === 'wait') continue;
-      this.#queue.served(w);
-      this.#settle(w, p.kind === 'node' ? this.#take(p.node, w.q, p.cold, p.evicts, now) : p.kind === 'missing' ? refuse('GW_ERR_NODE_UNAVAILABLE', `model ${display(w.q.model)} is no longer installed on any node`) : unavailable(w.q.model, p.retryAt - now));
+    // Reservations are decided again from the queue as it is now (oldest request first): one kept
+    // for a request that has since been served elsewhere, or whose model has meanwhile become
+    // loaded with room, is given up rather than drained for.
+    for (const n of this.nodes) n.reservedFor = null;
+    for (const pid of this.#queue.principals()) for (const w of this.#queue.entriesOf(pid)) w.reserved = null;
+    let granted = true;
+    while (granted && this.#queue.size > 0) {
+      granted = false;
+      // Per model, how many of the requests looked at so far this round wait for it (ahead of the next).
+      const ahead = new Map<string, number>();
+      for (const pid of this.#queue.principals()) {
+        const list = this.#queue.entriesOf(pid);
+        for (let i = 0; i < list.length && i < SCAN; i++) {
+          const w = list[i]!;
+          const before = ahead.get(w.q.model) ?? 0;
+          ahead.set(w.q.model, before + 1);
+          const p = place(this.nodes, { ...w.q, ahead: before }, this, now);
+          if (p.kind === 'wait') continue;
+          if (p.kind === 'reserve') {
+            if (!w.reserved && !this.#reservedFor(w.q.model)) this.#reserve(w, p.node);
+            continue;
+          }
+          this.#queue.take(w);
+          this.#settle(w, p.kind === 'node' ? this.#take(p.node, w.q, p.cold, p.evicts, now) : p.kind === 'missing' ? refuse('GW_ERR_NODE_UNAVAILABLE', `model ${display(w.q.model)} is no longer installed on any node`) : unavailable(w.q.model, p.retryAt - now));
+          granted = true;
+          break;
+        }
+      }
     }
+  }
+
+  #reservedFor(model: string): boolean {
+    for (const n of this.nodes) if (n.reservedFor === model) return true;
+    return false;
   }
 
   /** Removes a waiter whose client went away. */
@@ -245,8 +294,16 @@ export class Fleet implements Demand {
     this.#settle(w, null);
   }
 
+  #reserve(w: Waiter, n: FleetNode): void {
+    n.reservedFor = w.q.model;
+    w.reserved = n;
+  }
+
   #settle(w: Waiter, r: Slot | GatewayError | null): void {
     w.done = true;
+    // Served (the load it kept a node for happened, there or elsewhere), refused or gone: the node is free again.
+    if (w.reserved && w.reserved.reservedFor === w.q.model) w.reserved.reservedFor = null;
+    w.reserved = null;
     const left = this.waiting(w.q.model) - 1;
     if (left > 0) this.#waiting.set(w.q.model, left);
     else this.#waiting.delete(w.q.model);

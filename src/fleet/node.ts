@@ -22,6 +22,7 @@ export interface NodeStats {
   requests: number;
   coldLoads: number;
   coldLoadSeconds: number;
+  /** Requests this node failed before answering that were sent to another node instead. */
   retries: number;
   failures: number;
 }
@@ -54,11 +55,19 @@ export class FleetNode {
   inFlight = 0;
   /** The same, per canonical model name. */
   readonly running = new Map<string, number>();
+  /** When each running request started, per model (ms; at most `parallel` each): how soon a slot frees. */
+  readonly starts = new Map<string, number[]>();
   /** Last request start per model (ms): which loaded model Ollama would evict first (least recently used). */
   readonly lastUsed = new Map<string, number>();
   readonly #loadMs = new Map<string, number>();
   readonly #serviceMs = new Map<string, number>();
   lastError: { at: number; message: string } | null = null;
+  /**
+   * A waiting request needs a model loaded here and every model loaded here is busy: the node takes
+   * no new request for anything else until that load has happened (it drains), so the waiting
+   * request is not starved by a stream of requests for the models it would replace. null = none.
+   */
+  reservedFor: string | null = null;
   readonly stats: NodeStats = { requests: 0, coldLoads: 0, coldLoadSeconds: 0, retries: 0, failures: 0 };
 
   constructor(target: UpstreamTarget, parallel: number, maxLoaded: number, breaker: Breaker) {
@@ -98,6 +107,37 @@ export class FleetNode {
     let sum = 0;
     for (const v of this.#loadMs.values()) sum += v;
     return this.#loadMs.size ? sum / this.#loadMs.size : undefined;
+  }
+
+  /** How long until every request running here is expected to be done (ms): the latest-started one's remaining time. */
+  drainTime(now: number): number {
+    let worst = 0;
+    for (const [model, list] of this.starts) {
+      const newest = Math.max(...list);
+      worst = Math.max(worst, this.serviceTime(model) - (now - newest));
+    }
+    return worst;
+  }
+
+  /** How long until the first of `model`'s running requests here is expected to end (ms): the earliest-started one's remaining time. */
+  nextFree(model: string, now: number): number {
+    const list = this.starts.get(model);
+    if (!list || list.length === 0) return 0;
+    return Math.max(0, this.serviceTime(model) - (now - Math.min(...list)));
+  }
+
+  started(model: string, at: number): void {
+    const list = this.starts.get(model);
+    if (list) list.push(at);
+    else this.starts.set(model, [at]);
+  }
+
+  ended(model: string, at: number): void {
+    const list = this.starts.get(model);
+    if (!list) return;
+    const i = list.indexOf(at);
+    if (i >= 0) list.splice(i, 1);
+    if (list.length === 0) this.starts.delete(model);
   }
 
   /**

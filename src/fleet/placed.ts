@@ -1,7 +1,7 @@
 import type { Dispatcher } from 'undici';
 import type { ExchangeOutcome } from '../proxy/exchange.js';
 import { mapUpstreamError } from '../proxy/upstream-errors.js';
-import type { Fleet, Slot, SlotResult } from './fleet.js';
+import type { Fleet, Slot, SlotResult, Waiting } from './fleet.js';
 
 /**
  * One request's way to the node the fleet chose: the dispatcher the forward stage sends it to
@@ -9,8 +9,9 @@ import type { Fleet, Slot, SlotResult } from './fleet.js';
  *
  * A retry happens only when nothing has reached the client yet and the node gave nothing usable:
  * the connection could not be made or was reset before a response began, or Ollama answered 503
- * ("server busy") before any body. The request then goes once to another node that can take it
- * now (never into the queue: the client is already waiting), with the same bytes; a body that
+ * ("server busy") before any body. The request then goes once to another node, at once or after
+ * waiting in the fleet's queue like any request (nothing has reached the client), with the same
+ * bytes; a body that
  * streams from the client (a blob upload) cannot be sent twice and is never retried. Every attempt
  * gives its node back with what happened there, so breakers and in-flight counts see each one.
  */
@@ -35,6 +36,9 @@ export class PlacedRequest {
   readonly #fleet: Fleet;
   readonly #reveal: boolean;
   readonly #unload: boolean;
+  readonly #pid: string;
+  /** A retry waiting in the fleet's queue. */
+  #waiting: Waiting | null = null;
   #opts: Dispatcher.DispatchOptions | null = null;
   #handler: Handler | null = null;
   #attempt: Attempt | null = null;
@@ -46,8 +50,9 @@ export class PlacedRequest {
   ttfbMs: number | null = null;
   retryAfterMs: number | null = null;
 
-  constructor(fleet: Fleet, slot: Slot, reveal: boolean, unload: boolean) {
+  constructor(fleet: Fleet, slot: Slot, reveal: boolean, unload: boolean, pid: string) {
     this.#fleet = fleet;
+    this.#pid = pid;
     this.slot = slot;
     this.#reveal = reveal;
     this.#unload = unload;
@@ -70,6 +75,11 @@ export class PlacedRequest {
     this.#handler.onConnect((reason) => {
       this.#clientGone = reason ?? new Error('aborted');
       this.#attempt?.abort(this.#clientGone);
+      if (this.#waiting) {
+        this.#waiting.abandon();
+        this.#waiting = null;
+        this.#handler!.onError(this.#clientGone);
+      }
     });
     this.#send();
     return true;
@@ -96,15 +106,30 @@ export class PlacedRequest {
   retryOn(a: Attempt, status: number, err: Error | null, retryAfterMs: number | null): boolean {
     if (a !== this.#attempt || !this.#canRetry()) return false;
     const failed = this.slot;
-    const next = this.#fleet.retry(failed);
+    const next = this.#fleet.retry(failed, this.#pid);
     this.#fleet.release(failed, {
       status, failed: err !== null, abandoned: false, retryAfterMs, loadNs: null, ttfbMs: null, unload: false,
       message: err ? mapUpstreamError(err).message : `answered ${status} before any body`,
     });
     if (!next) return false;
     this.#retried = true;
-    this.slot = next;
-    this.#send();
+    if (!('slot' in next)) {
+      this.slot = next;
+      this.#send();
+      return true;
+    }
+    // Every other node that has the model is busy: wait for one like any request.
+    this.#waiting = next;
+    void next.slot.then((s) => {
+      if (this.#waiting !== next) {
+        if (!(s instanceof Error)) this.#fleet.release(s, { status: 0, failed: false, abandoned: true, retryAfterMs: null, loadNs: null, ttfbMs: null, unload: false, message: null });
+        return;
+      }
+      this.#waiting = null;
+      if (s instanceof Error) return this.#handler!.onError(s);
+      this.slot = s;
+      this.#send();
+    });
     return true;
   }
 

@@ -11,13 +11,17 @@ import type { FleetNode } from './node.js';
  * 3. Among them, each way of serving the request now costs an expected time to first token:
  *    resident with a free slot → 0 (plus a little per request running there, to spread load);
  *    still loading (Gatehouse sent the load) with a free slot → what is left of the load;
- *    not resident, and the node has room (fewer than `max_loaded`) → the load cost learned there;
+ *    not resident, and the node has room (fewer than `max_loaded`) → the load cost learned there,
+ *    counted twice (LOAD_BIAS);
  *    not resident, node full → the load cost plus, if the model it would evict is in demand (waited
  *    for, or used recently, and loaded nowhere else), that model's load cost again: evicting it
  *    means someone else pays a load soon. A node whose loaded models are all busy cannot take a load
- *    now (Ollama would queue it) and is not a candidate.
- * 4. Waiting for a slot on a node where the model is resident but every slot is taken costs the
- *    expected drain: a request's service time there × (waiters for the model + 1) / slots.
+ *    now (Ollama would queue it); it can be reserved for the model instead: it takes nothing new
+ *    until it has drained, then loads it (cost: the load plus the expected drain). A node reserved
+ *    for another model is no candidate for anything else.
+ * 4. Waiting for a slot where the model is resident but every slot is taken costs the expected
+ *    wait: until the first of those requests ends (its start + the service time learned there),
+ *    plus a service time × the requests for it queued ahead / all those slots.
  * 5. The cheapest way wins; if waiting is cheaper than every way of serving now (or there is none),
  *    the answer is `wait`: the request waits in Gatehouse's queue (fleet/fleet.ts), never in Ollama's.
  *
@@ -27,6 +31,8 @@ import type { FleetNode } from './node.js';
 export type Placement =
   | { readonly kind: 'node'; readonly node: FleetNode; readonly cold: boolean; readonly evicts: string | null }
   | { readonly kind: 'wait' }
+  /** Wait, and keep `node` for this model: it takes nothing new until its loaded models are idle and the load can happen. */
+  | { readonly kind: 'reserve'; readonly node: FleetNode }
   | { readonly kind: 'missing' }
   | { readonly kind: 'unavailable'; readonly retryAt: number };
 
@@ -37,6 +43,8 @@ export interface PlacementQuestion {
   readonly occupies: boolean;
   /** A node already tried for this request (a retry goes elsewhere). */
   readonly exclude: FleetNode | null;
+  /** Requests for the same model queued ahead of this one (0 for a new request with nothing queued for its model). */
+  readonly ahead?: number;
 }
 
 export interface Demand {
@@ -48,6 +56,12 @@ export interface Demand {
 
 /** Spreads requests among nodes that are otherwise equal: fewer running there is better. */
 const PER_RUNNING_MS = 1;
+/**
+ * A load is chosen only when it is expected to save at least twice what it costs: it also takes the
+ * GPU from whatever runs there and evicts a model someone may want next. Measured with
+ * bench:fleet: cold loads 45-47 at 1×, 35-38 at 2×, with the same TTFT p99 (docs/fleet.md).
+ */
+const LOAD_BIAS = 2;
 const MISSING: Placement = Object.freeze({ kind: 'missing' });
 const WAIT: Placement = Object.freeze({ kind: 'wait' });
 
@@ -61,7 +75,11 @@ export function place(nodes: readonly FleetNode[], q: PlacementQuestion, demand:
   let bestCost = Infinity;
   let bestCold = false;
   let bestEvicts: string | null = null;
-  let waitCost = Infinity;
+  let fullSlots = 0;
+  let fullService = 0;
+  let soonest = Infinity;
+  let reserve: FleetNode | null = null;
+  let reserveCost = Infinity;
 
   for (let i = 0; i < nodes.length; i++) {
     const n = nodes[i]!;
@@ -76,6 +94,7 @@ export function place(nodes: readonly FleetNode[], q: PlacementQuestion, demand:
       continue;
     }
     usable = true;
+    if (n.reservedFor !== null && n.reservedFor !== model) continue; // draining for another model's load: wait
     const running = n.runningOf(model);
     if (!q.occupies) {
       const cost = n.inFlight * PER_RUNNING_MS;
@@ -88,24 +107,34 @@ export function place(nodes: readonly FleetNode[], q: PlacementQuestion, demand:
         const cost = (r.loading ? n.loadCost(model) / 2 : 0) + running * PER_RUNNING_MS;
         if (cost < bestCost) [best, bestCost, bestCold, bestEvicts] = [n, cost, false, null];
       } else {
-        const drain = (n.serviceTime(model) * (demand.waiting(model) + 1)) / n.parallel;
-        if (drain < waitCost) waitCost = drain;
+        fullSlots += n.parallel;
+        fullService = Math.max(fullService, n.serviceTime(model));
+        soonest = Math.min(soonest, n.nextFree(model, now));
       }
       continue;
     }
     let evicts: string | null = null;
-    let cost = n.loadCost(model);
+    let cost = n.loadCost(model) * LOAD_BIAS;
     if (n.resident.size >= n.maxLoaded) {
       evicts = n.evictionVictim();
-      if (evicts === null) continue; // every loaded model is busy: Ollama would make it wait
-      if (inDemand(evicts, nodes, n, demand, now)) cost += n.loadCost(evicts);
+      if (evicts === null) {
+        // Every loaded model is busy (Ollama would make the load wait): a candidate to reserve.
+        const drained = cost + n.drainTime(now);
+        if (n.reservedFor === null && drained < reserveCost) [reserve, reserveCost] = [n, drained];
+        continue;
+      }
+      if (inDemand(evicts, nodes, n, demand, now)) cost += n.loadCost(evicts) * LOAD_BIAS;
     }
     cost += n.inFlight * PER_RUNNING_MS;
     if (cost < bestCost) [best, bestCost, bestCold, bestEvicts] = [n, cost, true, evicts];
   }
 
-  if (best && bestCost <= waitCost) return { kind: 'node', node: best, cold: bestCold, evicts: bestEvicts };
-  if (waitCost < Infinity) return WAIT;
+  const ahead = q.ahead ?? demand.waiting(model);
+  const waitCost = fullSlots > 0 ? soonest + (fullService * ahead) / fullSlots : Infinity;
+  // The cheapest way; on a tie, serving now beats waiting, and waiting for a slot beats draining a node.
+  if (best && bestCost <= waitCost && bestCost <= reserveCost) return { kind: 'node', node: best, cold: bestCold, evicts: bestEvicts };
+  if (waitCost < Infinity && waitCost <= reserveCost) return WAIT;
+  if (reserve) return { kind: 'reserve', node: reserve };
   if (!installed) return unknown ? { kind: 'unavailable', retryAt: now + 1000 } : MISSING;
   if (!usable) return { kind: 'unavailable', retryAt: retryAt === Infinity ? now + 1000 : retryAt };
   return WAIT; // installed on usable nodes, all busy with other models: a slot frees when one ends

@@ -17,6 +17,8 @@ export interface QueueEntry {
   done: boolean;
 }
 
+const EMPTY: readonly never[] = Object.freeze([]);
+
 export class FairQueue<E extends QueueEntry> {
   readonly #byPid = new Map<string, E[]>();
   #size = 0;
@@ -53,6 +55,27 @@ export class FairQueue<E extends QueueEntry> {
       return;
     }
     q.shift();
+    this.#size--;
+    this.#byPid.delete(e.pid);
+    if (q.length) this.#byPid.set(e.pid, q);
+  }
+
+  /** A principal's waiting entries, oldest first (the live list: read it, change it only through this queue). */
+  entriesOf(pid: string): readonly E[] {
+    return this.#byPid.get(pid) ?? EMPTY;
+  }
+
+  /**
+   * Takes an entry that was granted from anywhere in its principal's FIFO (a router may serve a
+   * later request whose model has a free slot while the head still waits for one), and sends the
+   * principal to the back of the round, as `served` does.
+   */
+  take(e: E): void {
+    const q = this.#byPid.get(e.pid);
+    if (!q) return;
+    const i = q.indexOf(e);
+    if (i === -1) return;
+    q.splice(i, 1);
     this.#size--;
     this.#byPid.delete(e.pid);
     if (q.length) this.#byPid.set(e.pid, q);

@@ -72,7 +72,7 @@ function settled(call: Call, f: FleetDeps, r: Slot | GatewayError): StageResult 
     call.admission = null;
     return r;
   }
-  call.target = new PlacedRequest(f.fleet, r, f.reveal, call.unload);
+  call.target = new PlacedRequest(f.fleet, r, f.reveal, call.unload, call.principal!.id);
   return CONTINUE;
 }
 
