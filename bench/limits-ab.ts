@@ -18,10 +18,11 @@
  * callgrind and at full speed with the default clocks, so the two can be compared. With the memory
  * backend the bare node:http + undici proxy is counted too, as the floor (INSTR_BARE=0 skips it).
  * LOG_REQUESTS=off|refused|all sets log.requests (the access log) for the gateway measured.
+ * UPSTREAMS=1 configures the upstream as a one-node fleet (`upstreams:`) instead of `--upstream`.
  * Needs wrk on PATH and Linux (/proc). Only 127.0.0.1 is used; every step stops by itself.
  */
 import { execFile } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -105,7 +106,13 @@ const upPort = await freePort();
 const upstream = startServer('upstream', process.execPath, [join(HERE, 'upstream.js')], { env: { ...process.env, PORT: String(upPort) }, log: join(dir, 'upstream.log') });
 const port = await freePort();
 /** Both gateways (the measured one, then the profiled one) serve the same port, upstream and data. */
-const serveArgs = [BIN, 'serve', '--listen', `127.0.0.1:${port}`, '--upstream', `http://127.0.0.1:${upPort}`, '--data-dir', data];
+/**
+ * UPSTREAMS=1: the same upstream written as a one-node fleet (`upstreams:`, docs/fleet.md) instead
+ * of `--upstream`, so the two runs' counts say what the fleet's placement costs per request.
+ */
+const FLEET = process.env.UPSTREAMS === '1';
+if (FLEET) writeFileSync(join(dir, 'fleet.yaml'), `upstreams:\n  - name: default\n    url: http://127.0.0.1:${upPort}\n`);
+const serveArgs = [BIN, 'serve', '--listen', `127.0.0.1:${port}`, ...(FLEET ? ['--config', join(dir, 'fleet.yaml')] : ['--upstream', `http://127.0.0.1:${upPort}`]), '--data-dir', data];
 /** The unprofiled gateway of the throughput pairs; INSTR=1 starts its own, under valgrind, instead. */
 const gw = INSTR ? null : startServer('gatehouse', process.execPath, serveArgs, { env, cwd: dir, log: join(dir, 'gatehouse.log') });
 const url = `http://127.0.0.1:${port}`;
@@ -175,7 +182,7 @@ async function instructionRatio(): Promise<void> {
     }
     const clocks = redis ? `, reserve_ttl and lease_ttl ×${TIME_SCALE}` : '';
     const bare = !redis && process.env.INSTR_BARE !== '0';
-    console.log(`# What limits cost in instructions (${BACKEND} backend): one gateway under callgrind${clocks}, ${warm} warm-up requests per key, then ${rounds} rounds of ${n} per key (the first round dropped)\n`);
+    console.log(`# What limits cost in instructions (${BACKEND} backend${FLEET ? ', the upstream as a one-node `upstreams` fleet' : ''}): one gateway under callgrind${clocks}, ${warm} warm-up requests per key, then ${rounds} rounds of ${n} per key (the first round dropped)\n`);
     console.log(`| scenario | instructions/req without limits | with limits | ratio | each round, without / with (thousands) |${redis ? ' Redis round trips per request with limits: under callgrind / at full speed | redis-server CPU µs per request at full speed |' : ''}${bare ? ' bare node:http + undici proxy | with limits ÷ bare |' : ''}`);
     console.log(`|---|---|---|---|---|${redis ? '---|---|' : ''}${bare ? '---|---|' : ''}`);
     for (const [label, path, body] of SCENARIOS) {

@@ -67,10 +67,19 @@ export function snapshotDir(dataDir: string): string {
   return join(dataDir, 'nodes');
 }
 
-/** Writes this process's snapshot every `everyMs` until stopped; the file is removed on stop. */
-export function startSnapshots(fleet: Fleet, dataDir: string, everyMs = 1000): () => void {
+/**
+ * Writes this process's snapshot every `everyMs` until stopped; the file is removed on stop. A data
+ * directory that cannot take it (read-only) costs only `gatehouse nodes`' live view: `onError` is
+ * told once, and serving goes on.
+ */
+export function startSnapshots(fleet: Fleet, dataDir: string, onError: (err: Error) => void, everyMs = 1000): () => void {
   const dir = snapshotDir(dataDir);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    onError(err as Error);
+    return () => {};
+  }
   const file = join(dir, `${process.pid}.json`);
   const write = (): void => {
     try {

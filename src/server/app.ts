@@ -142,7 +142,7 @@ async function build(o: StartOptions, undo: Array<() => unknown>): Promise<Runni
     await poller.start();
     undo.push(() => poller.stop());
     undo.push(() => f.close());
-    const stopSnapshots = startSnapshots(f, config.data_dir);
+    const stopSnapshots = startSnapshots(f, config.data_dir, (err) => log.warn({ err: err.message }, `cannot write the fleet view to ${config.data_dir}/nodes: \`gatehouse nodes\` will ask the nodes directly instead`));
     undo.push(stopSnapshots);
     fleet = { fleet: f, poller, reveal: config.fleet.reveal_nodes };
   }

@@ -11,7 +11,7 @@ describe('audit record from a request scope', () => {
       at: s.startedAt, requestId: 'req_abc', principalId: 'key_alice000001', principalName: 'alice', clientIp: '10.0.0.7', method: 'POST',
       route: 'chat', path: null, scope: 'inference', model: 'registry.ollama.ai/library/llama3:latest', models: ['registry.ollama.ai/library/llama3:latest'],
       decision: 'allowed', reason: null, status: 200, promptTokens: 7, completionTokens: 11, tokensEstimated: false, ttfbMs: 5.123, durationMs: 40,
-      bytesIn: 120, bytesOut: 900, clientAborted: false, stream: true, upstream: 'http://127.0.0.1:11434', upstreamError: null,
+      bytesIn: 120, bytesOut: 900, clientAborted: false, stream: true, upstream: 'http://127.0.0.1:11434', upstreamError: null, node: null,
     });
   });
 
