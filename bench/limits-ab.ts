@@ -111,7 +111,9 @@ const port = await freePort();
  * of `--upstream`, so the two runs' counts say what the fleet's placement costs per request.
  */
 const FLEET = process.env.UPSTREAMS === '1';
-if (FLEET) writeFileSync(join(dir, 'fleet.yaml'), `upstreams:\n  - name: default\n    url: http://127.0.0.1:${upPort}\n`);
+// parallel: the fake upstream answers any number at once, as `upstream` lets them through; with
+// the default (1) the fleet would queue the load and the count would measure its queue.
+if (FLEET) writeFileSync(join(dir, 'fleet.yaml'), `upstreams:\n  - name: default\n    url: http://127.0.0.1:${upPort}\n    parallel: 1024\n`);
 const serveArgs = [BIN, 'serve', '--listen', `127.0.0.1:${port}`, ...(FLEET ? ['--config', join(dir, 'fleet.yaml')] : ['--upstream', `http://127.0.0.1:${upPort}`]), '--data-dir', data];
 /** The unprofiled gateway of the throughput pairs; INSTR=1 starts its own, under valgrind, instead. */
 const gw = INSTR ? null : startServer('gatehouse', process.execPath, serveArgs, { env, cwd: dir, log: join(dir, 'gatehouse.log') });

@@ -51,6 +51,8 @@ export class FleetNode {
   psAt = 0;
   /** Answers: the last poll reached it, and the last request did not fail to connect since. */
   up = false;
+  /** Polls in a row that failed. */
+  pollFailures = 0;
   /** Requests from this process running there. */
   inFlight = 0;
   /** The same, per canonical model name. */

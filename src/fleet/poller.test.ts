@@ -178,7 +178,7 @@ describe('Poller.poll', () => {
     assert.equal(calls[5], 'GET /api/tags host=n:11434', 'due again after tagsIntervalMs');
   });
 
-  it('a non-200 or a body without models marks the node down with the reason; the picture is kept', async () => {
+  it('two failed polls in a row (a non-200, a body without models) mark the node down with the reason; the picture is kept', async () => {
     let t = NOW;
     const answers: Record<string, Answer> = { '/api/tags': { status: 200, body: { models: [{ name: 'llama3' }] } }, '/api/ps': { status: 200, body: { models: [] } } };
     const { poller, node } = polled(answers, () => t);
@@ -187,7 +187,7 @@ describe('Poller.poll', () => {
     answers['/api/ps'] = { status: 500, body: null };
     t += 1000;
     await poller.poll(node);
-    assert.equal(node.up, false);
+    assert.equal(node.up, true, 'one slow or failed poll may be a busy moment');
     assert.match(node.lastError?.message ?? '', /\/api\/ps answered 500/);
     assert.ok(node.installed.has(LLAMA));
     answers['/api/ps'] = { status: 200, body: { oops: true } };

@@ -76,9 +76,14 @@ export class Poller {
       const ps = await this.#get(n, '/api/ps');
       readPs(n, ps, this.#now());
       if (!n.up) n.up = true;
+      n.pollFailures = 0;
       n.breaker.probeSucceeded(this.#now());
     } catch (err) {
-      n.up = false;
+      // A refused connection is a node that is down; a slow answer may be one busy moment, so it
+      // takes two in a row.
+      n.pollFailures++;
+      const refused = (err as { code?: string }).code === 'ECONNREFUSED';
+      if (refused || n.pollFailures >= 2) n.up = false;
       n.lastError = { at: this.#now(), message: `poll: ${(err as Error).message}` };
     }
     this.#fleet.drain();

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { Ollama } from 'ollama';
 import { startEmulator, type Emulator } from '../emulator/index.js';
-import { startStack, type Stack } from '../helpers/stack.js';
+import { CLI, startStack, type Stack } from '../helpers/stack.js';
 
 /**
  * Several Ollama nodes behind one gateway (`upstreams`, docs/fleet.md), end to end: a real gateway
@@ -14,6 +16,19 @@ import { startStack, type Stack } from '../helpers/stack.js';
 
 const chats = (e: Emulator, model?: string) => e.requests.filter((r) => r.path === '/api/chat' && (model === undefined || (r.json as { model?: string } | undefined)?.model === model)).length;
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/**
+ * The CLI run without blocking this process: the emulated nodes live here, and a synchronous spawn
+ * would stop them answering the gateway's polls for as long as the command runs.
+ */
+async function cliAsync(s: Stack, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await promisify(execFile)(process.execPath, [CLI, ...args], { env: { ...process.env, GATEHOUSE_CONFIG: s.configFile } });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: e.code ?? 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
 
 interface Fleet {
   nodes: Emulator[];
@@ -155,7 +170,7 @@ describe('several Ollama nodes behind one gateway', () => {
 
   it('gatehouse nodes shows each node: health, in-flight/parallel, loaded models with expiry, installed count', async () => {
     await pause(1200); // the snapshot is written every second
-    const r = f.s.cli(['nodes', '--json']);
+    const r = await cliAsync(f.s, ['nodes', '--json']);
     assert.equal(r.code, 0, r.stderr);
     const j = JSON.parse(r.stdout) as { source: string; nodes: { name: string; health: string; parallel: number; inFlight: number; installed: number; resident: { model: string; expiresAt: string | null }[] }[] };
     assert.equal(j.source, 'gateway');
@@ -164,7 +179,7 @@ describe('several Ollama nodes behind one gateway', () => {
     assert.ok(c.resident.some((m) => m.model === 'registry.ollama.ai/library/llama3:latest' || m.model === 'registry.ollama.ai/library/gemma2:latest'));
     assert.ok(c.resident.every((m) => m.expiresAt === null || Date.parse(m.expiresAt) > Date.now()));
     assert.equal(j.nodes[1]!.installed, 5, 'gpu-b: llama3, qwen2.5, phi3, and the pulled tinyllama and smollm');
-    const table = f.s.cli(['nodes']);
+    const table = await cliAsync(f.s, ['nodes']);
     assert.equal(table.code, 0);
     assert.match(table.stdout, /^NODE\s+HEALTH\s+BREAKER\s+IN-FLIGHT/m);
     assert.match(table.stdout, /^gpu-c\s+up\s+closed\s+0\/2\s+\S/m);
@@ -172,13 +187,30 @@ describe('several Ollama nodes behind one gateway', () => {
 
   it('the audit record names the node that served each request', async () => {
     await pause(1200);
-    const r = f.s.cli(['audit', '--json', '--since', '1h']);
+    const r = await cliAsync(f.s, ['audit', '--json', '--since', '1h']);
     assert.equal(r.code, 0, r.stderr);
     const recs = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { route: string; models: string[]; node: string | null; status: number });
     const gemma = recs.find((x) => x.route === 'chat' && x.models[0]?.includes('gemma2'));
     assert.equal(gemma?.node, 'gpu-c');
     const del = recs.find((x) => x.route === 'delete' && x.status === 200);
     assert.equal(del?.node, 'gpu-a,gpu-c');
+  });
+});
+
+describe('a fleet of one (upstreams with one entry)', () => {
+  it('routes, refuses a model it lacks without asking, and passes its own lists through the allowlist filter', async () => {
+    const f = await startFleet([['llama3:latest', 'qwen2.5:7b']]);
+    try {
+      assert.equal((await f.chat('llama3')).status, 200);
+      const before = f.nodes[0]!.requests.filter((r) => r.method !== 'GET').length;
+      assert.equal((await f.chat('mistral')).status, 404);
+      assert.equal(f.nodes[0]!.requests.filter((r) => r.method !== 'GET').length, before, 'not asked');
+      const { key } = await f.s.createKey('one-model', ['--scopes', 'inference,models:read', '--models', 'qwen2.5:7b']);
+      const tags = (await (await fetch(`${f.s.gw.url}/api/tags`, { headers: { authorization: `Bearer ${key}` } })).json()) as { models: { name: string }[] };
+      assert.deepEqual(tags.models.map((m) => m.name), ['qwen2.5:7b']);
+    } finally {
+      await f.close();
+    }
   });
 });
 

@@ -34,6 +34,8 @@ export function place(call: Call, gw: GatewayContext): StageResult {
   if (!f || call.hidden) return CONTINUE;
   const route = call.route!;
   if (route.list) {
+    // One node: its own answer, passed through and filtered as one upstream's would be.
+    if (f.fleet.nodes.length === 1) return settled(call, f, f.fleet.any());
     call.target = new FleetListTarget(f.fleet, route.list === 'ps' ? 'ps' : route.list === 'tags' ? 'tags' : 'openai-models');
     return CONTINUE;
   }
