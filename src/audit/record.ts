@@ -4,7 +4,8 @@ import type { NewAuditRecord } from '../store/types.js';
 /**
  * RequestScope → audit record, at the moment the response has closed. Runs on the request path's
  * tail, so it only copies fields: no I/O, no JSON. Never copies a header, a body, a key or a
- * prompt; the path is kept only for requests that matched no route (scanners, typos), clipped,
+ * prompt; the path is kept only for requests that matched no route (scanners, typos) and for
+ * forward-auth checks, clipped,
  * with anything shaped like a Gatehouse key blanked out in case someone pasted one into a URL.
  */
 export function auditRecordOf(s: RequestScope, now: number = performance.now()): NewAuditRecord {
@@ -18,7 +19,8 @@ export function auditRecordOf(s: RequestScope, now: number = performance.now()):
     clientIp: s.clientIp,
     method: s.method,
     route: route?.id ?? null,
-    path: route ? null : safePath(s.path),
+    // A forward-auth check (route auth.verify) keeps the path it was asked about, as unmatched requests do.
+    path: route && route.local !== 'verify' ? null : safePath(s.path),
     scope: route?.scope ?? null,
     model: s.models[0] ?? null,
     models: s.models,

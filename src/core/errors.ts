@@ -27,6 +27,9 @@ interface Def {
 export const ERRORS = {
   GW_ERR_ROUTE_NOT_FOUND: { status: 404, kind: 'not_found' },
   GW_ERR_METHOD_NOT_ALLOWED: { status: 405, kind: 'method_not_allowed' },
+  // GET /auth/verify (forward-auth): the proxy's X-Forwarded-Method/-Uri describe no request that
+  // can be checked (absent, repeated, not origin form, dot segments, encoded slashes; server/stages/verify.ts).
+  GW_ERR_FORWARD_AUTH_INVALID: { status: 400, kind: 'invalid_request' },
   GW_ERR_HOST_MALFORMED: { status: 400, kind: 'invalid_request' },
   GW_ERR_HOST_REJECTED: { status: 403, kind: 'permission' },
   GW_ERR_ORIGIN_REJECTED: { status: 403, kind: 'permission' },

@@ -43,11 +43,12 @@ export class Call {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly scope: RequestScope;
-  readonly method: string;
+  /** The request's method; for a forward-auth check, the described request's (stages/verify.ts). */
+  method: string;
   /** Path as sent, base_path removed once the edge has checked it; no query. */
   path: string;
   /** The raw query string, without `?`. */
-  readonly query: string;
+  query: string;
   /** The shape refusals take: from the path until the route is known, then the route's. */
   dialect: Dialect;
   /** CORS headers for an allowed browser origin, added to every answer; null without an Origin. */
@@ -81,6 +82,11 @@ export class Call {
   admission: Admission | null = null;
   /** How the upstream exchange ended, for the settle stage. */
   outcome: ExchangeOutcome | null = null;
+  /**
+   * A forward-auth check (`GET /auth/verify`): method, path, query and route are those of the request
+   * the proxy described; it is answered after admit and nothing is forwarded (stages/verify.ts).
+   */
+  verifying = false;
   /** Index of the next stage to run (server/stages/stage.ts). */
   next = 0;
   readonly #observer: Observer;

@@ -91,11 +91,11 @@ describe('matchRoute (properties)', () => {
     );
   });
 
-  it('public routes are exactly /, /healthz and /readyz', () => {
+  it('public routes are exactly /, /healthz, /readyz and /auth/verify', () => {
     fc.assert(
       fc.property(fc.constantFrom('GET', 'HEAD'), anyPath, (method, path) => {
         const m = matchRoute(method, path);
-        if (m.ok && m.route.scope === null) assert.ok(['/', '/healthz', '/readyz'].includes(path), JSON.stringify(path));
+        if (m.ok && m.route.scope === null) assert.ok(['/', '/healthz', '/readyz', '/auth/verify'].includes(path), JSON.stringify(path));
       }),
       { numRuns: 5000 },
     );

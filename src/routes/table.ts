@@ -45,8 +45,11 @@ export interface RouteDef {
    * filtered `GET`: Ollama's own HEAD carries the Content-Length of the whole, unfiltered list.
    */
   readonly upstreamMethod?: HttpMethod;
-  /** Gatehouse answers this route itself (health probes; /metrics when metrics.listen is `main`). */
-  readonly local?: 'healthz' | 'readyz' | 'metrics';
+  /**
+   * Gatehouse answers this route itself (health probes; /metrics when metrics.listen is `main`;
+   * `verify`: a reverse proxy's forward-auth check, server/stages/verify.ts).
+   */
+  readonly local?: 'healthz' | 'readyz' | 'metrics' | 'verify';
   /** Native routes stream unless `"stream": false`; OpenAI/Anthropic only with `"stream": true`. */
   readonly streamsByDefault?: boolean;
 }
@@ -64,6 +67,9 @@ export const ROUTES: readonly RouteDef[] = Object.freeze([
   r({ id: 'readyz.head', method: 'HEAD', path: '/readyz', scope: null, dialect: ollama, local: 'readyz', ...none }),
   // Prometheus metrics, answered by Gatehouse and never forwarded. Exists only with
   // `metrics.listen: main`; otherwise the gateway answers 404 as for any unknown path.
+  // Forward-auth: a reverse proxy asks whether the request its X-Forwarded-Method/-Uri headers
+  // describe may pass, with that request's credentials. Answered by Gatehouse, never forwarded.
+  r({ id: 'auth.verify', method: 'GET', path: '/auth/verify', scope: null, dialect: ollama, local: 'verify', ...none }),
   r({ id: 'metrics', method: 'GET', path: '/metrics', scope: 'metrics', dialect: ollama, local: 'metrics', ...none }),
 
   // models:read

@@ -13,6 +13,7 @@ import { place } from './stages/place.js';
 import { route } from './stages/route.js';
 import { settle } from './stages/settle.js';
 import { resume, type Stage } from './stages/stage.js';
+import { verify } from './stages/verify.js';
 
 export type { GatewayDeps } from './stages/context.js';
 
@@ -29,6 +30,7 @@ const PATH: readonly Stage[] = [
   authorize, //    route gate, scope, endpoint list, /metrics, a model named in the path
   body, //         read and inspect the body (model allowlist, clamps), or stream a blob upload
   admit, //        limits
+  verify, //       a forward-auth check (GET /auth/verify) is answered here, never forwarded
   place, //        with upstreams: the node (or nodes) that serve it, or a wait for a free one
   forward, //      to the upstream, with accounting
   settle, //       usage → limits settled → audit/metrics (once per request)

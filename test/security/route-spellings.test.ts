@@ -142,6 +142,8 @@ describe('threats A2/B1/B2/B3/B7: route table × method × path spelling × cred
     if (!exact) return { statuses: [400, 404, 405], forwarded: false };
     const route = routeFor(method, tablePath);
     if (!route) return { statuses: [405], forwarded: false };
+    // Forward-auth describes another request in X-Forwarded-* headers; without them: 400, never forwarded.
+    if (route.local === 'verify') return { statuses: [400], forwarded: false };
     if (route.scope === null) return { statuses: [200], forwarded: !route.local };
     if (cred.name.startsWith('valid')) return route.local ? { statuses: [200], forwarded: false } : { statuses: null, forwarded: true };
     if (cred.name === 'wrong scope') return route.scope === 'models:read' ? { statuses: null, forwarded: true } : { statuses: [403], forwarded: false };

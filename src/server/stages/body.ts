@@ -21,6 +21,8 @@ import { CONTINUE, resume, SUSPENDED, type StageResult } from './stage.js';
  * read whole (the only asynchronous step most requests take), checked, and rebuilt for Ollama.
  */
 export function body(call: Call, gw: GatewayContext): StageResult {
+  // A forward-auth check describes a request; its body goes from the proxy to Ollama, unseen here.
+  if (call.verifying) return CONTINUE;
   const route = call.route!;
   switch (route.body) {
     case 'none':

@@ -1,8 +1,9 @@
-import { refuse } from '../../core/errors.js';
 import type { Call } from '../../request/call.js';
 import { matchRoute } from '../../routes/match.js';
 import type { GatewayContext } from './context.js';
+import { noRoute } from './refusal.js';
 import { CONTINUE, SUSPENDED, type StageResult } from './stage.js';
+import { describe } from './verify.js';
 
 /**
  * Exact route match on the raw path (404, 405 with Allow, 400 for a bad digest otherwise). A public
@@ -11,13 +12,7 @@ import { CONTINUE, SUSPENDED, type StageResult } from './stage.js';
  */
 export function route(call: Call, gw: GatewayContext): StageResult {
   const m = matchRoute(call.method, call.path);
-  if (!m.ok) {
-    return m.status === 405
-      ? refuse('GW_ERR_METHOD_NOT_ALLOWED', `method not allowed: ${m.reason}`, { headers: { allow: m.allow ?? '' } })
-      : m.status === 400
-        ? refuse('GW_ERR_BODY_INVALID', m.reason)
-        : refuse('GW_ERR_ROUTE_NOT_FOUND', `not found: Gatehouse forwards only the Ollama API routes (see the README's route table)`);
-  }
+  if (!m.ok) return noRoute(m);
   const r = m.route;
   call.route = r;
   call.scope.route = r;
@@ -27,6 +22,8 @@ export function route(call: Call, gw: GatewayContext): StageResult {
   call.dialect = r.dialect;
 
   if (r.scope === null) {
+    // Forward-auth: from here on the call is the request the proxy describes.
+    if (r.local === 'verify') return describe(call);
     if (r.local && r.local !== 'metrics') {
       gw.health.answer(r.local, call.res, call.scope, call.cors);
       return SUSPENDED;
