@@ -116,6 +116,10 @@ export class FanOutTarget {
   }
 
   #answer(h: HandlerLike, results: NodeResult[], merger: ProgressMerger): void {
+    // "Is this blob there?" is yes only if it is on every node asked: otherwise Ollama's own 404, so
+    // the client uploads it (to all of them) before the create.
+    const missing = this.#route === 'blobs.head' ? results.find((r) => r.status === 404) : undefined;
+    if (missing) return playAnswer(h, 404, missing.contentType || JSON_TYPE, missing.body);
     const failed = results.filter((r) => !r.ok && !(ABSENT_OK.has(this.#route) && r.status === 404));
     const succeeded = results.filter((r) => r.ok);
     const okAll = failed.length === 0 && (succeeded.length > 0 || !ABSENT_OK.has(this.#route));

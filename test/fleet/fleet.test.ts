@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { Ollama } from 'ollama';
@@ -159,6 +160,22 @@ describe('several Ollama nodes behind one gateway', () => {
     assert.equal(f.nodes.reduce((s, n) => s + n.requests.filter((r) => r.path === '/api/delete').length, 0), 2, 'nothing sent for an unknown node');
   });
 
+  it('a blob upload goes to the same nodes as the create that follows (X-Gatehouse-Node on both); HEAD answers 200 only where every node has it', async () => {
+    const bytes = randomBytes(64 * 1024);
+    const digest = 'sha256:' + createHash('sha256').update(bytes).digest('hex');
+    const h = { authorization: `Bearer ${f.key}`, 'x-gatehouse-node': 'gpu-a,gpu-b' };
+    const up = await fetch(`${f.s.gw.url}/api/blobs/${digest}`, { method: 'POST', headers: h, body: bytes });
+    assert.equal(up.status, 201, await up.text());
+    const uploads = f.nodes.map((n) => n.requests.filter((r) => r.method === 'POST' && r.path === `/api/blobs/${digest}`));
+    assert.deepEqual(uploads.map((u) => u.length), [1, 1, 0]);
+    assert.deepEqual(uploads.slice(0, 2).map((u) => u[0]!.bodyLength), [bytes.length, bytes.length], 'each node got every byte');
+    assert.equal((await fetch(`${f.s.gw.url}/api/blobs/${digest}`, { method: 'HEAD', headers: h })).status, 200);
+    assert.equal((await fetch(`${f.s.gw.url}/api/blobs/${digest}`, { method: 'HEAD', headers: { authorization: `Bearer ${f.key}` } })).status, 404, 'gpu-c lacks it: the CLI would upload it again');
+    const create = await fetch(`${f.s.gw.url}/api/create`, { method: 'POST', headers: { ...h, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'mine', files: { 'm.gguf': digest }, stream: false }) });
+    assert.equal(create.status, 200, await create.text());
+    assert.deepEqual(f.nodes.map((n) => n.requests.filter((r) => r.path === '/api/create').length), [1, 1, 0]);
+  });
+
   it('a pull that fails on one node ends with an error line naming it; the others keep the model', async () => {
     f.nodes[2]!.fault({ match: (r) => r.path === '/api/pull', status: 500, body: '{"error":"disk full"}', contentType: 'application/json' });
     const r = await fetch(`${f.s.gw.url}/api/pull`, { method: 'POST', headers: { authorization: `Bearer ${f.key}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'smollm' }) });
@@ -178,7 +195,7 @@ describe('several Ollama nodes behind one gateway', () => {
     const c = j.nodes[2]!;
     assert.ok(c.resident.some((m) => m.model === 'registry.ollama.ai/library/llama3:latest' || m.model === 'registry.ollama.ai/library/gemma2:latest'));
     assert.ok(c.resident.every((m) => m.expiresAt === null || Date.parse(m.expiresAt) > Date.now()));
-    assert.equal(j.nodes[1]!.installed, 5, 'gpu-b: llama3, qwen2.5, phi3, and the pulled tinyllama and smollm');
+    assert.equal(j.nodes[1]!.installed, 6, 'gpu-b: llama3, qwen2.5, phi3, the created mine, and the pulled tinyllama and smollm');
     const table = await cliAsync(f.s, ['nodes']);
     assert.equal(table.code, 0);
     assert.match(table.stdout, /^NODE\s+HEALTH\s+BREAKER\s+IN-FLIGHT/m);
