@@ -9,7 +9,7 @@ import { KeyCache } from './key-cache.js';
 const ACTIVE = generateApiKey();
 const record: KeyRecord = {
   id: 'active', name: 'active', kind: 'api_key', hash: ACTIVE.hash, hint: ACTIVE.hint, fingerprint: null, publicKey: null, scopes: ['inference'], models: null,
-  limits: { rpm: null, tpm: null, tpd: null, concurrency: null }, clamps: {}, createdAt: 0, expiresAt: null, revokedAt: null, lastUsedAt: null, updatedAt: 0, version: 1,
+  limits: { rpm: null, tpm: null, tpd: null, concurrency: null }, clamps: {}, policyId: null, createdAt: 0, expiresAt: null, revokedAt: null, lastUsedAt: null, updatedAt: 0, version: 1,
 };
 const cache = new KeyCache({ changesSince: async () => ({ version: 1, records: [record] }) } as unknown as KeyStore);
 await cache.refresh();

@@ -21,7 +21,7 @@ const EXPIRED = generateApiKey();
 function record(id: string, hash: string, o: Partial<KeyRecord> = {}): KeyRecord {
   return {
     id, name: id, kind: 'api_key', hash, hint: '', fingerprint: null, publicKey: null, scopes: ['inference'], models: null,
-    limits: { rpm: null, tpm: null, tpd: null, concurrency: null }, clamps: {}, createdAt: 0, expiresAt: null, revokedAt: null, lastUsedAt: null, updatedAt: 0, version: 1, ...o,
+    limits: { rpm: null, tpm: null, tpd: null, concurrency: null }, clamps: {}, policyId: null, createdAt: 0, expiresAt: null, revokedAt: null, lastUsedAt: null, updatedAt: 0, version: 1, ...o,
   };
 }
 const records = [record('active', ACTIVE.hash), record('revoked', REVOKED.hash, { revokedAt: 1 }), record('expired', EXPIRED.hash, { expiresAt: 1000 })];

@@ -55,6 +55,7 @@ export class AuthorizedKeysFile {
           endpoints: e.endpoints,
           allowlist: new ModelAllowlist(null),
           revokedAt: null,
+          policyId: null,
         }),
       );
     }

@@ -20,7 +20,7 @@ const EXPIRED = generateApiKey();
 function record(id: string, k: { hash: string; hint: string }, extra: Partial<KeyRecord> = {}): KeyRecord {
   return {
     id, name: id, kind: 'api_key', hash: k.hash, hint: k.hint, fingerprint: null, publicKey: null, scopes: ['inference'], models: null,
-    limits: { rpm: null, tpm: null, tpd: null, concurrency: null }, clamps: {}, createdAt: 0, expiresAt: null, revokedAt: null, lastUsedAt: null, updatedAt: 0, version: 1, ...extra,
+    limits: { rpm: null, tpm: null, tpd: null, concurrency: null }, clamps: {}, policyId: null, createdAt: 0, expiresAt: null, revokedAt: null, lastUsedAt: null, updatedAt: 0, version: 1, ...extra,
   };
 }
 const records = [record('active', ACTIVE), record('revoked', REVOKED, { revokedAt: 1 }), record('expired', EXPIRED, { expiresAt: 1 })];

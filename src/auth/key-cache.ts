@@ -1,4 +1,5 @@
-import type { KeyStore } from '../store/types.js';
+import type { KeyRecord, KeyStore } from '../store/types.js';
+import type { PolicyCache } from './policy-cache.js';
 import { principalFromRecord, type ResolvedPrincipal } from './principal.js';
 
 /**
@@ -7,6 +8,11 @@ import { principalFromRecord, type ResolvedPrincipal } from './principal.js';
  * request path, so a slow or down database never turns valid requests into errors (docs/threat-model.md
  * G7). A poll of the store's change counter every `refreshMs` (default 250 ms) brings in keys
  * created, updated or revoked by the CLI or another replica well within the promised second.
+ *
+ * Keys with a policy are built from it (auth/principal.ts) when they are loaded, and rebuilt, from
+ * the records kept here, whenever that policy changes: the same poll refreshes the policies first,
+ * so a policy change reaches every key that uses it within the same second, and a request still
+ * costs a hash and a map lookup.
  */
 export class KeyCache {
   readonly #store: KeyStore;
@@ -15,14 +21,19 @@ export class KeyCache {
   readonly #byId = new Map<string, ResolvedPrincipal>();
   /** id → the index keys it was stored under, so a change replaces it without scanning. */
   readonly #indexOf = new Map<string, { hash: string | null; fingerprint: string | null }>();
+  readonly #policies: PolicyCache | null;
+  /** policy id → the records of the keys that use it (whether or not the policy is loaded), to rebuild them. */
+  readonly #keysOf = new Map<string, Map<string, KeyRecord>>();
   #version = 0;
   #timer: NodeJS.Timeout | null = null;
   #refreshing: Promise<void> | null = null;
   #lastOkAt = 0;
   #lastError: Error | null = null;
 
-  constructor(store: KeyStore) {
+  /** Without `policies`, a key with a policy may do nothing (auth/principal.ts). */
+  constructor(store: KeyStore, policies: PolicyCache | null = null) {
     this.#store = store;
+    this.#policies = policies;
   }
 
   get size(): number {
@@ -56,15 +67,12 @@ export class KeyCache {
 
   async #doRefresh(): Promise<void> {
     try {
-      const { version, records } = await this.#store.changesSince(this.#version);
-      for (const r of records) {
-        this.#forget(r.id);
-        const p = principalFromRecord(r);
-        this.#byId.set(r.id, p);
-        this.#indexOf.set(r.id, { hash: r.hash, fingerprint: r.fingerprint });
-        if (r.hash) this.#byHash.set(r.hash, p);
-        if (r.fingerprint) this.#byFingerprint.set(r.fingerprint, p);
+      if (this.#policies) {
+        // Rebuilt at once, from records held here: a failure of the key read below cannot lose it.
+        for (const id of await this.#policies.refresh()) for (const r of [...(this.#keysOf.get(id)?.values() ?? [])]) this.#put(r);
       }
+      const { version, records } = await this.#store.changesSince(this.#version);
+      for (const r of records) this.#put(r);
       this.#version = version;
       this.#lastOkAt = Date.now();
       this.#lastError = null;
@@ -75,9 +83,29 @@ export class KeyCache {
     }
   }
 
+  #put(r: KeyRecord): void {
+    this.#forget(r.id);
+    const p = principalFromRecord(r, r.policyId === null ? undefined : this.#policies?.byId(r.policyId));
+    this.#byId.set(r.id, p);
+    this.#indexOf.set(r.id, { hash: r.hash, fingerprint: r.fingerprint });
+    if (r.hash) this.#byHash.set(r.hash, p);
+    if (r.fingerprint) this.#byFingerprint.set(r.fingerprint, p);
+    if (r.policyId !== null) {
+      let m = this.#keysOf.get(r.policyId);
+      if (!m) this.#keysOf.set(r.policyId, (m = new Map()));
+      m.set(r.id, r);
+    }
+  }
+
   #forget(id: string): void {
     const idx = this.#indexOf.get(id);
     if (!idx) return;
+    const policyId = this.#byId.get(id)?.policyId ?? null;
+    if (policyId !== null) {
+      const m = this.#keysOf.get(policyId);
+      m?.delete(id);
+      if (m?.size === 0) this.#keysOf.delete(policyId);
+    }
     if (idx.hash) this.#byHash.delete(idx.hash);
     if (idx.fingerprint) this.#byFingerprint.delete(idx.fingerprint);
     this.#byId.delete(id);

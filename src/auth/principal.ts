@@ -1,25 +1,39 @@
 import type { Principal } from '../core/types.js';
 import { ModelAllowlist } from '../policy/model-allowlist.js';
 import type { KeyRecord } from '../store/types.js';
+import type { ResolvedPolicy } from './policy-cache.js';
 
 /** A principal with its allowlist compiled once, when the key is loaded, not per request. */
 export interface ResolvedPrincipal extends Principal {
   readonly allowlist: ModelAllowlist;
   readonly revokedAt: number | null;
+  /** The policy the grants came from (id), or null for the key's own. */
+  readonly policyId: string | null;
 }
 
-export function principalFromRecord(r: KeyRecord): ResolvedPrincipal {
+const NOTHING: ReadonlySet<never> = new Set();
+const NO_MODEL = new ModelAllowlist([]);
+
+/**
+ * A key with a policy takes the policy's scopes, models, limits and clamps, not its own. When that
+ * policy is not known (deleted, or not loaded yet: the next refresh rebuilds the key), the key may
+ * do nothing: no scope, no model.
+ */
+export function principalFromRecord(r: KeyRecord, policy?: ResolvedPolicy): ResolvedPrincipal {
+  const grants =
+    r.policyId === null
+      ? { scopes: new Set(r.scopes), models: r.models, limits: r.limits, clamps: r.clamps, allowlist: new ModelAllowlist(r.models) }
+      : policy && policy.id === r.policyId
+        ? { scopes: policy.scopes, models: policy.models, limits: policy.limits, clamps: policy.clamps, allowlist: policy.allowlist }
+        : { scopes: NOTHING, models: [], limits: r.limits, clamps: r.clamps, allowlist: NO_MODEL };
   return Object.freeze({
     id: r.id,
     name: r.name,
     kind: r.kind,
-    scopes: new Set(r.scopes),
-    models: r.models,
     expiresAt: r.expiresAt,
-    limits: r.limits,
-    clamps: r.clamps,
+    ...grants,
     ...(r.fingerprint ? { fingerprint: r.fingerprint } : {}),
-    allowlist: new ModelAllowlist(r.models),
     revokedAt: r.revokedAt,
+    policyId: r.policyId,
   });
 }

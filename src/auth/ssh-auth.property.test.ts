@@ -32,7 +32,7 @@ function party(name: Party['name']): Party & { record: KeyRecord | null } {
       ? null
       : {
           id: name, name, kind: 'ssh_key', hash: null, hint: null, fingerprint: sshKeygenFingerprint(kp.publicKeyPath), publicKey: readFileSync(kp.publicKeyPath, 'utf8').trim().split(' ').slice(0, 2).join(' '),
-          scopes: ['inference'], models: null, limits: { rpm: null, tpm: null, tpd: null, concurrency: null }, clamps: {}, createdAt: 0, expiresAt: null,
+          scopes: ['inference'], models: null, limits: { rpm: null, tpm: null, tpd: null, concurrency: null }, clamps: {}, policyId: null, createdAt: 0, expiresAt: null,
           revokedAt: name === 'revoked' ? 1 : null, lastUsedAt: null, updatedAt: 0, version: 1,
         };
   return { name, signer, record };

@@ -7,6 +7,7 @@ Usage:
   gatehouse serve [--config FILE] [--listen HOST:PORT] [--upstream URL] [--data-dir DIR]
   gatehouse init [--config FILE] [--data-dir DIR]     create the key store without starting
   gatehouse keys create|add-ssh|add-cert|list|show|update|revoke ...
+  gatehouse policies list|show|create|update|delete ...   named scopes, models, limits and clamps for keys
   gatehouse config check [--config FILE]
   gatehouse config schema                       JSON Schema of gatehouse.yaml, for editors
   gatehouse usage [--since 24h|7d|DATE] [--until ..] [--by key|model|day|hour] [--key ID] [--json|--csv]
@@ -30,6 +31,7 @@ const COMMANDS: Record<string, () => Promise<Run>> = {
   serve: async () => (await import('./commands/serve.js')).serveCommand,
   init: async () => (await import('./commands/init.js')).initCommand,
   keys: async () => (await import('./commands/keys.js')).keysCommand,
+  policies: async () => (await import('./commands/policies.js')).policiesCommand,
   config: async () => (await import('./commands/config.js')).configCommand,
   usage: async () => (await import('./commands/usage.js')).usageCommand,
   audit: async () => (await import('./commands/audit.js')).auditCommand,

@@ -1,7 +1,9 @@
 import { readdirSync, statSync } from 'node:fs';
+import { hostname, userInfo } from 'node:os';
 import { describeLookups, type Loaded } from '../config/load.js';
 import { asOwnerOf } from '../store/as-owner.js';
 import { openStores, StoreMissingError, type Stores } from '../store/index.js';
+import type { Actor } from '../store/types.js';
 
 /**
  * How every command except `serve` and `init` opens the store: it must exist. A command that
@@ -56,4 +58,15 @@ export function missingStoreMessage(err: StoreMissingError, loaded: Loaded, comm
 /** "key store /var/lib/gatehouse/gatehouse.db (config /etc/gatehouse/gatehouse.yaml)", for what a command changed. */
 export function storeLine(stores: Stores, loaded: Loaded): string {
   return `key store ${stores.location} (${loaded.file ? `config ${loaded.file}` : 'no config file'})`;
+}
+
+/** Who a CLI change is recorded as in the admin trail: `cli:<OS user>@<host>`. */
+export function cliActor(): Actor {
+  let user: string;
+  try {
+    user = userInfo().username;
+  } catch {
+    user = 'unknown';
+  }
+  return { actor: `cli:${user}@${hostname()}` };
 }

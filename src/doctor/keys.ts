@@ -21,7 +21,12 @@ export async function loadKeys(config: Config): Promise<LoadedKeys> {
   const read = async () => {
     const stores = await openStores({ dataDir: dir, store: config.store, ifMissing: 'fail' });
     try {
-      return await stores.keys.list();
+      // A key with a policy is checked for what its policy grants (its own scopes are not used).
+      const policies = new Map((await stores.policies.list({ includeDeleted: true })).map((p) => [p.id, p]));
+      return (await stores.keys.list()).map((r) => {
+        const p = r.policyId === null ? undefined : policies.get(r.policyId);
+        return r.policyId === null ? r : { ...r, scopes: p && p.deletedAt === null ? p.scopes : [], models: p && p.deletedAt === null ? p.models : [] };
+      });
     } finally {
       await stores.close();
     }

@@ -13,7 +13,7 @@ const route = (id: string) => ROUTES.find((r) => r.id === id)!;
 function principal(over: Partial<KeyRecord> = {}) {
   return principalFromRecord({
     id: 'key_x', name: 'x', kind: 'api_key', hash: 'h', hint: null, fingerprint: null, publicKey: null, scopes: ['inference'], models: null,
-    limits: { rpm: null, tpm: null, tpd: null, concurrency: null }, clamps: {}, createdAt: 0, expiresAt: null, revokedAt: null, lastUsedAt: null, updatedAt: 0, version: 1, ...over,
+    limits: { rpm: null, tpm: null, tpd: null, concurrency: null }, clamps: {}, policyId: null, createdAt: 0, expiresAt: null, revokedAt: null, lastUsedAt: null, updatedAt: 0, version: 1, ...over,
   });
 }
 /**

@@ -7,6 +7,7 @@ import { AuthorizedKeysFile } from '../auth/authorized-keys-file.js';
 import { ClientCertAuthenticator } from '../auth/client-cert.js';
 import { JwtRefusal } from '../auth/jwt-refusal.js';
 import { KeyCache } from '../auth/key-cache.js';
+import { PolicyCache } from '../auth/policy-cache.js';
 import { LastUsed } from '../auth/last-used.js';
 import type { ResolvedPrincipal } from '../auth/principal.js';
 import { OllamaTokenAuthenticator, SshAuthenticator } from '../auth/ssh-auth.js';
@@ -92,12 +93,12 @@ async function build(o: StartOptions, undo: Array<() => unknown>): Promise<Runni
   const stores = await openStores({ dataDir: config.data_dir, store: config.store, role: 'server' });
   undo.push(() => stores.close());
   await ensureInitialKey(stores.keys, config.data_dir, log);
-  const keys = new KeyCache(stores.keys);
+  const keys = new KeyCache(stores.keys, new PolicyCache(stores.policies));
   await keys.refresh();
   if (keys.health.lastError) throw keys.health.lastError;
   keys.start(250);
   undo.push(() => keys.stop());
-  // Postgres: NOTIFY brings a revocation from any replica or CLI in milliseconds; the poll stays.
+  // Postgres: NOTIFY brings a revocation or a policy change from any replica or CLI in milliseconds; the poll stays.
   const unwatchKeys = stores.watchKeys?.(() => void keys.refresh()) ?? null;
   undo.push(() => unwatchKeys?.());
 

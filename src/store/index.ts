@@ -1,7 +1,8 @@
 import { join } from 'node:path';
-import type { AuditStore, BlobStore, KeyStore } from './types.js';
+import type { AuditStore, BlobStore, KeyStore, PolicyStore } from './types.js';
 import { openSqlite, type Db } from './sqlite/open.js';
 import { SqliteKeyStore } from './sqlite/keys.js';
+import { SqlitePolicyStore } from './sqlite/policies.js';
 import { SqliteAuditStore } from './sqlite/audit.js';
 import { SqliteBlobStore } from './sqlite/blobs.js';
 import { WriterThread } from './sqlite/writer-thread.js';
@@ -15,6 +16,8 @@ export { StoreAccessError, StoreMissingError } from './errors.js';
 
 export interface Stores {
   keys: KeyStore;
+  /** Named policies keys may take their scopes, models, limits and clamps from. */
+  policies: PolicyStore;
   /** Request records, the admin trail (key and config changes) and usage reports. */
   audit: AuditStore;
   /** Blobs uploaded through Gatehouse, per uploader (what a create may reference). */
@@ -23,7 +26,7 @@ export interface Stores {
   location: string;
   backend: 'sqlite' | 'postgres';
   /**
-   * Calls `onChange` soon after any process changes a key (PostgreSQL LISTEN/NOTIFY); returns an
+   * Calls `onChange` soon after any process changes a key or a policy (PostgreSQL LISTEN/NOTIFY); returns an
    * unsubscribe function. Null when the backend can only be polled (SQLite: a local file, polled
    * every 250 ms, which is cheap).
    */
@@ -80,6 +83,7 @@ export async function openStores(opts: OpenStoresOptions): Promise<Stores> {
   if (role === 'server') db.pragma(`wal_autocheckpoint = ${SERVER_AUTOCHECKPOINT_PAGES}`);
   return {
     keys: new SqliteKeyStore(db, writer),
+    policies: new SqlitePolicyStore(db),
     audit: new SqliteAuditStore(db, writer),
     blobs: new SqliteBlobStore(db, writer),
     location: file,
@@ -94,13 +98,15 @@ export async function openStores(opts: OpenStoresOptions): Promise<Stores> {
 
 async function openPostgresStores(url: string, role: 'cli' | 'server', create: boolean): Promise<Stores> {
   // Loaded only when configured: SQLite users never load pg.
-  const [{ openPostgres }, { PostgresKeyStore }, { PostgresAuditStore }, { PostgresBlobStore }, { KeyChangeListener }] = await Promise.all([
-    import('./postgres/open.js'), import('./postgres/keys.js'), import('./postgres/audit.js'), import('./postgres/blobs.js'), import('./postgres/notify.js'),
+  const [{ openPostgres }, { PostgresKeyStore }, { PostgresPolicyStore }, { PostgresAuditStore }, { PostgresBlobStore }, { KeyChangeListener }] = await Promise.all([
+    import('./postgres/open.js'), import('./postgres/keys.js'), import('./postgres/policies.js'), import('./postgres/audit.js'), import('./postgres/blobs.js'),
+    import('./postgres/notify.js'),
   ]);
   const h = await openPostgres(url, { max: role === 'server' ? 5 : 2, create });
   let listener: InstanceType<typeof KeyChangeListener> | null = null;
   return {
     keys: new PostgresKeyStore(h),
+    policies: new PostgresPolicyStore(h),
     audit: new PostgresAuditStore(h),
     blobs: new PostgresBlobStore(h),
     location: h.target.display,

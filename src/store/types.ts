@@ -23,6 +23,11 @@ export interface KeyRecord {
   models: string[] | null;
   limits: PrincipalLimits;
   clamps: PrincipalClamps;
+  /**
+   * The policy (its id) whose scopes, models, limits and clamps this key takes instead of its own;
+   * null = the key's own values apply.
+   */
+  policyId: string | null;
   createdAt: number;
   expiresAt: number | null;
   revokedAt: number | null;
@@ -32,9 +37,10 @@ export interface KeyRecord {
   version: number;
 }
 
-export type NewKey = Omit<KeyRecord, 'createdAt' | 'revokedAt' | 'lastUsedAt' | 'updatedAt' | 'version'>;
+/** `policyId` may be left out: no policy. */
+export type NewKey = Omit<KeyRecord, 'createdAt' | 'revokedAt' | 'lastUsedAt' | 'updatedAt' | 'version' | 'policyId'> & { policyId?: string | null };
 
-export type KeyPatch = Partial<Pick<KeyRecord, 'name' | 'scopes' | 'models' | 'limits' | 'clamps' | 'expiresAt'>>;
+export type KeyPatch = Partial<Pick<KeyRecord, 'name' | 'scopes' | 'models' | 'limits' | 'clamps' | 'expiresAt' | 'policyId'>>;
 
 /** Who did something to the key store, for the admin audit trail. */
 export interface Actor {
@@ -43,10 +49,12 @@ export interface Actor {
 }
 
 export interface KeyStore {
+  /** A `policyId` must name a policy that exists and is not deleted (else an error, nothing written). */
   create(key: NewKey, by: Actor): Promise<KeyRecord>;
   /** By id, or by name when the name is unique. */
   find(idOrName: string): Promise<KeyRecord | null>;
   list(): Promise<KeyRecord[]>;
+  /** A `policyId` in the patch is checked as in `create`. */
   update(id: string, patch: KeyPatch, by: Actor): Promise<KeyRecord>;
   revoke(id: string, by: Actor): Promise<KeyRecord>;
   /** Rows changed since `version` (including revocations), for caches. */
@@ -56,6 +64,54 @@ export interface KeyStore {
   /** Quick liveness probe for /readyz. */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * A named policy: scopes, model allowlist, limits and clamps that keys (and, later, identities)
+ * take instead of their own. Deleting one keeps its row (`deletedAt`), as revoking a key does, so
+ * caches learn of the deletion through `changesSince`; its name is free again at once.
+ */
+export interface PolicyRecord {
+  /** `pol_` + 12 base62. */
+  id: string;
+  /** Unique among policies that are not deleted. */
+  name: string;
+  scopes: Scope[];
+  /** Model allowlist globs; null = all models. */
+  models: string[] | null;
+  limits: PrincipalLimits;
+  clamps: PrincipalClamps;
+  createdAt: number;
+  updatedAt: number;
+  deletedAt: number | null;
+  /** Monotonic change counter across all policies (its own, not the keys'). */
+  version: number;
+}
+
+export type NewPolicy = Pick<PolicyRecord, 'id' | 'name' | 'scopes' | 'models' | 'limits' | 'clamps'>;
+
+export type PolicyPatch = Partial<Pick<PolicyRecord, 'name' | 'scopes' | 'models' | 'limits' | 'clamps'>>;
+
+export interface PolicyStore {
+  /** Refuses a name a policy that is not deleted already has. */
+  create(policy: NewPolicy, by: Actor): Promise<PolicyRecord>;
+  /** By id or by name; deleted policies only by id. */
+  find(idOrName: string): Promise<PolicyRecord | null>;
+  /** Policies not deleted, by name; `includeDeleted` adds the deleted ones (what old keys point at). */
+  list(o?: { includeDeleted?: boolean }): Promise<PolicyRecord[]>;
+  update(id: string, patch: PolicyPatch, by: Actor): Promise<PolicyRecord>;
+  /** Refused with PolicyInUseError while keys that are not revoked use it. Deleting again changes nothing. */
+  delete(id: string, by: Actor): Promise<PolicyRecord>;
+  /** Rows changed since `version` (deletions included), for caches. */
+  changesSince(version: number): Promise<{ version: number; records: PolicyRecord[] }>;
+}
+
+/** A policy that keys still use cannot be deleted. */
+export class PolicyInUseError extends Error {
+  constructor(readonly policy: string, readonly keys: number) {
+    super(`policy "${policy}" is used by ${keys} key${keys === 1 ? '' : 's'} that ${keys === 1 ? 'is' : 'are'} not revoked; give ${keys === 1 ? 'it' : 'them'} another policy (gatehouse keys update ID --policy OTHER), detach ${keys === 1 ? 'it' : 'them'} (--no-policy) or revoke ${keys === 1 ? 'it' : 'them'} first`);
+    this.name = 'PolicyInUseError';
+  }
 }
 
 /**
@@ -128,9 +184,10 @@ export interface AdminEvent {
   at: number;
   /** e.g. `cli:alice@host`, `server:gatehouse@node1`. */
   actor: string;
-  /** key.create, key.update, key.revoke, config.change … */
+  /** key.create, key.update, key.revoke, policy.create, policy.update, policy.delete, config.change … */
   action: string;
   keyId: string | null;
+  /** policy.* events: `policy` (its id), `name`, and what changed. */
   detail: Record<string, unknown>;
 }
 

@@ -13,7 +13,7 @@ export function route(id: string): RouteDef {
 export function principal(name = 'alice', id = 'key_alice000001'): ResolvedPrincipal {
   return principalFromRecord({
     id, name, kind: 'api_key', hash: 'f'.repeat(64), hint: 'gatehouse_ab12', fingerprint: null, publicKey: null, scopes: ['inference', 'models:read'],
-    models: null, limits: { rpm: null, tpm: null, tpd: null, concurrency: null }, clamps: {}, createdAt: 1, expiresAt: null, revokedAt: null,
+    models: null, limits: { rpm: null, tpm: null, tpd: null, concurrency: null }, clamps: {}, policyId: null, createdAt: 1, expiresAt: null, revokedAt: null,
     lastUsedAt: null, updatedAt: 1, version: 1,
   });
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import type { Stores } from '../../src/store/index.js';
-import type { KeyRecord, NewAuditRecord, NewKey } from '../../src/store/types.js';
+import { PolicyInUseError, type KeyRecord, type NewAuditRecord, type NewKey, type NewPolicy } from '../../src/store/types.js';
 
 /**
  * The one store contract every backend passes (as oauth2-proxy's session store
@@ -45,6 +45,11 @@ export function auditRec(over: Partial<NewAuditRecord> = {}): NewAuditRecord {
     promptTokens: 3, completionTokens: 5, tokensEstimated: false, ttfbMs: 1.5, durationMs: 10.25, bytesIn: 100, bytesOut: 2000,
     clientAborted: false, stream: true, upstream: 'http://127.0.0.1:11434', upstreamError: null, node: null, ...over,
   };
+}
+
+export function newPolicy(over: Partial<NewPolicy> = {}): NewPolicy {
+  const id = `pol_${randomBytes(6).toString('hex')}`;
+  return { id, name: `p-${id.slice(-6)}`, scopes: ['inference'], models: ['llama3*'], limits: { rpm: 10, tpm: null, tpd: null, concurrency: 2 }, clamps: { max_num_ctx: 2048 }, ...over };
 }
 
 const by = { actor: 'cli:test@host' };
@@ -215,6 +220,128 @@ export function storeContract(b: ContractBackend): void {
           await again.keys.ping();
         } finally {
           await again.close();
+        }
+      }));
+    });
+
+    describe('policies', () => {
+      it('create, find by id and by name, list by name; a name in use is refused', withStore(async (s) => {
+        const p = await s.policies.create(newPolicy({ name: 'team-b', models: null }), by);
+        assert.equal(p.name, 'team-b');
+        assert.deepEqual(p.scopes, ['inference']);
+        assert.equal(p.models, null);
+        assert.deepEqual(p.limits, { rpm: 10, tpm: null, tpd: null, concurrency: 2 });
+        assert.deepEqual(p.clamps, { max_num_ctx: 2048 });
+        assert.equal(p.deletedAt, null);
+        assert.ok(p.version > 0 && p.createdAt > 0 && p.updatedAt === p.createdAt);
+        assert.deepEqual(await s.policies.find(p.id), p);
+        assert.deepEqual(await s.policies.find('team-b'), p);
+        assert.equal(await s.policies.find('nobody'), null);
+        const a = await s.policies.create(newPolicy({ name: 'team-a' }), by);
+        assert.deepEqual((await s.policies.list()).map((x) => x.name), ['team-a', 'team-b']);
+        await assert.rejects(s.policies.create(newPolicy({ name: 'team-a' }), by), /a policy named "team-a" already exists/);
+        await assert.rejects(s.policies.update(p.id, { name: 'team-a' }, by), /a policy named "team-a" already exists/);
+        assert.equal((await s.policies.find(a.id))!.name, 'team-a');
+      }));
+
+      it('update applies the patch, bumps the version and is seen by changesSince; a no-op changes nothing', withStore(async (s) => {
+        const p = await s.policies.create(newPolicy(), by);
+        const u = await s.policies.update(p.id, { scopes: ['inference', 'models:read'], models: ['qwen*'], limits: { ...p.limits, rpm: 99 } }, by);
+        assert.deepEqual(u.scopes, ['inference', 'models:read']);
+        assert.deepEqual(u.models, ['qwen*']);
+        assert.equal(u.limits.rpm, 99);
+        assert.deepEqual(u.clamps, p.clamps);
+        assert.ok(u.version > p.version);
+        const ch = await s.policies.changesSince(p.version);
+        assert.deepEqual(ch.records.map((r) => r.id), [p.id]);
+        assert.equal(ch.version, u.version);
+        const same = await s.policies.update(p.id, { models: ['qwen*'] }, by);
+        assert.equal(same.version, u.version);
+        assert.deepEqual(await s.policies.changesSince(u.version), { version: u.version, records: [] });
+        await assert.rejects(s.policies.update('pol_missing', { name: 'x' }, by), /no policy with id pol_missing/);
+        // Key and policy versions are counted apart: a key change does not show up as a policy change.
+        await s.keys.create(newKey(), by);
+        assert.deepEqual((await s.policies.changesSince(u.version)).records, []);
+      }));
+
+      it('a key may reference a policy that exists and is not deleted', withStore(async (s) => {
+        const p = await s.policies.create(newPolicy(), by);
+        const k = await s.keys.create(newKey({ policyId: p.id }), by);
+        assert.equal(k.policyId, p.id);
+        assert.deepEqual(await s.keys.find(k.id), k);
+        assert.equal((await s.keys.create(newKey(), by)).policyId, null);
+        await assert.rejects(s.keys.create(newKey({ policyId: 'pol_missing' }), by), /no policy with id pol_missing/);
+        const u = await s.keys.update(k.id, { policyId: null }, by);
+        assert.equal(u.policyId, null);
+        assert.ok(u.version > k.version);
+        assert.equal((await s.keys.update(k.id, { policyId: p.id }, by)).policyId, p.id);
+        await assert.rejects(s.keys.update(k.id, { policyId: 'pol_missing' }, by), /no policy with id pol_missing/);
+        assert.equal((await s.keys.find(k.id))!.policyId, p.id, 'a refused update changes nothing');
+      }));
+
+      it('delete is refused while keys that are not revoked use the policy; a deleted policy frees its name', withStore(async (s) => {
+        const p = await s.policies.create(newPolicy({ name: 'shared' }), by);
+        const k1 = await s.keys.create(newKey({ policyId: p.id }), by);
+        const k2 = await s.keys.create(newKey({ policyId: p.id }), by);
+        await assert.rejects(s.policies.delete(p.id, by), (err: Error) => {
+          assert.ok(err instanceof PolicyInUseError);
+          assert.equal(err.keys, 2);
+          assert.match(err.message, /policy "shared" is used by 2 keys/);
+          return true;
+        });
+        await s.keys.revoke(k1.id, by);
+        await assert.rejects(s.policies.delete(p.id, by), /used by 1 key /);
+        await s.keys.update(k2.id, { policyId: null }, by);
+        const d = await s.policies.delete(p.id, by);
+        assert.ok(d.deletedAt !== null && d.version > p.version);
+        assert.equal((await s.policies.delete(p.id, by)).version, d.version, 'deleting again changes nothing');
+        assert.deepEqual((await s.policies.changesSince(p.version)).records.map((r) => [r.id, r.deletedAt]), [[p.id, d.deletedAt]]);
+        assert.equal(await s.policies.find('shared'), null);
+        assert.deepEqual(await s.policies.find(p.id), d, 'a deleted policy is still found by id (what revoked keys point at)');
+        assert.deepEqual(await s.policies.list(), []);
+        assert.deepEqual((await s.policies.list({ includeDeleted: true })).map((x) => x.id), [p.id]);
+        await assert.rejects(s.keys.update(k2.id, { policyId: p.id }, by), new RegExp(`policy ${p.id} is deleted`));
+        await assert.rejects(s.policies.update(p.id, { models: null }, by), /is deleted/);
+        const again = await s.policies.create(newPolicy({ name: 'shared' }), by);
+        assert.equal((await s.policies.find('shared'))!.id, again.id);
+        await assert.rejects(s.policies.delete('pol_missing', by), /no policy with id pol_missing/);
+      }));
+
+      it('policy changes land in the admin trail: who, what, when', withStore(async (s) => {
+        const p = await s.policies.create(newPolicy({ name: 'ops' }), { actor: 'cli:root@h1' });
+        await s.policies.update(p.id, { scopes: ['inference', 'metrics'] }, { actor: 'cli:ops@h2' });
+        await s.policies.delete(p.id, { actor: 'cli:ops@h2' });
+        const ev = await s.audit.adminEvents({ action: 'policy.' });
+        assert.deepEqual(ev.map((e) => [e.action, e.actor, e.keyId]), [['policy.create', 'cli:root@h1', null], ['policy.update', 'cli:ops@h2', null], ['policy.delete', 'cli:ops@h2', null]]);
+        assert.deepEqual(ev[0]!.detail, { policy: p.id, name: 'ops', scopes: ['inference'], models: ['llama3*'], limits: p.limits, clamps: p.clamps });
+        assert.deepEqual(ev[1]!.detail, { policy: p.id, name: 'ops', scopes: { from: ['inference'], to: ['inference', 'metrics'] } });
+        assert.deepEqual(ev[2]!.detail, { policy: p.id, name: 'ops' });
+        const k = await s.keys.create(newKey({ policyId: (await s.policies.create(newPolicy(), by)).id }), by);
+        await s.keys.update(k.id, { policyId: null }, by);
+        const [created, updated] = await s.audit.adminEvents({ keyId: k.id });
+        assert.equal(created!.detail.policyId, k.policyId);
+        assert.deepEqual(updated!.detail, { policyId: { from: k.policyId, to: null } });
+      }));
+
+      it('a policy change made through another handle is visible to this one (and, where pushed, announced)', withStore(async (s, t) => {
+        let woke = 0;
+        const stop = s.watchKeys?.(() => woke++) ?? null;
+        const other = await t.open();
+        try {
+          if (stop) await waitFor(() => woke > 0, 3000);
+          const before = woke;
+          const p = await other.policies.create(newPolicy(), by);
+          await other.policies.update(p.id, { models: null }, by);
+          assert.equal((await s.policies.find(p.id))!.models, null);
+          assert.deepEqual((await s.policies.changesSince(0)).records.map((r) => r.id), [p.id]);
+          if (stop) {
+            const t0 = Date.now();
+            await waitFor(() => woke > before, 1000);
+            assert.ok(Date.now() - t0 < 1000, 'announced within a second');
+          }
+        } finally {
+          stop?.();
+          await other.close();
         }
       }));
     });

@@ -31,7 +31,7 @@ export function principalFor(route: RouteDef): ResolvedPrincipal {
   const scopes: Scope[] = route.scope === 'models:manage' ? ['models:manage', 'models:read'] : ['inference', 'models:read', 'cloud'];
   return principalFromRecord({
     id: 'key_diff', name: 'diff', kind: 'api_key', hash: 'h', hint: null, fingerprint: null, publicKey: null, scopes, models: [ALLOW],
-    limits: { rpm: null, tpm: null, tpd: null, concurrency: null }, clamps: {}, createdAt: 0, expiresAt: null, revokedAt: null, lastUsedAt: null, updatedAt: 0, version: 1,
+    limits: { rpm: null, tpm: null, tpd: null, concurrency: null }, clamps: {}, policyId: null, createdAt: 0, expiresAt: null, revokedAt: null, lastUsedAt: null, updatedAt: 0, version: 1,
   });
 }
 

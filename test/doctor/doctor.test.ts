@@ -333,7 +333,7 @@ describe('doctor checks, one by one', () => {
     const day = 86_400_000;
     const rec = (id: string, o: Partial<KeyRecord>): KeyRecord => ({
       id, name: id, kind: 'api_key', hash: null, hint: null, fingerprint: null, publicKey: null, scopes: ['inference'], models: null,
-      limits: { rpm: null, tpm: null, tpd: null, concurrency: null }, clamps: {}, createdAt: now - 100 * day, expiresAt: now + 10 * day,
+      limits: { rpm: null, tpm: null, tpd: null, concurrency: null }, clamps: {}, policyId: null, createdAt: now - 100 * day, expiresAt: now + 10 * day,
       revokedAt: null, lastUsedAt: now - day, updatedAt: now, version: 1, ...o,
     });
     const records = [

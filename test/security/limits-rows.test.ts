@@ -150,7 +150,7 @@ describe('threats G6/G7: configuration that would be ignored is refused; auth su
     const k = generateApiKey();
     const rec: KeyRecord = {
       id: 'key_g7', name: 'g7', kind: 'api_key', hash: k.hash, hint: k.hint, fingerprint: null, publicKey: null, scopes: ['inference'], models: null,
-      limits: { rpm: null, tpm: null, tpd: null, concurrency: null }, clamps: {}, createdAt: 0, expiresAt: null, revokedAt: null, lastUsedAt: null, updatedAt: 0, version: 1,
+      limits: { rpm: null, tpm: null, tpd: null, concurrency: null }, clamps: {}, policyId: null, createdAt: 0, expiresAt: null, revokedAt: null, lastUsedAt: null, updatedAt: 0, version: 1,
     };
     let down = false;
     const store = {

@@ -98,7 +98,7 @@ describe('findings 3 and 4: clamps read values the way Go does', () => {
   const policy = new RequestPolicy(ConfigSchema.parse({}).clamps);
   const user = principalFromRecord({
     id: 'u', name: 'u', kind: 'api_key', hash: 'h', hint: null, fingerprint: null, publicKey: null, scopes: ['inference'], models: null,
-    limits: { rpm: null, tpm: null, tpd: null, concurrency: null }, clamps: {}, createdAt: 0, expiresAt: null, revokedAt: null, lastUsedAt: null, updatedAt: 0, version: 1,
+    limits: { rpm: null, tpm: null, tpd: null, concurrency: null }, clamps: {}, policyId: null, createdAt: 0, expiresAt: null, revokedAt: null, lastUsedAt: null, updatedAt: 0, version: 1,
   });
   const route = (id: string) => ROUTES.find((r) => r.id === id)!;
   const apply = (id: string, text: string) => {

@@ -160,6 +160,10 @@ function describeAdmin(e: AdminEvent): string {
   }
   if (e.action === 'config.initial') return 'configuration first recorded';
   if (e.action === 'key.update') return Object.entries(d as Record<string, { from: unknown; to: unknown }>).map(([k, v]) => `${k}: ${JSON.stringify(v?.from)} → ${JSON.stringify(v?.to)}`).join('; ');
+  if (e.action === 'policy.update') {
+    const { policy, name, ...changes } = d as Record<string, { from: unknown; to: unknown }>;
+    return `policy ${String(name)} (${String(policy)}): ${Object.entries(changes).map(([k, v]) => `${k}: ${JSON.stringify(v?.from)} → ${JSON.stringify(v?.to)}`).join('; ')}`;
+  }
   return JSON.stringify(d);
 }
 

@@ -1,19 +1,18 @@
 import { readFileSync } from 'node:fs';
-import { hostname, userInfo } from 'node:os';
 import { generateApiKey } from '../../auth/api-key.js';
 import { describePublicKeyLineFailure, formatPublicKeyLine, parsePublicKeyLine } from '../../auth/ssh/public-key.js';
 import { certRegistration } from './keys-cert.js';
 import { newKeyId } from '../../core/ids.js';
 import { DEFAULT_SCOPES } from '../../core/types.js';
-import type { Actor, KeyPatch, KeyRecord } from '../../store/types.js';
+import type { Actor, KeyPatch, KeyRecord, PolicyRecord } from '../../store/types.js';
 import type { Stores } from '../../store/index.js';
 import type { Config } from '../../config/schema.js';
 import { configFrom, parse, UsageError } from '../args.js';
 import { table, when } from '../output.js';
 import { parseClamps, parseExpiry, parseLimits, parseModels, parseScopes, str } from './keys-parse.js';
-import { describe, publicView, status } from './keys-view.js';
-import { openCliStores, storeLine } from '../store.js';
-import { KEYS_HELP, VERBS } from './keys-help.js';
+import { describe, grantsOf, publicView, status, type Grants } from './keys-view.js';
+import { cliActor, openCliStores, storeLine } from '../store.js';
+import { GRANT_FLAGS, KEYS_HELP, VERBS } from './keys-help.js';
 
 export { KEYS_HELP };
 
@@ -36,7 +35,7 @@ export async function keysCommand(argv: string[]): Promise<number> {
   const { config } = loaded;
   const creates = sub === 'create' || sub === 'add-ssh' || sub === 'add-cert';
   const stores = await openCliStores(loaded, `keys ${sub}`, { explicitDataDir: creates && values['data-dir'] !== undefined });
-  const ctx: Ctx = { store: stores.keys, config, where: storeLine(stores, loaded), by: { actor: `cli:${safeUser()}@${hostname()}` } };
+  const ctx: Ctx = { store: stores.keys, policies: stores.policies, config, where: storeLine(stores, loaded), by: cliActor() };
   const v = values as Values;
   try {
     switch (sub) {
@@ -64,6 +63,7 @@ type KeyStoreT = Stores['keys'];
 
 interface Ctx {
   store: Stores['keys'];
+  policies: Stores['policies'];
   config: Config;
   /** Which store this command works on, printed with every change. */
   where: string;
@@ -76,18 +76,23 @@ async function create(c: Ctx, v: Values, ssh: boolean | 'cert'): Promise<number>
   const name = str(v.name);
   if (!name) throw new UsageError('--name is required');
   await mustBeFreeName(c.store, name);
+  const policy = v.policy !== undefined ? await mustFindPolicy(c, str(v.policy)!) : null;
+  if (policy) refuseGrantFlags(v, `a key with --policy takes its scopes, models, limits and clamps from policy "${policy.name}"`, `change the policy instead (gatehouse policies update ${policy.name} ...), or create the key without --policy`);
   const common = {
     id: newKeyId(),
     name,
-    scopes: v.scopes !== undefined ? parseScopes(str(v.scopes)!) : [...DEFAULT_SCOPES],
-    models: v.models !== undefined ? parseModels(str(v.models)!) : null,
+    // A key with a policy stores no grants of its own: nothing, should it ever be read.
+    scopes: policy ? [] : v.scopes !== undefined ? parseScopes(str(v.scopes)!) : [...DEFAULT_SCOPES],
+    models: policy ? [] : v.models !== undefined ? parseModels(str(v.models)!) : null,
     limits: parseLimits(v, { rpm: null, tpm: null, tpd: null, concurrency: null }, c.config),
     clamps: parseClamps(v, {}, c.config),
     expiresAt: v.expires !== undefined ? parseExpiry(str(v.expires)!) : null,
+    policyId: policy?.id ?? null,
   };
   const out = (rec: KeyRecord, extra: Record<string, unknown>, lines: string[]) => {
-    if (v.json) console.log(JSON.stringify({ ...publicView(rec, c.config), ...extra, store: c.where }));
-    else console.log(`${lines.join('\n')}\n\n${describe(rec, c.config)}\n\nWritten to the ${c.where}.`);
+    const g = grantsOf(rec, new Map(policy ? [[policy.id, policy]] : []));
+    if (v.json) console.log(JSON.stringify({ ...publicView(rec, g, c.config), ...extra, store: c.where }));
+    else console.log(`${lines.join('\n')}\n\n${describe(rec, g, c.config)}\n\nWritten to the ${c.where}.`);
     return 0;
   };
   if (!ssh) {
@@ -126,8 +131,9 @@ async function create(c: Ctx, v: Values, ssh: boolean | 'cert'): Promise<number>
 
 async function list(c: Ctx, json: boolean): Promise<number> {
   const all = await c.store.list();
+  const policies = await policyMap(c);
   if (json) {
-    console.log(JSON.stringify(all.map((r) => publicView(r, c.config))));
+    console.log(JSON.stringify(all.map((r) => publicView(r, grantsOf(r, policies), c.config))));
     return 0;
   }
   if (all.length === 0) {
@@ -137,8 +143,13 @@ async function list(c: Ctx, json: boolean): Promise<number> {
   const now = Date.now();
   console.log(
     table([
-      ['ID', 'NAME', 'KIND', 'KEY', 'SCOPES', 'MODELS', 'STATUS', 'LAST USED'],
-      ...all.map((r) => [r.id, r.name, r.kind === 'api_key' ? 'api' : r.kind === 'client_cert' ? 'cert' : 'ssh', r.hint ? `${r.hint}…` : (r.fingerprint ?? ''), r.scopes.join(','), r.models ? r.models.join(',') : '*', status(r, now), when(r.lastUsedAt)]),
+      ['ID', 'NAME', 'KIND', 'KEY', 'POLICY', 'SCOPES', 'MODELS', 'STATUS', 'LAST USED'],
+      ...all.map((r) => {
+        const g = grantsOf(r, policies);
+        const policy = g.policy ? `${g.policy.name ?? g.policy.id}${g.policy.deleted ? ' (deleted)' : ''}` : '-';
+        const models = g.models ? (g.models.length ? g.models.join(',') : '-') : '*';
+        return [r.id, r.name, r.kind === 'api_key' ? 'api' : r.kind === 'client_cert' ? 'cert' : 'ssh', r.hint ? `${r.hint}…` : (r.fingerprint ?? ''), policy, g.scopes.join(',') || '-', models, status(r, now), when(r.lastUsedAt)];
+      }),
     ]),
   );
   return 0;
@@ -146,7 +157,8 @@ async function list(c: Ctx, json: boolean): Promise<number> {
 
 async function show(c: Ctx, id: string, json: boolean): Promise<number> {
   const rec = await mustFind(c.store, id);
-  console.log(json ? JSON.stringify(publicView(rec, c.config)) : describe(rec, c.config));
+  const g = grantsOf(rec, await policyMap(c));
+  console.log(json ? JSON.stringify(publicView(rec, g, c.config)) : describe(rec, g, c.config));
   return 0;
 }
 
@@ -157,23 +169,43 @@ async function update(c: Ctx, id: string, v: Values): Promise<number> {
     await mustBeFreeName(c.store, str(v.name)!);
     patch.name = str(v.name)!;
   }
-  if (v.scopes !== undefined) patch.scopes = parseScopes(str(v.scopes)!);
-  if (v.models !== undefined) patch.models = parseModels(str(v.models)!);
   if (v.expires !== undefined) patch.expiresAt = parseExpiry(str(v.expires)!);
-  const limits = parseLimits(v, rec.limits, c.config);
-  if (JSON.stringify(limits) !== JSON.stringify(rec.limits)) patch.limits = limits;
-  const clamps = parseClamps(v, rec.clamps, c.config);
-  if (JSON.stringify(clamps) !== JSON.stringify(rec.clamps)) patch.clamps = clamps;
-  if (Object.keys(patch).length === 0) throw new UsageError('nothing to update: give at least one of --name, --scopes, --models, --expires or a limit that differs from the key\'s');
+  if (v.policy !== undefined && v['no-policy']) throw new UsageError('--policy and --no-policy contradict each other: give one');
+  const policies = await policyMap(c);
+  // The grants the key's own values start from: its own, or, when it leaves its policy, the policy's.
+  let own: Pick<KeyRecord, 'scopes' | 'models' | 'limits' | 'clamps'> = rec;
+  if (v.policy !== undefined) {
+    const p = await mustFindPolicy(c, str(v.policy)!);
+    refuseGrantFlags(v, `with --policy the key takes its scopes, models, limits and clamps from policy "${p.name}"`, `change the policy instead (gatehouse policies update ${p.name} ...)`);
+    if (p.id !== rec.policyId) patch.policyId = p.id;
+    policies.set(p.id, p);
+  } else if (v['no-policy']) {
+    if (rec.policyId === null) throw new UsageError(`key "${rec.name}" has no policy`);
+    const p = policies.get(rec.policyId);
+    if (p && p.deletedAt === null) own = p;
+    patch.policyId = null;
+  } else if (rec.policyId !== null) {
+    const name = policies.get(rec.policyId)?.name ?? rec.policyId;
+    refuseGrantFlags(v, `key "${rec.name}" takes its scopes, models, limits and clamps from policy "${name}"`, `change the policy (gatehouse policies update ${name} ...), or give the key its own with --no-policy`);
+  }
+  const scopes = v.scopes !== undefined ? parseScopes(str(v.scopes)!) : own.scopes;
+  const models = v.models !== undefined ? parseModels(str(v.models)!) : own.models;
+  const limits = parseLimits(v, own.limits, c.config);
+  const clamps = parseClamps(v, own.clamps, c.config);
+  for (const [k, value] of [['scopes', scopes], ['models', models], ['limits', limits], ['clamps', clamps]] as const) {
+    if (JSON.stringify(value) !== JSON.stringify(rec[k])) (patch as Record<string, unknown>)[k] = value;
+  }
+  if (Object.keys(patch).length === 0) throw new UsageError('nothing to update: give at least one of --name, --policy, --no-policy, --scopes, --models, --expires or a limit that differs from the key\'s');
   const next = await c.store.update(rec.id, patch, c.by);
-  console.log(v.json ? JSON.stringify({ ...publicView(next, c.config), store: c.where }) : `Updated ${next.id} in the ${c.where}\n\n${describe(next, c.config)}`);
+  const g = grantsOf(next, policies);
+  console.log(v.json ? JSON.stringify({ ...publicView(next, g, c.config), store: c.where }) : `Updated ${next.id} in the ${c.where}\n\n${describe(next, g, c.config)}`);
   return 0;
 }
 
 async function revoke(c: Ctx, id: string, json: boolean): Promise<number> {
   const rec = await mustFind(c.store, id);
   const next = await c.store.revoke(rec.id, c.by);
-  console.log(json ? JSON.stringify({ ...publicView(next, c.config), store: c.where }) : `Revoked ${next.id} ("${next.name}") in the ${c.where}; a running gateway refuses it within a second.`);
+  console.log(json ? JSON.stringify({ ...publicView(next, grantsOf(next, await policyMap(c)), c.config), store: c.where }) : `Revoked ${next.id} ("${next.name}") in the ${c.where}; a running gateway refuses it within a second.`);
   return 0;
 }
 
@@ -187,16 +219,25 @@ async function mustBeFreeName(store: KeyStoreT, name: string): Promise<void> {
   throw new UsageError(`a key named "${name}" already exists (${taken.id}, ${status(taken, Date.now())}); names must be unique, so that commands can name a key. Choose another --name, or rename the other one: gatehouse keys update ${taken.id} --name ${name}-old`);
 }
 
+/** Every policy, deleted ones included (a revoked key may point at one), by id. */
+async function policyMap(c: Ctx): Promise<Map<string, PolicyRecord>> {
+  return new Map((await c.policies.list({ includeDeleted: true })).map((p) => [p.id, p]));
+}
+
+async function mustFindPolicy(c: Ctx, nameOrId: string): Promise<PolicyRecord> {
+  const p = await c.policies.find(nameOrId);
+  if (!p || p.deletedAt !== null) throw new UsageError(`no policy "${nameOrId}"${p ? ' (it was deleted)' : ''} (see gatehouse policies list)`);
+  return p;
+}
+
+/** A key with a policy has no grants of its own: a flag that would set one is an error, not ignored. */
+function refuseGrantFlags(v: Values, why: string, instead: string): void {
+  const given = GRANT_FLAGS.filter((f) => v[f] !== undefined);
+  if (given.length) throw new UsageError(`${given.map((f) => `--${f}`).join(', ')}: ${why}; ${instead}`);
+}
+
 async function mustFind(store: KeyStoreT, id: string): Promise<KeyRecord> {
   const rec = await store.find(id);
   if (!rec) throw new UsageError(`no key "${id}" (see gatehouse keys list)`);
   return rec;
-}
-
-function safeUser(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return 'unknown';
-  }
 }

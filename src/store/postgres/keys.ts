@@ -3,7 +3,7 @@ import { keyDiff } from '../key-diff.js';
 import type { Actor, KeyPatch, KeyRecord, KeyStore, NewKey } from '../types.js';
 import { inTransaction, type PgHandle } from './open.js';
 
-const COLS = 'id, name, kind, hash, hint, fingerprint, public_key, scopes, models, limits, clamps, created_at, expires_at, revoked_at, last_used_at, updated_at, version';
+const COLS = 'id, name, kind, hash, hint, fingerprint, public_key, scopes, models, limits, clamps, created_at, expires_at, revoked_at, last_used_at, updated_at, version, policy_id';
 
 const n = (v: unknown): number => Number(v);
 const nOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
@@ -13,12 +13,20 @@ function fromRow(r: Record<string, unknown>): KeyRecord {
     id: r.id as string, name: r.name as string, kind: r.kind as KeyRecord['kind'], hash: r.hash as string | null, hint: r.hint as string | null,
     fingerprint: r.fingerprint as string | null, publicKey: r.public_key as string | null, scopes: r.scopes as KeyRecord['scopes'],
     models: (r.models as string[] | null) ?? null, limits: r.limits as KeyRecord['limits'], clamps: r.clamps as KeyRecord['clamps'],
-    createdAt: n(r.created_at), expiresAt: nOrNull(r.expires_at), revokedAt: nOrNull(r.revoked_at), lastUsedAt: nOrNull(r.last_used_at),
+    policyId: (r.policy_id as string | null) ?? null, createdAt: n(r.created_at), expiresAt: nOrNull(r.expires_at), revokedAt: nOrNull(r.revoked_at), lastUsedAt: nOrNull(r.last_used_at),
     updatedAt: n(r.updated_at), version: n(r.version),
   };
 }
 
 const jsonOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : JSON.stringify(v));
+
+/** Called under the keys' advisory lock, which policy changes also take: a deletion cannot slip in between. */
+async function mustBeLivePolicy(c: pg.PoolClient, id: string | null): Promise<void> {
+  if (id === null) return;
+  const p = (await c.query('SELECT deleted_at FROM policies WHERE id = $1', [id])).rows[0];
+  if (!p) throw new Error(`no policy with id ${id}`);
+  if (p.deleted_at !== null) throw new Error(`policy ${id} is deleted`);
+}
 
 /**
  * Key store on PostgreSQL, shared by every replica. Each change takes one advisory lock for the
@@ -36,13 +44,15 @@ export class PostgresKeyStore implements KeyStore {
   async create(key: NewKey, by: Actor): Promise<KeyRecord> {
     const now = Date.now();
     return this.#change(async (c, nextVersion) => {
+      const policyId = key.policyId ?? null;
+      await mustBeLivePolicy(c, policyId);
       const version = await nextVersion();
       const r = await c.query(
-        `INSERT INTO keys (${COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10::jsonb, $11::jsonb, $12, $13, NULL, NULL, $12, $14) RETURNING *`,
+        `INSERT INTO keys (${COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10::jsonb, $11::jsonb, $12, $13, NULL, NULL, $12, $14, $15) RETURNING *`,
         [key.id, key.name, key.kind, key.hash, key.hint, key.fingerprint, key.publicKey, JSON.stringify(key.scopes), jsonOrNull(key.models),
-          JSON.stringify(key.limits), JSON.stringify(key.clamps), now, key.expiresAt, version],
+          JSON.stringify(key.limits), JSON.stringify(key.clamps), now, key.expiresAt, version, policyId],
       );
-      await this.#event(c, now, by, 'key.create', key.id, { name: key.name, kind: key.kind, scopes: key.scopes, models: key.models, expiresAt: key.expiresAt, limits: key.limits });
+      await this.#event(c, now, by, 'key.create', key.id, { name: key.name, kind: key.kind, scopes: key.scopes, models: key.models, expiresAt: key.expiresAt, limits: key.limits, policyId });
       return fromRow(r.rows[0]);
     });
   }
@@ -66,11 +76,12 @@ export class PostgresKeyStore implements KeyStore {
       if (!row) throw new Error(`no key with id ${id}`);
       const cur = fromRow(row);
       const next = { ...cur, ...patch };
+      if (patch.policyId !== undefined && patch.policyId !== cur.policyId) await mustBeLivePolicy(c, next.policyId);
       const version = await nextVersion();
       const r = await c.query(
-        `UPDATE keys SET name = $2, scopes = $3::jsonb, models = $4::jsonb, limits = $5::jsonb, clamps = $6::jsonb, expires_at = $7, updated_at = $8, version = $9
+        `UPDATE keys SET name = $2, scopes = $3::jsonb, models = $4::jsonb, limits = $5::jsonb, clamps = $6::jsonb, expires_at = $7, updated_at = $8, version = $9, policy_id = $10
          WHERE id = $1 RETURNING ${COLS}`,
-        [id, next.name, JSON.stringify(next.scopes), jsonOrNull(next.models), JSON.stringify(next.limits), JSON.stringify(next.clamps), next.expiresAt, now, version],
+        [id, next.name, JSON.stringify(next.scopes), jsonOrNull(next.models), JSON.stringify(next.limits), JSON.stringify(next.clamps), next.expiresAt, now, version, next.policyId],
       );
       await this.#event(c, now, by, 'key.update', id, keyDiff(cur, next));
       return fromRow(r.rows[0]);

@@ -89,4 +89,28 @@ export const PG_MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> = [
     version: 3,
     sql: `ALTER TABLE audit ADD COLUMN node text;`,
   },
+  {
+    // Named policies (store/types.ts PolicyRecord) and the key's reference to one; versions from
+    // their own sequence, written under the keys' advisory lock (store/postgres/policies.ts).
+    version: 4,
+    sql: `
+      CREATE SEQUENCE policy_version_seq;
+      CREATE TABLE policies (
+        id text PRIMARY KEY,
+        name text NOT NULL,
+        scopes jsonb NOT NULL,
+        models jsonb,
+        limits jsonb NOT NULL,
+        clamps jsonb NOT NULL,
+        created_at bigint NOT NULL,
+        updated_at bigint NOT NULL,
+        deleted_at bigint,
+        version bigint NOT NULL
+      );
+      CREATE UNIQUE INDEX policies_name_live ON policies (name) WHERE deleted_at IS NULL;
+      CREATE INDEX policies_version ON policies (version);
+      ALTER TABLE keys ADD COLUMN policy_id text REFERENCES policies (id);
+      CREATE INDEX keys_policy ON keys (policy_id) WHERE policy_id IS NOT NULL;
+    `,
+  },
 ];

@@ -1,7 +1,7 @@
 import pg from 'pg';
 
 /**
- * One dedicated connection that LISTENs for key changes and calls the subscribers, so replicas
+ * One dedicated connection that LISTENs for key and policy changes and calls the subscribers, so replicas
  * reload a revoked key within milliseconds instead of at the next poll. The poll stays as the
  * safety net: if this connection drops, it reconnects with backoff and, once back, tells the
  * subscribers anyway (changes made while it was away were not announced).

@@ -11,9 +11,9 @@ export interface PgHandle {
   target: PgTarget;
   /** Connection settings for extra dedicated clients (the LISTEN connection). */
   clientConfig: pg.ClientConfig;
-  /** Advisory-lock id for this schema's key writes (key versions must commit in order). */
+  /** Advisory-lock id for this schema's key and policy writes (versions must commit in order). */
   keysLock: number;
-  /** NOTIFY channel for key changes in this schema. */
+  /** NOTIFY channel for key and policy changes in this schema. */
   channel: string;
 }
 

@@ -8,14 +8,14 @@ interface Row {
   id: string; name: string; kind: 'api_key' | 'ssh_key'; hash: string | null; hint: string | null;
   fingerprint: string | null; public_key: string | null; scopes: string; models: string | null;
   limits: string; clamps: string; created_at: number; expires_at: number | null; revoked_at: number | null;
-  last_used_at: number | null; updated_at: number; version: number;
+  last_used_at: number | null; updated_at: number; version: number; policy_id: string | null;
 }
 
 function fromRow(r: Row): KeyRecord {
   return {
     id: r.id, name: r.name, kind: r.kind, hash: r.hash, hint: r.hint, fingerprint: r.fingerprint,
     publicKey: r.public_key, scopes: JSON.parse(r.scopes), models: r.models === null ? null : JSON.parse(r.models),
-    limits: JSON.parse(r.limits), clamps: JSON.parse(r.clamps), createdAt: r.created_at, expiresAt: r.expires_at,
+    limits: JSON.parse(r.limits), clamps: JSON.parse(r.clamps), policyId: r.policy_id, createdAt: r.created_at, expiresAt: r.expires_at,
     revokedAt: r.revoked_at, lastUsedAt: r.last_used_at, updatedAt: r.updated_at, version: r.version,
   };
 }
@@ -33,16 +33,17 @@ export class SqliteKeyStore implements KeyStore {
     this.#stmt = {
       nextVersion: db.prepare('SELECT COALESCE(MAX(version), 0) + 1 AS v FROM keys'),
       insert: db.prepare(`INSERT INTO keys (id, name, kind, hash, hint, fingerprint, public_key, scopes, models, limits, clamps,
-        created_at, expires_at, revoked_at, last_used_at, updated_at, version)
+        created_at, expires_at, revoked_at, last_used_at, updated_at, version, policy_id)
         VALUES (@id, @name, @kind, @hash, @hint, @fingerprint, @public_key, @scopes, @models, @limits, @clamps,
-        @created_at, @expires_at, NULL, NULL, @created_at, @version)`),
+        @created_at, @expires_at, NULL, NULL, @created_at, @version, @policy_id)`),
       byId: db.prepare('SELECT * FROM keys WHERE id = ?'),
       byName: db.prepare('SELECT * FROM keys WHERE name = ? ORDER BY created_at'),
       all: db.prepare('SELECT * FROM keys ORDER BY created_at, id'),
       since: db.prepare('SELECT * FROM keys WHERE version > ? ORDER BY version'),
       ping: db.prepare('SELECT 1 FROM keys LIMIT 1'),
       update: db.prepare(`UPDATE keys SET name = @name, scopes = @scopes, models = @models, limits = @limits, clamps = @clamps,
-        expires_at = @expires_at, updated_at = @now, version = @version WHERE id = @id`),
+        expires_at = @expires_at, policy_id = @policy_id, updated_at = @now, version = @version WHERE id = @id`),
+      policy: db.prepare('SELECT deleted_at FROM policies WHERE id = ?'),
       revoke: db.prepare('UPDATE keys SET revoked_at = @now, updated_at = @now, version = @version WHERE id = @id'),
       event: db.prepare(INSERT_ADMIN_EVENT),
     };
@@ -50,17 +51,26 @@ export class SqliteKeyStore implements KeyStore {
 
   async create(key: NewKey, by: Actor): Promise<KeyRecord> {
     const now = Date.now();
+    const policyId = key.policyId ?? null;
     const run = this.#db.transaction(() => {
+      this.#mustBeLivePolicy(policyId);
       const version = (this.#stmt.nextVersion.get() as { v: number }).v;
       this.#stmt.insert.run({
         id: key.id, name: key.name, kind: key.kind, hash: key.hash, hint: key.hint, fingerprint: key.fingerprint,
         public_key: key.publicKey, scopes: JSON.stringify(key.scopes), models: key.models === null ? null : JSON.stringify(key.models),
-        limits: JSON.stringify(key.limits), clamps: JSON.stringify(key.clamps), created_at: now, expires_at: key.expiresAt, version,
+        limits: JSON.stringify(key.limits), clamps: JSON.stringify(key.clamps), created_at: now, expires_at: key.expiresAt, version, policy_id: policyId,
       });
-      this.#stmt.event.run(now, by.actor, 'key.create', key.id, JSON.stringify({ name: key.name, kind: key.kind, scopes: key.scopes, models: key.models, expiresAt: key.expiresAt, limits: key.limits }));
+      this.#stmt.event.run(now, by.actor, 'key.create', key.id, JSON.stringify({ name: key.name, kind: key.kind, scopes: key.scopes, models: key.models, expiresAt: key.expiresAt, limits: key.limits, policyId }));
     });
     run.immediate();
     return fromRow(this.#stmt.byId.get(key.id) as Row);
+  }
+
+  #mustBeLivePolicy(id: string | null): void {
+    if (id === null) return;
+    const p = this.#stmt.policy.get(id) as { deleted_at: number | null } | undefined;
+    if (!p) throw new Error(`no policy with id ${id}`);
+    if (p.deleted_at !== null) throw new Error(`policy ${id} is deleted`);
   }
 
   async find(idOrName: string): Promise<KeyRecord | null> {
@@ -82,10 +92,11 @@ export class SqliteKeyStore implements KeyStore {
       if (!row) throw new Error(`no key with id ${id}`);
       const cur = fromRow(row);
       const next = { ...cur, ...patch };
+      if (patch.policyId !== undefined && patch.policyId !== cur.policyId) this.#mustBeLivePolicy(next.policyId);
       const version = (this.#stmt.nextVersion.get() as { v: number }).v;
       this.#stmt.update.run({
         id, name: next.name, scopes: JSON.stringify(next.scopes), models: next.models === null ? null : JSON.stringify(next.models),
-        limits: JSON.stringify(next.limits), clamps: JSON.stringify(next.clamps), expires_at: next.expiresAt, now, version,
+        limits: JSON.stringify(next.limits), clamps: JSON.stringify(next.clamps), expires_at: next.expiresAt, policy_id: next.policyId, now, version,
       });
       this.#stmt.event.run(now, by.actor, 'key.update', id, JSON.stringify(keyDiff(cur, next)));
     });

@@ -124,4 +124,27 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> = [
     version: 5,
     sql: `ALTER TABLE audit ADD COLUMN node TEXT;`,
   },
+  {
+    // Named policies (store/types.ts PolicyRecord) and the key's reference to one. A deleted
+    // policy keeps its row (deleted_at), so its name is unique only among the others.
+    version: 6,
+    sql: `
+      CREATE TABLE policies (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        scopes TEXT NOT NULL,
+        models TEXT,
+        limits TEXT NOT NULL,
+        clamps TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        deleted_at INTEGER,
+        version INTEGER NOT NULL
+      );
+      CREATE UNIQUE INDEX policies_name_live ON policies (name) WHERE deleted_at IS NULL;
+      CREATE INDEX policies_version ON policies (version);
+      ALTER TABLE keys ADD COLUMN policy_id TEXT REFERENCES policies (id);
+      CREATE INDEX keys_policy ON keys (policy_id) WHERE policy_id IS NOT NULL;
+    `,
+  },
 ];
