@@ -123,7 +123,7 @@ describe('issue #18 item 6: foot-guns refused', () => {
 
   it('unknown subcommands and stray arguments exit 2 with the list of what exists', () => {
     const cases: Array<[string[], RegExp]> = [
-      [['frobnicate'], /unknown command "frobnicate"; the commands are serve, init, keys, config, usage, audit, doctor/],
+      [['frobnicate'], /unknown command "frobnicate"; the commands are serve, init, keys, policies, config, usage, audit, doctor, nodes/],
       [['kyes', 'list'], /unknown command "kyes" \(did you mean keys\?\)/],
       [['keys', 'frobnicate'], /unknown keys subcommand "frobnicate"; the subcommands are create, add-ssh, add-cert, list, show, update, revoke/],
       [['config', 'frob'], /unknown config subcommand "frob"/],
@@ -135,6 +135,7 @@ describe('issue #18 item 6: foot-guns refused', () => {
       [['usage', 'x'], /unexpected argument "x"/],
       [['audit', 'x'], /unexpected argument "x"/],
       [['doctor', 'x'], /unexpected argument "x"/],
+      [['nodes', 'x'], /unexpected argument "x" \(see gatehouse nodes --help\)/],
       [['help', 'frob'], /no help for "frob": it is not a command/],
       [['constructor'], /unknown command "constructor"/],
       [['keys', 'toString'], /unknown keys subcommand "toString"/],
