@@ -261,20 +261,17 @@ export class Fleet implements Demand {
       granted = false;
       // Per model, how many of the requests looked at so far this round wait for it (ahead of the next).
       const ahead = new Map<string, number>();
-      // Models that cannot be placed this round: a later request for one waits too (it only has
-      // more ahead of it), so it is not asked again. Retries (with a node excluded) are always asked.
-      const blocked = new Set<string>();
       for (const pid of this.#queue.principals()) {
         const list = this.#queue.entriesOf(pid);
         for (let i = 0; i < list.length && i < SCAN; i++) {
           const w = list[i]!;
           const before = ahead.get(w.q.model) ?? 0;
           ahead.set(w.q.model, before + 1);
-          if (w.q.exclude === null && blocked.has(w.q.model)) continue;
-          const p = place(this.nodes, { model: w.q.model, occupies: w.q.occupies, exclude: w.q.exclude, ahead: before }, this, now);
+          const p = place(this.nodes, { model: w.q.model, occupies: w.q.occupies, exclude: w.q.exclude, ahead: before, waitedMs: now - w.since }, this, now);
+          // A later request for a model that must wait is still asked: with more requests ahead of
+          // it, loading the model on another node may have become the better choice.
           if (p.kind === 'wait' || p.kind === 'reserve') {
             if (p.kind === 'reserve' && !w.reserved && !this.#reservedFor(w.q.model)) this.#reserve(w, p.node);
-            if (w.q.exclude === null) blocked.add(w.q.model);
             continue;
           }
           this.#queue.take(w);

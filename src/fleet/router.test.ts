@@ -167,6 +167,23 @@ describe('place: waiting for a resident node versus loading elsewhere', () => {
   });
 });
 
+describe('place: a request that has waited long', () => {
+  it('takes a load at its plain cost, and may evict a model in demand, once it has waited twice a load', () => {
+    const full = node('full', { resident: [M], running: { [M]: 1 } });
+    const cold = node('cold', { maxLoaded: 1, resident: [V], installed: [M, V] });
+    full.learnService(M, 1500);
+    cold.learnLoad(M, 1000);
+    cold.learnLoad(V, 1000);
+    // new: wait 1500 < load 1000 × 2 + V's reload 1000 (V was used recently)
+    assert.equal(place([full, cold], q(), demand({}, [V]), NOW).kind, 'wait');
+    assert.equal(place([full, cold], { ...q(), waitedMs: 1500 }, demand({}, [V]), NOW).kind, 'wait', 'not yet twice a load');
+    // waited 2500 > 2 × 1000: load 1000, no penalty for V: 1000 < 1500
+    const p = onNode(place([full, cold], { ...q(), waitedMs: 2500 }, demand({}, [V]), NOW));
+    assert.equal(p.node, cold);
+    assert.equal(p.evicts, V);
+  });
+});
+
 describe('place: eviction', () => {
   it('a node whose only loaded model is busy is no candidate (Ollama would queue the load)', () => {
     const busy = node('busy', { maxLoaded: 1, resident: [X], running: { [X]: 1 } });
@@ -200,29 +217,29 @@ describe('place: eviction', () => {
   });
 
   it("adds the victim's reload cost when the victim is in demand and loaded nowhere else", () => {
-    // full: load M 1000, evicts V (load 1000 there) → 1000, or 2000 if V is in demand.
-    // roomy: load M 1500, nothing evicted.
+    // A load counts twice (LOAD_BIAS). full: load M 1000 → 2000, evicts V (load 1000 there): 3000 if V
+    // is in demand. roomy: load M 1400 → 2800, nothing evicted.
     const mk = (): [FleetNode, FleetNode] => {
       const full = node('full', { maxLoaded: 1, resident: [V], installed: [M, V] });
       full.learnLoad(M, 1000);
       full.learnLoad(V, 1000);
       const roomy = node('roomy', { maxLoaded: 2, installed: [M, V] });
-      roomy.learnLoad(M, 1500);
+      roomy.learnLoad(M, 1400);
       return [full, roomy];
     };
     {
       const [full, roomy] = mk();
       const p = onNode(place([full, roomy], q(), demand(), NOW));
-      assert.equal(p.node, full, 'victim not in demand: 1000 < 1500');
+      assert.equal(p.node, full, 'victim not in demand: 2000 < 2800');
       assert.equal(p.evicts, V);
     }
     {
       const [full, roomy] = mk();
-      assert.equal(onNode(place([full, roomy], q(), demand({ [V]: 1 }), NOW)).node, roomy, 'victim waited for: 2000 > 1500');
+      assert.equal(onNode(place([full, roomy], q(), demand({ [V]: 1 }), NOW)).node, roomy, 'victim waited for: 3000 > 2800');
     }
     {
       const [full, roomy] = mk();
-      assert.equal(onNode(place([full, roomy], q(), demand({}, [V]), NOW)).node, roomy, 'victim used recently: 2000 > 1500');
+      assert.equal(onNode(place([full, roomy], q(), demand({}, [V]), NOW)).node, roomy, 'victim used recently: 3000 > 2800');
     }
     {
       const [full, roomy] = mk();
