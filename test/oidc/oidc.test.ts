@@ -238,3 +238,35 @@ describe('OIDC: JWT bearer tokens from a configured OpenID provider', () => {
     }
   });
 });
+
+describe('OIDC: a refused JWT counts as a failed authentication', () => {
+  let s: Stack;
+  let idp: TestProvider;
+  before(async () => {
+    idp = await startProvider([{ id: 'nobody', groups: ['none'] }]);
+    s = await startStack({
+      config: {
+        limits: { auth_failures: { max: 3, window: '1m' } },
+        auth: { oidc: [{ issuer: idp.issuer, audience: 'gatehouse', rules: [{ group: 'ml', policy: 'ml' }] }, { issuer: 'http://127.0.0.1:1', audience: 'gatehouse', rules: [{ group: 'ml', policy: 'ml' }] }] },
+      },
+    });
+  });
+  after(async () => {
+    await s?.close();
+    await idp?.close();
+  });
+
+  it('an unreachable provider (503) is not counted; bad tokens are, and then the address gets 429', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const seg = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    const down = `${seg({ alg: 'ES256', kid: 'k' })}.${seg({ iss: 'http://127.0.0.1:1', aud: 'gatehouse', sub: 'x', exp: now + 300 })}.${seg({ x: 1 })}`;
+    const send = (jwt: string) => hit(s.gw.url, 'GET', '/api/tags', { headers: { authorization: `Bearer ${jwt}` } });
+    for (let i = 0; i < 5; i++) assert.equal((await send(down)).status, 503);
+    const expired = await idp.sign({ iss: idp.issuer, aud: 'gatehouse', sub: 'x', groups: ['ml'], exp: now - 300 });
+    const codes: string[] = [];
+    for (let i = 0; i < 5; i++) codes.push(String((await send(expired)).headers['x-gatehouse-error']));
+    assert.deepEqual(codes, ['GW_ERR_AUTH_JWT_EXPIRED', 'GW_ERR_AUTH_JWT_EXPIRED', 'GW_ERR_AUTH_JWT_EXPIRED', 'GW_ERR_AUTH_TOO_MANY_FAILURES', 'GW_ERR_AUTH_TOO_MANY_FAILURES']);
+    const norule = await send(await idp.token('nobody'));
+    assert.equal(norule.status, 429, 'a 403 for no matching rule counts too');
+  });
+});
