@@ -47,11 +47,12 @@ const oidcIssuer = (duration: (def: string) => z.ZodType<number, unknown>) => z.
 /** Several issuers; each may appear once (its `iss` picks its entry). */
 export const oidcList = (duration: (def: string) => z.ZodType<number, unknown>) => z
   .array(oidcIssuer(duration))
-  .default([])
   .superRefine((list, ctx) => {
     const seen = new Set<string>();
     list.forEach((o, i) => {
       if (seen.has(o.issuer)) ctx.addIssue({ code: 'custom', path: [i, 'issuer'], message: `${o.issuer} is listed twice; list each issuer once (its rules together)` });
       seen.add(o.issuer);
     });
-  });
+  })
+  // prefault, not default: zod leaves the default out of the JSON Schema when the items transform (durations).
+  .prefault([]);
