@@ -2,7 +2,9 @@
  * Microbenchmark: API-key verification with 100,000 keys in the store (issue target: < 50 µs
  * p99). Builds a real SQLite key store in a temp dir, loads it into the KeyCache the server uses,
  * then times `authenticateApiKey` one call at a time for valid keys, wrong keys and mistyped
- * keys, and prints percentiles. Also times the ollama CLI's Ed25519 check for comparison.
+ * keys, and prints percentiles. Also times the ollama CLI's Ed25519 check for comparison, and
+ * OIDC JWT bearer tokens (auth/oidc/): the cached path (a token seen before: hash and lookup,
+ * target p99 ≤ 100 µs) and, for reference, a first verification (signature check, async).
  *
  *   npm run build && node dist/bench/key-verify.js [--keys 100000] [--samples 200000]
  */
@@ -13,6 +15,10 @@ import { join } from 'node:path';
 import { generateApiKey, KEY_PREFIX } from '../src/auth/api-key.js';
 import { authenticateApiKey } from '../src/auth/authenticate.js';
 import { KeyCache } from '../src/auth/key-cache.js';
+import { OidcAuthenticator } from '../src/auth/oidc/authenticator.js';
+import { PolicyCache } from '../src/auth/policy-cache.js';
+import type { AuthRequest, AuthResult } from '../src/auth/authenticator.js';
+import { startBenchIssuer } from './lib/jwks.js';
 import { SshAuthenticator } from '../src/auth/ssh-auth.js';
 import { encodeEd25519Blob, ED25519_KEY_TYPE } from '../src/auth/ssh/wire.js';
 import { sshFingerprint, formatPublicKeyLine } from '../src/auth/ssh/public-key.js';
@@ -120,9 +126,51 @@ async function main(): Promise<void> {
     console.log(`replay guard, new token:           ${percentiles(fresh)}`);
     console.log(`replay guard, replayed token:      ${percentiles(replays)}`);
     console.log(`replay guard holding ${guard.size} tokens (its cap): ~${(held / 1024 / 1024).toFixed(1)} MiB of heap${global.gc ? '' : ' (run with --expose-gc for a steadier figure)'}`);
+    await jwtBench(stores, samples);
     await stores.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** JWT bearer tokens from a loopback issuer, through the authenticator the server composes. */
+async function jwtBench(stores: Awaited<ReturnType<typeof openStores>>, samples: number): Promise<void> {
+  const idp = await startBenchIssuer();
+  try {
+    await stores.policies.create({ id: 'pol_benchoidc00', name: 'bench-oidc', scopes: ['inference'], models: null, limits: { rpm: null, tpm: null, tpd: null, concurrency: null }, clamps: {} }, { actor: 'bench' });
+    const policies = new PolicyCache(stores.policies);
+    await policies.refresh();
+    const oidc = new OidcAuthenticator(
+      [{ issuer: idp.issuer, audience: 'gatehouse', claims: { subject: 'sub', name: 'preferred_username', groups: 'groups' }, rules: [{ group: 'other', policy: 'nope' }, { group: 'ml', policy: 'bench-oidc' }], jwks_min_refresh: 30_000 }],
+      policies,
+      systemClock,
+    );
+    const request = {} as AuthRequest;
+    const nTokens = 1000;
+    const tokens = await Promise.all(Array.from({ length: nTokens }, (_, i) => idp.token({ sub: `user-${i}`, groups: ['staff', 'ml'] })));
+    // First sight of each token: discovery and key fetch (first only), then ES256 verification.
+    const first = new Float64Array(nTokens);
+    for (let i = 0; i < nTokens; i++) {
+      const t0 = process.hrtime.bigint();
+      const r = await oidc.authenticate({ kind: 'api_key', key: tokens[i]! }, request);
+      first[i] = Number(process.hrtime.bigint() - t0);
+      if (!r || !(await r).ok) throw new Error(`token ${i} did not verify: ${JSON.stringify(r && (await r))}`);
+    }
+    const sync = (i: number): AuthResult => {
+      const r = oidc.authenticate({ kind: 'api_key', key: tokens[i % nTokens]! }, request);
+      if (r === null || r instanceof Promise) throw new Error('a cached token must be answered synchronously');
+      return r;
+    };
+    for (let i = 0; i < 50_000; i++) sync(i);
+    let ok = 0;
+    const cached = time(samples, (i) => {
+      if (sync((i * 7919) % nTokens).ok) ok++;
+    });
+    if (ok !== samples) throw new Error(`only ${ok} of ${samples} cached tokens verified`);
+    console.log(`JWT, cached (${nTokens} tokens):         ${percentiles(cached)}`);
+    console.log(`JWT, first sight (ES256, async):    ${percentiles(first.subarray(1))}  (the first, with discovery and key fetch: ${(first[0]! / 1e6).toFixed(1)} ms)`);
+  } finally {
+    await idp.close();
   }
 }
 

@@ -236,6 +236,21 @@ function limitsTable(recs: Rec[]): string[] {
   return lines.length > 2 ? lines : [];
 }
 
+/**
+ * Issue #21 item 1: a JWT as the credential (`gatehouse-jwt`: auth.oidc, the token cached after its
+ * first verification) against the API key (`gatehouse`), same limits, paired within each round.
+ */
+function jwtTable(recs: Rec[]): string[] {
+  const lines = head(['scenario', 'JWT x API key, req/s', 'CPU µs/req: API key / JWT']);
+  const cpu = (r: Rec) => r.proxy?.cpu_us_per_unit;
+  for (const sc of ['s1', 's2', 's5'] as Scenario[]) {
+    if (!pick(recs, sc, 'gatehouse-jwt').length || !pick(recs, sc, 'gatehouse').length) continue;
+    const c = (t: string) => fmt(med(pick(recs, sc, t), cpu), 1);
+    lines.push(row([label(sc), sc === 's5' ? '–' : fmt(paired(recs, sc, 'gatehouse-jwt', (r) => r.rate, 'ratio', 'gatehouse')), `${c('gatehouse')} / ${c('gatehouse-jwt')}`]));
+  }
+  return lines.length > 2 ? lines : [];
+}
+
 function noiseTable(recs: Rec[], targets: string[]): string[] {
   const scs = (['s1', 's2', 's3', 's3o'] as Scenario[]).filter((s) => recs.some((r) => r.scenario === s));
   const lines = head(['target', ...scs.map((s) => `${label(s)} spread`), "other processes' CPU % median (max)", 'steal % median (max)']);
@@ -297,6 +312,8 @@ export function render(recs: Rec[], meta: Meta): string {
     out.push(`## ${TITLES[sc](k)}`, '', ...table(), '');
     if (NOTES[sc]) out.push(NOTES[sc], '');
   }
+  const jt = jwtTable(recs);
+  if (jt.length) out.push('## A JWT instead of an API key', '', 'The same gateway, clients sending a JWT from a loopback OpenID issuer (auth.oidc; verified once, then from the verify cache) instead of the key; the policy has the key\'s limits.', '', ...jt, '');
   const lt = limitsTable(recs);
   if (lt.length) {
     out.push('## What limits cost', '');

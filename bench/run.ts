@@ -20,6 +20,7 @@ import { freePort, runJson, startServer, waitHttp, which, type Server } from './
 import { clockTicks, hostCpu, othersCpuSeconds, othersTicks, resetPeakRss, treeCpuSeconds, treePeakRssKiB } from './lib/proc.js';
 import { direct, gatehouse, nginx, nodeUndici, type Paths, type Target } from './lib/targets.js';
 import { wrk } from './lib/wrk.js';
+import { startBenchIssuer, type BenchIssuer } from './lib/jwks.js';
 import { render, type Meta, type Rec, type Scenario } from './report.js';
 import type { Summary } from './lib/stats.js';
 
@@ -60,7 +61,7 @@ const scenarios = new Set<Scenario>(
   }),
 );
 if (process.env.S4 === '1') scenarios.add('s4');
-const wantTargets = new Set((process.env.TARGETS ?? 'gatehouse,nginx,node-undici').split(',').map((s) => s.trim()).filter(Boolean));
+const wantTargets = new Set((process.env.TARGETS ?? 'gatehouse,gatehouse-jwt,nginx,node-undici').split(',').map((s) => s.trim()).filter(Boolean));
 const HEADER = 'x-gatehouse-overhead-ms';
 const MODEL = 'llama3.2:1b';
 const BODY = {
@@ -124,8 +125,10 @@ async function authCheck(t: Target): Promise<{ ok: boolean; auth: string; notes:
   const ok = ok2(tags.status) && ok2(chat.status) && streamOk;
   let wrong = 'no auth';
   if (t.token) {
-    const last = t.token.slice(-1);
-    const bad = t.token.slice(0, -1) + (last === 'A' ? 'B' : 'A'); // well-formed, one character off
+    // Well-formed, one character off, not the last: a JWT's last base64url character carries unused
+    // bits, so changing only those would still decode to the same (valid) signature.
+    const i = t.token.length - 10;
+    const bad = t.token.slice(0, i) + (t.token[i] === 'A' ? 'B' : 'A') + t.token.slice(i + 1);
     const w = await call(t, 'GET', '/api/tags', null, bad);
     const none = await call(t, 'GET', '/api/tags', null, null);
     wrong = w.status === 401 && none.status === 401 ? '401 (yes)' : `${w.status} / no token ${none.status} (NOT 401)`;
@@ -295,6 +298,16 @@ async function main(): Promise<number> {
   if (wantTargets.has('gatehouse-workers')) {
     starters.push(['gatehouse-workers', () => gatehouse(paths, upUrl, { ...gh, env: onRedis(), args: [...gh.args, '--workers', String(K.WORKERS)], name: 'gatehouse-workers' })]);
   }
+  // The same gateway with clients sending a JWT (auth.oidc) instead of the key: issue #21 item 1
+  // asks S2 with a JWT to stay within 10% of S2 with a key. The issuer serves its keys on loopback.
+  let issuer: BenchIssuer | null = null;
+  if (wantTargets.has('gatehouse-jwt')) {
+    starters.push(['gatehouse-jwt', async () => {
+      issuer = await startBenchIssuer();
+      const jwt = await issuer.token({ sub: 'bench', groups: ['bench'], ttlS: 6 * 3600 });
+      return gatehouse(paths, upUrl, { ...gh, name: 'gatehouse-jwt', jwt: { issuer: issuer.issuer, token: jwt } });
+    }]);
+  }
   if (nginxBin) starters.push(['nginx', () => nginx(paths, nginxBin, upUrl, token)]);
   else if (wantTargets.has('nginx')) log('nginx is not installed: no nginx row');
   if (wantTargets.has('node-undici')) starters.push(['node-undici', () => nodeUndici(paths, upUrl, token)]);
@@ -323,6 +336,7 @@ async function main(): Promise<number> {
   const stopAll = async () => {
     for (const t of targets) await t.stop();
     await upstream.stop();
+    await (issuer as BenchIssuer | null)?.close();
   };
   process.once('SIGINT', () => void stopAll().finally(() => process.exit(130)));
   process.once('SIGTERM', () => void stopAll().finally(() => process.exit(143)));

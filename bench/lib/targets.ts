@@ -44,7 +44,11 @@ export function direct(upstreamUrl: string): Target {
  * Inherited GATEHOUSE_* variables are dropped (a stray GATEHOUSE_CONFIG in a shell would change
  * what is measured); `extraEnv` ("GATEHOUSE_LOG__LEVEL=warn" …) and `extraArgs` are added on purpose.
  */
-export async function gatehouse(p: Paths, upstreamUrl: string, o: { args: string[]; env: string[]; nodeArgs: string[]; name?: string; limits?: boolean }): Promise<Target> {
+/**
+ * `jwt`: clients send a JWT from this loopback issuer instead of the API key; the gateway gets
+ * `auth.oidc` for it and a policy with the same limits as the key (what S2 with a JWT compares).
+ */
+export async function gatehouse(p: Paths, upstreamUrl: string, o: { args: string[]; env: string[]; nodeArgs: string[]; name?: string; limits?: boolean; jwt?: { issuer: string; token: string } }): Promise<Target> {
   const { args: extraArgs, env: extraEnv, nodeArgs } = o;
   const name = o.name ?? 'gatehouse';
   const data = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
@@ -76,8 +80,17 @@ export async function gatehouse(p: Paths, upstreamUrl: string, o: { args: string
     notes.push(`limit flags refused (${(e as Error).message.split('\n')[0]}); key without per-key limits`);
     out = (await create(false)).stdout;
   }
-  const key = (JSON.parse(out.trim().split('\n').pop() ?? '{}') as { key?: string }).key;
+  let key = (JSON.parse(out.trim().split('\n').pop() ?? '{}') as { key?: string }).key;
   if (!key) throw new Error(`gatehouse keys create printed no key: ${out.slice(0, 300)}`);
+  if (o.jwt) {
+    const config = join(data, 'gatehouse.yaml');
+    writeFileSync(config, JSON.stringify({ auth: { oidc: [{ issuer: o.jwt.issuer, audience: 'gatehouse', rules: [{ group: 'bench', policy: 'bench' }] }] } }));
+    env.GATEHOUSE_CONFIG = config;
+    await run(process.execPath, [p.gatehouseBin, 'policies', 'create', 'bench', '--data-dir', data, '--scopes', 'inference,models:read',
+      ...(o.limits !== false ? ['--rpm', '100000000', '--tpm', '1000000000000', '--concurrency', '1000000'] : [])], { cwd: data, env });
+    key = o.jwt.token;
+    notes.push('clients send a JWT (auth.oidc, loopback issuer, ES256), policy with the key\'s limits');
+  }
   const s = startServer('gatehouse', process.execPath,
     [...nodeArgs, p.gatehouseBin, 'serve', '--listen', `127.0.0.1:${port}`, '--upstream', upstreamUrl, '--data-dir', data, ...extraArgs],
     { env, cwd: data, log: join(p.runDir, 'logs', `${name}.log`) });

@@ -40,7 +40,16 @@ function request(headers: [string, string][], socket: object = {}): AuthRequest 
 
 const apiKeys = new ApiKeyAuthenticator(keys, systemClock);
 const disabledSsh = new OllamaTokenAuthenticator(null);
-const defaultChain = new AuthenticatorChain([new JwtRefusal(), apiKeys, disabledSsh]);
+/** These authenticators all answer synchronously: the chain's answer is never a promise here. */
+class SyncChain extends AuthenticatorChain {
+  override authenticate(r: AuthRequest): AuthResult {
+    const a = super.authenticate(r);
+    assert.ok(!(a instanceof Promise));
+    return a as AuthResult;
+  }
+}
+
+const defaultChain = new SyncChain([new JwtRefusal(), apiKeys, disabledSsh]);
 const code = (r: AuthResult | null): string | null => (r === null ? null : r.ok ? `ok:${r.principal.id}` : r.error.code);
 const apiKey = (key: string): Credential => ({ kind: 'api_key', key });
 const none: Credential = { kind: 'none' };
@@ -106,7 +115,7 @@ describe('authenticators: each claims its own credentials and says "not mine" to
 describe('the chain: order and precedence', () => {
   it('a duplicate Authorization header, then a malformed credential, are refused before any authenticator looks', () => {
     const never: Authenticator = { authenticate: () => assert.fail('must not be asked') };
-    const chain = new AuthenticatorChain([never]);
+    const chain = new SyncChain([never]);
     const dup = chain.authenticate(request([['Authorization', `Bearer ${ACTIVE.key}`], ['authorization', `Bearer ${ACTIVE.key}`]]));
     assert.equal(code(dup), 'GW_ERR_AUTH_MALFORMED');
     assert.match(dup.ok ? '' : dup.error.message, /^Authorization was sent more than once/);
@@ -117,11 +126,11 @@ describe('the chain: order and precedence', () => {
     const asked: string[] = [];
     const named = (name: string, answer: AuthResult | null): Authenticator => ({ authenticate: () => (asked.push(name), answer) });
     const claim: AuthResult = { ok: false, error: { code: 'GW_ERR_AUTH_INVALID' } as never };
-    const chain = new AuthenticatorChain([named('first', null), named('second', claim), named('third', claim)]);
+    const chain = new SyncChain([named('first', null), named('second', claim), named('third', claim)]);
     assert.equal(chain.authenticate(request([['x-api-key', 'k']])), claim);
     assert.deepEqual(asked, ['first', 'second']);
-    assert.equal(code(new AuthenticatorChain([]).authenticate(request([]))), 'GW_ERR_AUTH_MISSING');
-    assert.equal(code(new AuthenticatorChain([]).authenticate(request([['x-api-key', 'k']]))), 'GW_ERR_AUTH_INVALID');
+    assert.equal(code(new SyncChain([]).authenticate(request([]))), 'GW_ERR_AUTH_MISSING');
+    assert.equal(code(new SyncChain([]).authenticate(request([['x-api-key', 'k']]))), 'GW_ERR_AUTH_INVALID');
   });
 
   it('as composed by default: JWT before API keys; a near-JWT is an invalid API key; an Ed25519 token with ssh off says so', () => {

@@ -24,9 +24,17 @@ export interface AuthRequest {
   readonly query: string;
 }
 
+/**
+ * What an authenticator answers: null ("not mine"), a result, or, only when it must wait for
+ * something it cannot know yet (a JWT it has not seen, its provider's keys), a promise of one. The
+ * authenticate stage then suspends and resumes the path when it settles; everything it has seen
+ * before must be answered synchronously, so the common path allocates no promise.
+ */
+export type AuthAnswer = AuthResult | Promise<AuthResult>;
+
 export interface Authenticator {
   /** `credential` is the request's header credential, parsed once for the whole chain (kind 'none' when there is none). */
-  authenticate(credential: Credential, request: AuthRequest): AuthResult | null;
+  authenticate(credential: Credential, request: AuthRequest): AuthAnswer | null;
 }
 
 export class AuthenticatorChain {
@@ -41,7 +49,7 @@ export class AuthenticatorChain {
    * credential, are refused before any authenticator looks; then the first that claims the
    * credential answers; a request nobody claims has no usable credential.
    */
-  authenticate(request: AuthRequest): AuthResult {
+  authenticate(request: AuthRequest): AuthAnswer {
     const req = request.req;
     // Node keeps only the first of two Authorization headers; a second one is an ambiguity, not a
     // detail to ignore.

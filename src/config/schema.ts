@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { parseDuration, parseSize } from './units.js';
 import { invalidProxyEntries } from '../core/ip.js';
 import { ROUTES } from '../routes/table.js';
+import { oidcList } from './oidc.js';
 
 /** Routes whose body Gatehouse reads whole (body_limits.routes keys). */
 const BODY_ROUTE_IDS = ROUTES.filter((r) => r.body === 'json' || r.body === 'multipart').map((r) => r.id) as [string, ...string[]];
@@ -239,6 +240,12 @@ export const ConfigSchema = z.strictObject({
     .string()
     .default('')
     .refine((s) => s === '' || /^(\/[A-Za-z0-9._-]+)+$/.test(s), { message: 'must be empty or like "/ollama" (no trailing slash)' }),
+  /** Sign-in with OpenID providers: their JWT bearer tokens, mapped to policies by group (config/oidc.ts, auth/oidc/). */
+  auth: z
+    .strictObject({
+      oidc: oidcList(duration),
+    })
+    .prefault({}),
   ssh: z
     .strictObject({
       /** Accept the ollama CLI's Ed25519-signed requests from registered keys. */

@@ -40,6 +40,20 @@ export const ERRORS = {
   GW_ERR_AUTH_EXPIRED: { status: 401, kind: 'authentication' },
   // A bearer token shaped like a JWT: no authenticator for those is configured (auth/jwt-refusal.ts).
   GW_ERR_AUTH_JWT_UNSUPPORTED: { status: 401, kind: 'authentication' },
+  // JWT bearer tokens from the OpenID providers in auth.oidc (auth/oidc/). 401 while the token is
+  // not proven good; 403 once it is and the identity has no access; 503 when the provider's keys
+  // cannot be had (not the client's fault, and not counted as a failed authentication).
+  GW_ERR_AUTH_JWT_MALFORMED: { status: 401, kind: 'authentication' },
+  GW_ERR_AUTH_JWT_ALG: { status: 401, kind: 'authentication' },
+  GW_ERR_AUTH_JWT_ISSUER: { status: 401, kind: 'authentication' },
+  GW_ERR_AUTH_JWT_SIGNATURE: { status: 401, kind: 'authentication' },
+  GW_ERR_AUTH_JWT_EXPIRED: { status: 401, kind: 'authentication' },
+  GW_ERR_AUTH_JWT_NOT_YET_VALID: { status: 401, kind: 'authentication' },
+  GW_ERR_AUTH_JWT_AUDIENCE: { status: 401, kind: 'authentication' },
+  GW_ERR_AUTH_JWT_CLAIMS: { status: 401, kind: 'authentication' },
+  GW_ERR_AUTH_JWT_NO_RULE: { status: 403, kind: 'permission' },
+  GW_ERR_AUTH_JWT_POLICY_MISSING: { status: 403, kind: 'permission' },
+  GW_ERR_AUTH_JWT_PROVIDER: { status: 503, kind: 'overloaded' },
   GW_ERR_AUTH_SSH_UNKNOWN_KEY: { status: 403, kind: 'permission' },
   // Ed25519 (ollama CLI) refusals are 403, not 401: the CLI replaces the text of any 401 with
   // "You need to be signed in to Ollama", hiding what the user must do (docs/ollama-api-notes.md §3).

@@ -27,8 +27,11 @@ export interface PrincipalClamps {
   allow_runner_options?: boolean;
 }
 
-/** client_cert: a TLS client certificate (mTLS), matched by SHA-256 fingerprint or by subject. */
-export type PrincipalKind = 'api_key' | 'ssh_key' | 'client_cert';
+/**
+ * client_cert: a TLS client certificate (mTLS), matched by SHA-256 fingerprint or by subject.
+ * oidc: an identity signed in at an OpenID provider (a JWT bearer token; never stored as a key).
+ */
+export type PrincipalKind = 'api_key' | 'ssh_key' | 'client_cert' | 'oidc';
 
 /** An authenticated caller, as the request path sees it (never holds key material). */
 export interface Principal {
@@ -45,6 +48,9 @@ export interface Principal {
   fingerprint?: string;
   /** SSH keys from an authorized_keys file: endpoint patterns (`*` wildcards). */
   endpoints?: readonly string[];
+  /** OIDC identities only: the token's `iss` and the subject claim, which together name the identity. */
+  issuer?: string;
+  subject?: string;
 }
 
 export interface TokenUsage {

@@ -9,7 +9,8 @@ import type { Finding } from './types.js';
 
 /** Key hygiene: keys that never expire, keys that can manage models, keys nobody uses. */
 
-export type LoadedKeys = { records: KeyRecord[] } | { skipped: string } | { missing: StoreMissingError };
+/** `policyNames`: the policies that exist (not deleted), for checks of what names them (doctor/oidc.ts). */
+export type LoadedKeys = { records: KeyRecord[]; policyNames?: string[] } | { skipped: string } | { missing: StoreMissingError };
 
 /**
  * Reads every key record without creating anything: a missing store is reported, not made. When
@@ -23,16 +24,17 @@ export async function loadKeys(config: Config): Promise<LoadedKeys> {
     try {
       // A key with a policy is checked for what its policy grants (its own scopes are not used).
       const policies = new Map((await stores.policies.list({ includeDeleted: true })).map((p) => [p.id, p]));
-      return (await stores.keys.list()).map((r) => {
+      const records = (await stores.keys.list()).map((r) => {
         const p = r.policyId === null ? undefined : policies.get(r.policyId);
         return r.policyId === null ? r : { ...r, scopes: p && p.deletedAt === null ? p.scopes : [], models: p && p.deletedAt === null ? p.models : [] };
       });
+      return { records, policyNames: [...policies.values()].filter((p) => p.deletedAt === null).map((p) => p.name) };
     } finally {
       await stores.close();
     }
   };
   try {
-    return { records: isPostgresUrl(config.store) ? await read() : await asOwnerOf(dir, read) };
+    return isPostgresUrl(config.store) ? await read() : await asOwnerOf(dir, read);
   } catch (err) {
     if (err instanceof StoreMissingError) return { missing: err };
     return { skipped: `cannot read the key store: ${(err as Error).message}` };

@@ -1,6 +1,7 @@
 import { describeLookups, type ConfigLookup } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { configChecks } from './config-checks.js';
+import { oidcChecks } from './oidc.js';
 import { fileChecks } from './files.js';
 import { keyChecks, loadKeys } from './keys.js';
 import { SEVERITIES, type DoctorReport, type Finding, type Severity } from './types.js';
@@ -32,6 +33,7 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
   const keys = await loadKeys(o.config);
   if ('missing' in keys) findings.push(missingStore(keys.missing.message, o));
   findings.push(...keyChecks(keys, o.config, { now, unusedAfterMs: o.unusedAfterMs }));
+  findings.push(...oidcChecks(keys, o.config));
   const net = await upstreamChecks({ config: o.config, probeAddresses: o.probeAddresses, timeoutMs: o.timeoutMs, ...(o.maxSkewMs !== undefined ? { maxSkewMs: o.maxSkewMs } : {}) });
   findings.push(...net.findings);
 

@@ -9,6 +9,7 @@ import { JwtRefusal } from '../auth/jwt-refusal.js';
 import { KeyCache } from '../auth/key-cache.js';
 import { PolicyCache } from '../auth/policy-cache.js';
 import { LastUsed } from '../auth/last-used.js';
+import { OidcAuthenticator } from '../auth/oidc/authenticator.js';
 import type { ResolvedPrincipal } from '../auth/principal.js';
 import { OllamaTokenAuthenticator, SshAuthenticator } from '../auth/ssh-auth.js';
 import { ReplayGuard } from '../auth/ssh/replay-guard.js';
@@ -93,7 +94,9 @@ async function build(o: StartOptions, undo: Array<() => unknown>): Promise<Runni
   const stores = await openStores({ dataDir: config.data_dir, store: config.store, role: 'server' });
   undo.push(() => stores.close());
   await ensureInitialKey(stores.keys, config.data_dir, log);
-  const keys = new KeyCache(stores.keys, new PolicyCache(stores.policies));
+  // Shared by keys with a policy and by OIDC identities (their rules name policies); the key cache's poll refreshes it.
+  const policies = new PolicyCache(stores.policies);
+  const keys = new KeyCache(stores.keys, policies);
   await keys.refresh();
   if (keys.health.lastError) throw keys.health.lastError;
   keys.start(250);
@@ -117,10 +120,17 @@ async function build(o: StartOptions, undo: Array<() => unknown>): Promise<Runni
         fileKeys: () => fileKeys?.keys ?? noFileKeys,
       })
     : null;
+  // With auth.oidc, JWTs from those issuers are checked (auth/oidc/); without, a JWT is refused saying so.
+  let jwt: OidcAuthenticator | JwtRefusal = new JwtRefusal();
+  if (config.auth.oidc.length > 0) {
+    const oidc = new OidcAuthenticator(config.auth.oidc, policies, clock);
+    oidc.warm((issuer, why) => log.warn({ issuer, err: why }, `the OpenID provider ${issuer} cannot be read yet (${why}); its tokens get 503 until it can`));
+    jwt = oidc;
+  }
   // Asked in this order; each claims its own credentials (auth/authenticator.ts). A certificate is
   // looked at only when the listener asks clients for one, and only without a header credential.
   const authenticators = new AuthenticatorChain([
-    new JwtRefusal(),
+    jwt,
     new ApiKeyAuthenticator(keys, clock),
     new OllamaTokenAuthenticator(ssh),
     ...(config.tls.client_auth !== 'none' ? [new ClientCertAuthenticator(keys, clock)] : []),
