@@ -88,12 +88,14 @@ export class PlacedRequest {
   #send(): void {
     const opts = this.#opts!;
     const node = this.slot.node.target;
-    // The Host header is the node's own (Ollama checks it); forward put it first (proxy/headers.ts).
-    const headers = (opts.headers as string[]).slice();
-    headers[1] = node.host;
+    // The Host header is the node's own (Ollama checks it); forward put it first
+    // (proxy/headers.ts), already the first node's, in an array built for this request alone: a
+    // retry on another node rewrites it in place rather than copying the headers every time.
+    const headers = opts.headers as string[];
+    if (headers[1] !== node.host) headers[1] = node.host;
     const a = new Attempt(this);
     this.#attempt = a;
-    node.dispatcher.dispatch({ ...opts, headers }, a);
+    node.dispatcher.dispatch(opts, a);
   }
 
   /** A body that can be sent again: bytes held in memory (not a stream from the client). */
