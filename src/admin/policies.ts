@@ -5,7 +5,7 @@ import { DEFAULT_SCOPES, type Scope } from '../core/types.js';
 import type { PolicyPatch, PolicyRecord } from '../store/types.js';
 import type { AdminDeps, AdminHandler } from './context.js';
 import { notFound } from './refusals.js';
-import type { PolicyCreate, PolicyUpdate } from './schemas.js';
+import type { PolicyCreate, PolicyListQuery, PolicyUpdate } from './schemas.js';
 import { policyView } from './views.js';
 
 /** Policies through the admin API, with the CLI's rules (cli/commands/policies.ts). */
@@ -26,7 +26,10 @@ async function findPolicy(d: AdminDeps, idOrName: string): Promise<PolicyRecord>
   return p;
 }
 
-export const listPolicies: AdminHandler = async (d) => ({ status: 200, body: { policies: (await d.policies.list()).map(policyView) } });
+export const listPolicies: AdminHandler = async (d, r) => ({
+  status: 200,
+  body: { policies: (await d.policies.list({ includeDeleted: (r.query as z.output<typeof PolicyListQuery>).deleted === 'true' })).map(policyView) },
+});
 
 export const showPolicy: AdminHandler = async (d, r) => ({ status: 200, body: policyView(await findPolicy(d, r.params.id!)) });
 

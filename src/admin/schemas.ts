@@ -180,3 +180,6 @@ export const AdminEventQuery = z.strictObject({
 });
 
 export const NoQuery = z.strictObject({});
+
+/** `deleted=true`: deleted policies too (what revoked keys may still point at). */
+export const PolicyListQuery = z.strictObject({ deleted: z.enum(['true', 'false']).optional() });
