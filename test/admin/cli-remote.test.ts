@@ -69,6 +69,7 @@ describe('the CLI through the admin API prints what it prints on the local store
   it('GATEHOUSE_URL and GATEHOUSE_TOKEN work as the flags do; a token without the admin scope is told so', () => {
     const viaEnv = cli(['keys', 'list'], { GATEHOUSE_CONFIG: stack.configFile, GATEHOUSE_URL: stack.gw.url, GATEHOUSE_TOKEN: root.key });
     assert.equal(normal(ok(viaEnv)), normal(ok(local(['keys', 'list']))));
+    assert.doesNotMatch(viaEnv.stderr, /does not name a setting/);
     const r = stack.cli(['keys', 'list', '--url', stack.gw.url, '--token', 'gatehouse_nope']);
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /GW_ERR_AUTH_INVALID/);
