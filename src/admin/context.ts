@@ -27,4 +27,5 @@ export interface AdminAnswer {
   body: unknown;
 }
 
-export type AdminHandler = (d: AdminDeps, r: AdminRequest<any, any>) => Promise<AdminAnswer>; // eslint-disable-line @typescript-eslint/no-explicit-any
+/** Query and body arrive validated by the route's schemas (api.ts); each handler reads them as its schema's output. */
+export type AdminHandler = (d: AdminDeps, r: AdminRequest) => Promise<AdminAnswer>;

@@ -43,6 +43,11 @@ async function livePolicy(d: AdminDeps, idOrName: string): Promise<PolicyRecord>
   return p;
 }
 
+/** As the CLI's --expires: an expiry must be in the future (null = never). */
+function futureExpiry(d: AdminDeps, at: number | null | undefined): void {
+  if (at !== null && at !== undefined && at <= now(d)) throw refuse('GW_ERR_ADMIN_INVALID', `expiresAt: ${new Date(at).toISOString()} is not in the future; give a later time (ms since the epoch) or null for no expiry`);
+}
+
 function refuseOwnGrants(b: { scopes?: unknown; models?: unknown; limits?: unknown; clamps?: unknown }, why: string): void {
   const given = (['scopes', 'models', 'limits', 'clamps'] as const).filter((k) => b[k] !== undefined);
   if (given.length) throw refuse('GW_ERR_ADMIN_INVALID', `${given.join(', ')}: ${why}; change the policy instead (PATCH /admin/v1/policies/{id}), or set "policy": null`);
@@ -57,6 +62,7 @@ export const showKey: AdminHandler = async (d, r) => ({ status: 200, body: keyVi
 
 export const createKey: AdminHandler = async (d, r) => {
   const b = r.body as z.output<typeof KeyCreate>;
+  futureExpiry(d, b.expiresAt);
   await mustBeFreeName(d, b.name);
   const policy = b.policy ? await livePolicy(d, b.policy) : null;
   if (policy) refuseOwnGrants(b, `a key with a policy takes its scopes, models, limits and clamps from policy "${policy.name}"`);
@@ -76,6 +82,7 @@ export const createKey: AdminHandler = async (d, r) => {
 
 export const updateKey: AdminHandler = async (d, r) => {
   const b = r.body as z.output<typeof KeyUpdate>;
+  futureExpiry(d, b.expiresAt);
   const rec = await findKey(d, r.params.id!);
   const patch: KeyPatch = {};
   if (b.name !== undefined && b.name !== rec.name) {

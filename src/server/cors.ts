@@ -29,7 +29,7 @@ export function compileCors(origins: readonly string[], maxAgeMs: number): CorsP
     }),
     preflightHeaders: (origin) => ({
       'access-control-allow-origin': any ? '*' : origin,
-      'access-control-allow-methods': 'GET, HEAD, POST, DELETE, PATCH',
+      'access-control-allow-methods': 'GET, HEAD, POST, DELETE',
       'access-control-allow-headers': ALLOW_HEADERS,
       'access-control-max-age': String(Math.floor(maxAgeMs / 1000)),
       vary: 'Origin',
