@@ -36,12 +36,20 @@ export function authenticateApiKey(key: string, cache: KeyCache, clock: Clock): 
   // The full shape and checksum check runs only when the hash is unknown, to say why: every
   // stored hash is of a key Gatehouse generated, so a hit is a well-formed key, and checking the
   // checksum first cost ~4k instructions on every authenticated request (about 2%).
-  const principal = hasKeyShape(key) ? cache.byHash(hashApiKey(key)) : undefined;
+  const hash = hasKeyShape(key) ? hashApiKey(key) : null;
+  const principal = hash === null ? undefined : cache.byHash(hash);
   if (!principal) {
+    // A rotated key's previous secret: still good during the overlap, then refused as rotated.
+    const old = hash === null ? undefined : cache.byPreviousHash(hash);
+    if (old) return clock.now() < old.until ? checkStanding(old.principal, clock, API_KEY_STANDING) : rotatedKey(old.principal.name, old.until);
     const hint = isWellFormedApiKey(key) ? '' : key.startsWith(KEY_PREFIX) ? ' (it looks like a Gatehouse key but is mistyped or truncated)' : ` (Gatehouse keys start with "${KEY_PREFIX}")`;
     return { ok: false, error: refuse('GW_ERR_AUTH_INVALID', `invalid API key${hint}; ${HOW_TO_GET_A_KEY}`) };
   }
   return checkStanding(principal, clock, API_KEY_STANDING);
+}
+
+function rotatedKey(name: string, until: number): AuthResult {
+  return { ok: false, error: refuse('GW_ERR_AUTH_ROTATED', `this API key ("${name}") was rotated and its previous secret stopped working at ${new Date(until).toISOString()}; use the new secret issued by the rotation, or ask the gateway operator for it (gatehouse keys rotate NAME)`) };
 }
 
 export function missingCredential(): GatewayError {

@@ -2,6 +2,13 @@ import type { KeyRecord, KeyStore } from '../store/types.js';
 import type { PolicyCache } from './policy-cache.js';
 import { principalFromRecord, type ResolvedPrincipal } from './principal.js';
 
+/** A rotated key's previous secret: accepted for `principal` while now < `until`. */
+export interface RotatedSecret {
+  readonly principal: ResolvedPrincipal;
+  readonly until: number;
+  readonly rotatedAt: number;
+}
+
 /**
  * Every key, in memory, indexed by what a request presents: the SHA-256 of an API key or the
  * fingerprint of an SSH key. Authentication is then a hash and a map lookup, with no I/O on the
@@ -19,8 +26,10 @@ export class KeyCache {
   readonly #byHash = new Map<string, ResolvedPrincipal>();
   readonly #byFingerprint = new Map<string, ResolvedPrincipal>();
   readonly #byId = new Map<string, ResolvedPrincipal>();
+  /** A rotated key's previous secret (hash) → the key and the end of its overlap (auth/authenticate.ts). */
+  readonly #byPreviousHash = new Map<string, RotatedSecret>();
   /** id → the index keys it was stored under, so a change replaces it without scanning. */
-  readonly #indexOf = new Map<string, { hash: string | null; fingerprint: string | null }>();
+  readonly #indexOf = new Map<string, { hash: string | null; fingerprint: string | null; previousHash: string | null }>();
   readonly #policies: PolicyCache | null;
   /** policy id → the records of the keys that use it (whether or not the policy is loaded), to rebuild them. */
   readonly #keysOf = new Map<string, Map<string, KeyRecord>>();
@@ -47,6 +56,11 @@ export class KeyCache {
 
   byHash(hash: string): ResolvedPrincipal | undefined {
     return this.#byHash.get(hash);
+  }
+
+  /** Looked up only when `byHash` misses: the secret a key had before its last rotation. */
+  byPreviousHash(hash: string): RotatedSecret | undefined {
+    return this.#byPreviousHash.get(hash);
   }
 
   byFingerprint(fp: string): ResolvedPrincipal | undefined {
@@ -87,8 +101,10 @@ export class KeyCache {
     this.#forget(r.id);
     const p = principalFromRecord(r, r.policyId === null ? undefined : this.#policies?.byId(r.policyId));
     this.#byId.set(r.id, p);
-    this.#indexOf.set(r.id, { hash: r.hash, fingerprint: r.fingerprint });
+    const rotation = r.rotation ?? null;
+    this.#indexOf.set(r.id, { hash: r.hash, fingerprint: r.fingerprint, previousHash: rotation?.previousHash ?? null });
     if (r.hash) this.#byHash.set(r.hash, p);
+    if (rotation) this.#byPreviousHash.set(rotation.previousHash, { principal: p, until: rotation.previousUntil, rotatedAt: rotation.rotatedAt });
     if (r.fingerprint) this.#byFingerprint.set(r.fingerprint, p);
     if (r.policyId !== null) {
       let m = this.#keysOf.get(r.policyId);
@@ -107,6 +123,7 @@ export class KeyCache {
       if (m?.size === 0) this.#keysOf.delete(policyId);
     }
     if (idx.hash) this.#byHash.delete(idx.hash);
+    if (idx.previousHash) this.#byPreviousHash.delete(idx.previousHash);
     if (idx.fingerprint) this.#byFingerprint.delete(idx.fingerprint);
     this.#byId.delete(id);
     this.#indexOf.delete(id);

@@ -4,6 +4,22 @@ import { describeLookups, type Loaded } from '../config/load.js';
 import { asOwnerOf } from '../store/as-owner.js';
 import { openStores, StoreMissingError, type Stores } from '../store/index.js';
 import type { Actor } from '../store/types.js';
+import { adminClientFrom } from './admin-client.js';
+import { remoteStores, type RemoteStores } from './remote-stores.js';
+
+/**
+ * The stores a `keys`, `policies`, `usage` or `audit` command works on: a running gateway's admin
+ * API when --url (or GATEHOUSE_URL) says so, else the local store (openCliStores).
+ */
+export async function openCommandStores(values: Record<string, unknown>, loaded: Loaded, command: string, o: { explicitDataDir?: boolean } = {}): Promise<Stores | RemoteStores> {
+  const client = adminClientFrom(values);
+  return client ? remoteStores(client) : openCliStores(loaded, command, o);
+}
+
+/** The stores are a gateway's admin API (--url): what only the API can do is asked of it. */
+export function isRemote(s: Stores | RemoteStores): s is RemoteStores {
+  return 'createApiKey' in s;
+}
 
 /**
  * How every command except `serve` and `init` opens the store: it must exist. A command that
@@ -57,6 +73,7 @@ export function missingStoreMessage(err: StoreMissingError, loaded: Loaded, comm
 
 /** "key store /var/lib/gatehouse/gatehouse.db (config /etc/gatehouse/gatehouse.yaml)", for what a command changed. */
 export function storeLine(stores: Stores, loaded: Loaded): string {
+  if (isRemote(stores)) return stores.location;
   return `key store ${stores.location} (${loaded.file ? `config ${loaded.file}` : 'no config file'})`;
 }
 

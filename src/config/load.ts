@@ -60,7 +60,8 @@ export class ConfigError extends Error {
 
 const ENV_PREFIX = 'GATEHOUSE_';
 /** Env vars that are not config keys. */
-const ENV_NOT_CONFIG = new Set(['GATEHOUSE_CONFIG']);
+// GATEHOUSE_URL and GATEHOUSE_TOKEN: the CLI's --url/--token (cli/admin-client.ts), never configuration.
+const ENV_NOT_CONFIG = new Set(['GATEHOUSE_CONFIG', 'GATEHOUSE_URL', 'GATEHOUSE_TOKEN']);
 const TOP_LEVEL_KEYS = new Set(Object.keys(ConfigSchema.shape));
 
 export function loadConfig(input: LoadInput = {}): Loaded {

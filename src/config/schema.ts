@@ -257,7 +257,7 @@ export const ConfigSchema = z.strictObject({
       /** Optional sshd-style file: `ssh-ed25519 <b64> <name> <endpoints>` per line; reloaded on change. */
       authorized_keys: z.string().min(1).optional(),
       /** Scopes given to keys from authorized_keys (their endpoint list narrows them further). */
-      authorized_keys_scopes: z.array(z.enum(['inference', 'models:read', 'models:manage', 'cloud', 'metrics', 'admin'])).default(['inference', 'models:read']),
+      authorized_keys_scopes: z.array(z.enum(['inference', 'models:read', 'models:manage', 'cloud', 'metrics', 'admin', 'keys:self'])).default(['inference', 'models:read']),
     })
     .prefault({}),
   body_limits: z
@@ -398,6 +398,24 @@ export const ConfigSchema = z.strictObject({
           if (typeof v === 'string' && (v === 'main' || v === 'off' || isListenAddr(v))) return v;
           const bare = typeof v === 'number' || /^\d{1,5}$/.test(v);
           ctx.addIssue({ code: 'custom', message: bare ? `${portOnly(v)}; or "main" or "off"` : 'must be HOST:PORT (e.g. 127.0.0.1:9464), "main" (the main listener, for keys with the metrics scope) or "off"' });
+          return z.NEVER;
+        }),
+    })
+    .prefault({}),
+  admin: z
+    .strictObject({
+      /**
+       * The admin API (/admin/v1, keys with the `admin` scope only): `off` (the default: the routes
+       * do not exist), `main` to serve it on the main listener, or HOST:PORT for a listener of its
+       * own (same TLS, Host and CORS checks; it serves /admin/v1 and nothing else).
+       */
+      listen: z
+        .union([z.string(), z.number()])
+        .default('off')
+        .transform((v, ctx) => {
+          if (typeof v === 'string' && (v === 'main' || v === 'off' || isListenAddr(v))) return v;
+          const bare = typeof v === 'number' || /^\d{1,5}$/.test(v);
+          ctx.addIssue({ code: 'custom', message: bare ? `${portOnly(v)}; or "main" or "off"` : 'must be HOST:PORT (e.g. 127.0.0.1:11436), "main" (the main listener) or "off"' });
           return z.NEVER;
         }),
     })

@@ -38,6 +38,8 @@ export const ERRORS = {
   GW_ERR_AUTH_INVALID: { status: 401, kind: 'authentication' },
   GW_ERR_AUTH_REVOKED: { status: 401, kind: 'authentication' },
   GW_ERR_AUTH_EXPIRED: { status: 401, kind: 'authentication' },
+  // The previous secret of a rotated key, after its overlap ended (auth/authenticate.ts).
+  GW_ERR_AUTH_ROTATED: { status: 401, kind: 'authentication' },
   // A bearer token shaped like a JWT: no authenticator for those is configured (auth/jwt-refusal.ts).
   GW_ERR_AUTH_JWT_UNSUPPORTED: { status: 401, kind: 'authentication' },
   // JWT bearer tokens from the OpenID providers in auth.oidc (auth/oidc/). 401 while the token is
@@ -104,6 +106,11 @@ export const ERRORS = {
   GW_ERR_UPSTREAM_TIMEOUT: { status: 504, kind: 'timeout' },
   GW_ERR_UPSTREAM_RESET: { status: 502, kind: 'upstream' },
   GW_ERR_UPSTREAM_BAD_RESPONSE: { status: 502, kind: 'upstream' },
+  // Admin API (/admin/v1, src/admin/): a body that fails its schema, a resource that does not
+  // exist, a change that conflicts with what is stored (a name taken, a policy in use, a key that cannot rotate).
+  GW_ERR_ADMIN_INVALID: { status: 400, kind: 'invalid_request' },
+  GW_ERR_ADMIN_NOT_FOUND: { status: 404, kind: 'not_found' },
+  GW_ERR_ADMIN_CONFLICT: { status: 409, kind: 'invalid_request' },
   GW_ERR_INTERNAL: { status: 500, kind: 'internal' },
 } as const satisfies Record<string, Def>;
 

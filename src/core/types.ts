@@ -1,11 +1,16 @@
 /** Shared primitive types. No I/O, no imports: every other folder may depend on this file. */
 
-/** What a principal may do. A route needs exactly one scope; public routes need none. */
-export type Scope = 'inference' | 'models:read' | 'models:manage' | 'cloud' | 'metrics' | 'admin';
-export const ALL_SCOPES: readonly Scope[] = ['inference', 'models:read', 'models:manage', 'cloud', 'metrics', 'admin'];
+/**
+ * What a principal may do. A route needs exactly one scope; public routes need none. `admin`: the
+ * admin API (/admin/v1) and nothing else (a key that should also run models needs those scopes
+ * too); never a default. `keys:self`: reserved for self-service keys (/admin/v1/me/keys, not yet served).
+ */
+export type Scope = 'inference' | 'models:read' | 'models:manage' | 'cloud' | 'metrics' | 'admin' | 'keys:self';
+export const ALL_SCOPES: readonly Scope[] = ['inference', 'models:read', 'models:manage', 'cloud', 'metrics', 'admin', 'keys:self'];
 export const DEFAULT_SCOPES: readonly Scope[] = ['inference', 'models:read'];
 
-export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'DELETE';
+/** PATCH: admin API updates only (/admin/v1); no Ollama route takes it. */
+export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'DELETE' | 'PATCH';
 
 /** Per-principal limits. `null` means "no limit of this kind". */
 export interface PrincipalLimits {

@@ -1,3 +1,4 @@
+import { admin } from './admin.js';
 import { anthropic } from './anthropic.js';
 import { ollama } from './ollama.js';
 import { openai } from './openai.js';
@@ -8,13 +9,14 @@ import type { Accounting, Dialect } from './types.js';
  * nothing is built per request.
  */
 
-export { anthropic, ollama, openai };
+export { admin, anthropic, ollama, openai };
 export type { Accounting, Counts, Dialect, DialectId } from './types.js';
 
 export const DIALECTS: readonly Dialect[] = Object.freeze([ollama, openai, anthropic]);
 
 /** The dialect for a path, including paths that match no route (the shape of a refusal before a route matched). */
 export function dialectForPath(path: string): Dialect {
+  if (path === '/admin' || path.startsWith('/admin/')) return admin;
   if (path === '/v1/messages' || path.startsWith('/v1/messages/')) return anthropic;
   if (path.startsWith('/v1/')) return openai;
   return ollama;

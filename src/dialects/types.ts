@@ -8,7 +8,8 @@ import type { GatewayError } from '../core/errors.js';
  * which headers carry the client's credential. Each route row (routes/table.ts) names its dialect.
  */
 
-export type DialectId = 'ollama' | 'openai' | 'anthropic';
+/** `admin`: Gatehouse's own admin API (/admin/v1): its error shape only; it names no models and counts no tokens. */
+export type DialectId = 'ollama' | 'openai' | 'anthropic' | 'admin';
 
 /** How the response reports token usage (see proxy/accounting); each kind but `none` belongs to one dialect. */
 export type Accounting =

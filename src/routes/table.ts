@@ -47,9 +47,10 @@ export interface RouteDef {
   readonly upstreamMethod?: HttpMethod;
   /**
    * Gatehouse answers this route itself (health probes; /metrics when metrics.listen is `main`;
-   * `verify`: a reverse proxy's forward-auth check, server/stages/verify.ts).
+   * `verify`: a reverse proxy's forward-auth check, server/stages/verify.ts; `admin`: the admin
+   * API, whose rows are in admin/routes.ts, not here: server/stages/admin.ts).
    */
-  readonly local?: 'healthz' | 'readyz' | 'metrics' | 'verify';
+  readonly local?: 'healthz' | 'readyz' | 'metrics' | 'verify' | 'admin';
   /** Native routes stream unless `"stream": false`; OpenAI/Anthropic only with `"stream": true`. */
   readonly streamsByDefault?: boolean;
 }

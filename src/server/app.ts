@@ -22,11 +22,13 @@ import { RequestPolicy } from '../policy/request-policy.js';
 import { UpstreamSet } from '../proxy/upstream-set.js';
 import { Fleet } from '../fleet/fleet.js';
 import { Poller } from '../fleet/poller.js';
-import { startSnapshots } from '../fleet/snapshot.js';
+import { snapshot, startSnapshots } from '../fleet/snapshot.js';
+import { AdminApi } from '../admin/api.js';
+import { openAdminListener } from './admin-listener.js';
 import type { FleetDeps } from './stages/place.js';
 import { openStores, type Stores } from '../store/index.js';
 import { BlobRegistry } from './blob-registry.js';
-import { Gateway } from './gateway.js';
+import { Gateway, type GatewayDeps } from './gateway.js';
 import { ensureInitialKey } from './initial-key.js';
 import { Health } from './health.js';
 import { createListener, reloadTls } from './listen.js';
@@ -68,6 +70,8 @@ export interface RunningGateway {
   health: Health;
   /** e.g. http://127.0.0.1:11435 */
   url: string;
+  /** Where /admin/v1 is served (the main URL with admin.listen: main); null when it is off. */
+  adminUrl: string | null;
   port: number;
   /** Stops accepting, lets in-flight responses finish up to `graceMs`, then closes everything. */
   close(graceMs?: number): Promise<void>;
@@ -169,12 +173,15 @@ async function build(o: StartOptions, undo: Array<() => unknown>): Promise<Runni
   const lastUsed = new LastUsed(stores.keys);
   lastUsed.start();
   undo.push(() => lastUsed.stop());
-  const gateway = new Gateway({
+  // The admin API (/admin/v1): on the main listener (admin.listen: main) or a listener of its own.
+  const adminApi = config.admin.listen === 'off' ? null : new AdminApi({ keys: stores.keys, policies: stores.policies, audit: stores.audit, config, fleet: fleet ? () => snapshot(fleet!.fleet) : null });
+  const gatewayDeps: GatewayDeps = {
     config, authenticators, upstreams, limiter, policy: new RequestPolicy(config.clamps), observer, health, log, lastUsed,
     blobs: new BlobRegistry(stores.blobs, log),
     fleet,
     metricsEndpoint: metrics && config.metrics.listen === 'main' ? metricsEndpoint(metrics) : null,
-  });
+  };
+  const gateway = new Gateway({ ...gatewayDeps, admin: config.admin.listen === 'main' ? adminApi : null });
 
   // The route table is Gatehouse's router and the gateway reads bodies and shapes errors itself,
   // so requests go straight from node:http to it: a framework pipeline in between (routing,
@@ -199,6 +206,12 @@ async function build(o: StartOptions, undo: Array<() => unknown>): Promise<Runni
     log.warn(`LISTENING ON ${config.listen} WITHOUT TLS: API keys and prompts cross the network in clear text. Set tls.cert and tls.key, or put a TLS terminator in front and listen on loopback.`);
     if (ssh) log.warn('Ed25519 (ollama CLI) authentication is on without TLS: a captured signed request can be replayed for ±' + windowSec + ' s and its body changed. Use TLS, or set ssh.replay: once.');
   }
+  let adminListener: { server: Server; url: string } | null = null;
+  if (adminApi && config.admin.listen !== 'main') {
+    adminListener = await openAdminListener(config, { ...gatewayDeps, admin: adminApi });
+    undo.push(() => adminListener?.server.close());
+    log.info({ url: adminListener.url }, 'admin API listening');
+  }
   let metricsListener: MetricsListener | null = null;
   if (metrics && o.worker) shareMetricsWithPrimary(metrics.registry);
   else if (metrics && config.metrics.listen !== 'main') {
@@ -216,7 +229,7 @@ async function build(o: StartOptions, undo: Array<() => unknown>): Promise<Runni
 
   let closing: Promise<void> | null = null;
   return {
-    server, gateway, stores, keys, health, url, port: addr.port,
+    server, gateway, stores, keys, health, url, port: addr.port, adminUrl: adminListener?.url ?? (adminApi ? url : null),
     reloadTls() {
       if (!tls) {
         log.info('SIGHUP: TLS is not configured here, nothing to reload');
@@ -243,6 +256,10 @@ async function build(o: StartOptions, undo: Array<() => unknown>): Promise<Runni
         forced.unref();
         await new Promise<void>((resolve) => server.close(() => resolve()));
         clearTimeout(forced);
+        if (adminListener) {
+          adminListener.server.closeAllConnections();
+          await new Promise<void>((resolve) => adminListener!.server.close(() => resolve()));
+        }
         unwatchKeys?.();
         // Upstream exchanges end (or are aborted with their clients) before the observers close,
         // so every request has been observed when the audit writer flushes for the last time.

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { compileClientAddress } from './client-address.js';
 import { compileCors } from './cors.js';
 import { compileHostCheck } from './host-check.js';
+import { admin } from './stages/admin.js';
 import { admit } from './stages/admit.js';
 import { authenticate } from './stages/authenticate.js';
 import { authorize } from './stages/authorize.js';
@@ -28,6 +29,7 @@ const PATH: readonly Stage[] = [
   route, //        exact route match; public routes answered here or sent on to forward
   authenticate, // the authenticator chain; failed attempts counted per address
   authorize, //    route gate, scope, endpoint list, /metrics, a model named in the path
+  admin, //        the admin API (/admin/v1) is answered here, never forwarded
   body, //         read and inspect the body (model allowlist, clamps), or stream a blob upload
   admit, //        limits
   verify, //       a forward-auth check (GET /auth/verify) is answered here, never forwarded

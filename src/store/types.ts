@@ -35,10 +35,32 @@ export interface KeyRecord {
   updatedAt: number;
   /** Monotonic change counter across all keys: caches reload rows with version > their last. */
   version: number;
+  /**
+   * API keys that were rotated (`keys rotate`): the previous secret's hash and until when it is
+   * still accepted. Kept after that, so the old secret is refused as "rotated", not "unknown".
+   * Backends always set it (null = never rotated); records built elsewhere may leave it out.
+   */
+  rotation?: KeyRotation | null;
+}
+
+export interface KeyRotation {
+  /** Hex SHA-256 of the secret this key had before its last rotation. Never shown outside the store. */
+  previousHash: string;
+  /** ms: the previous secret is accepted while now < this (the overlap window's end). */
+  previousUntil: number;
+  rotatedAt: number;
+}
+
+/** A new secret for an API key: its hash and hint (the secret itself is never stored) and the overlap. */
+export interface KeyRotationRequest {
+  hash: string;
+  hint: string;
+  /** How long the previous secret keeps working, ms; 0 = refused at once. */
+  overlapMs: number;
 }
 
 /** `policyId` may be left out: no policy. */
-export type NewKey = Omit<KeyRecord, 'createdAt' | 'revokedAt' | 'lastUsedAt' | 'updatedAt' | 'version' | 'policyId'> & { policyId?: string | null };
+export type NewKey = Omit<KeyRecord, 'createdAt' | 'revokedAt' | 'lastUsedAt' | 'updatedAt' | 'version' | 'policyId' | 'rotation'> & { policyId?: string | null };
 
 export type KeyPatch = Partial<Pick<KeyRecord, 'name' | 'scopes' | 'models' | 'limits' | 'clamps' | 'expiresAt' | 'policyId'>>;
 
@@ -57,6 +79,11 @@ export interface KeyStore {
   /** A `policyId` in the patch is checked as in `create`. */
   update(id: string, patch: KeyPatch, by: Actor): Promise<KeyRecord>;
   revoke(id: string, by: Actor): Promise<KeyRecord>;
+  /**
+   * Gives an API key a new secret (same id, grants and history); the previous secret keeps working
+   * for `overlapMs`. Refused (KeyNotRotatableError) for SSH and certificate keys and revoked keys.
+   */
+  rotate(id: string, next: KeyRotationRequest, by: Actor): Promise<KeyRecord>;
   /** Rows changed since `version` (including revocations), for caches. */
   changesSince(version: number): Promise<{ version: number; records: KeyRecord[] }>;
   /** Records last-use times in bulk (does not bump versions: it is not a policy change). */
@@ -104,6 +131,23 @@ export interface PolicyStore {
   delete(id: string, by: Actor): Promise<PolicyRecord>;
   /** Rows changed since `version` (deletions included), for caches. */
   changesSince(version: number): Promise<{ version: number; records: PolicyRecord[] }>;
+}
+
+/** Only API keys that are not revoked have a secret to rotate. */
+export class KeyNotRotatableError extends Error {
+  constructor(readonly key: string, why: 'kind' | 'revoked') {
+    super(why === 'kind'
+      ? `key "${key}" is not an API key: only API keys have a secret to rotate (an SSH or certificate key is replaced by registering the new one and revoking the old)`
+      : `key "${key}" is revoked: a revoked key cannot be rotated; create a new one (gatehouse keys create --name NAME)`);
+    this.name = 'KeyNotRotatableError';
+  }
+}
+
+/** A rotation as stored: the overlap's end, checked by both backends the same way. */
+export function rotationOf(r: KeyRecord, next: KeyRotationRequest, now: number): KeyRotation {
+  if (r.kind !== 'api_key' || r.hash === null) throw new KeyNotRotatableError(r.name, 'kind');
+  if (r.revokedAt !== null) throw new KeyNotRotatableError(r.name, 'revoked');
+  return { previousHash: r.hash, previousUntil: now + Math.max(0, next.overlapMs), rotatedAt: now };
 }
 
 /** A policy that keys still use cannot be deleted. */

@@ -4,12 +4,13 @@ import pg from 'pg';
 import { openStores } from '../../src/store/index.js';
 import { PG_MIGRATIONS } from '../../src/store/postgres/migrations.js';
 import { PermanentStoreError } from '../../src/store/types.js';
-import { auditRec, newKey, storeContract, waitFor } from '../contract/store.contract.js';
+import { keyRotationContract } from '../contract/key-rotation.contract.js';
+import { auditRec, newKey, storeContract, waitFor, type ContractBackend } from '../contract/store.contract.js';
 import { PG_BASE, freshSchema, pgUnavailable, type TestSchema } from './pg.js';
 
 const skip = (await pgUnavailable()) ?? false;
 
-storeContract({
+const backend: ContractBackend = {
   name: 'postgres',
   skip,
   pushesKeyChanges: true,
@@ -17,7 +18,9 @@ storeContract({
     const s = freshSchema('contract');
     return { open: () => openStores({ dataDir: '/nonexistent', store: s.url }), cleanup: () => s.drop() };
   },
-});
+};
+storeContract(backend);
+keyRotationContract(backend);
 
 describe('postgres specifics', { skip }, () => {
   const schemas: TestSchema[] = [];

@@ -5,11 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { openStores } from '../../src/store/index.js';
-import { storeContract } from '../contract/store.contract.js';
+import { keyRotationContract } from '../contract/key-rotation.contract.js';
+import { storeContract, type ContractBackend } from '../contract/store.contract.js';
 
 /** The contract on a fresh data dir, opened as the CLI opens it or as the server does. */
 function sqliteContract(name: string, role: 'cli' | 'server'): void {
-  storeContract({
+  const backend: ContractBackend = {
     name,
     skip: false,
     pushesKeyChanges: false,
@@ -20,7 +21,9 @@ function sqliteContract(name: string, role: 'cli' | 'server'): void {
         cleanup: async () => rmSync(dir, { recursive: true, force: true }),
       };
     },
-  });
+  };
+  storeContract(backend);
+  keyRotationContract(backend);
 }
 
 sqliteContract('sqlite', 'cli');

@@ -1,7 +1,8 @@
 import type { Stores } from '../../store/index.js';
 import type { AdminEvent, AuditRecord } from '../../store/types.js';
 import { COMMON_HELP, configFrom, parse, UsageError } from '../args.js';
-import { openCliStores } from '../store.js';
+import { REMOTE_HELP, REMOTE_OPTIONS } from '../admin-client.js';
+import { openCommandStores } from '../store.js';
 import { iso, parseWhen, resolveKeyId, shortModel } from './usage.js';
 
 export const AUDIT_HELP = `gatehouse audit: read and tail the audit log
@@ -25,7 +26,8 @@ Options:
   --limit N        at most N records (default 50 without --since, 1000 with it)
   --follow, -f     keep printing new records as they are written (Ctrl-C to stop)
   --json           one JSON object per line
-${COMMON_HELP}`;
+${COMMON_HELP}
+${REMOTE_HELP}`;
 
 /** How long an unseen lower id may still appear (replicas commit batches out of id order). */
 const FOLLOW_SLACK_MS = 5000;
@@ -34,7 +36,7 @@ const FOLLOW_POLL_MS = 500;
 export async function auditCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, {
     since: { type: 'string' }, until: { type: 'string' }, key: { type: 'string' }, denied: { type: 'boolean' }, limit: { type: 'string' },
-    follow: { type: 'boolean', short: 'f' }, json: { type: 'boolean' }, admin: { type: 'boolean' },
+    follow: { type: 'boolean', short: 'f' }, json: { type: 'boolean' }, admin: { type: 'boolean' }, ...REMOTE_OPTIONS,
   }, 0, 'gatehouse audit');
   if (values.help) {
     console.log(AUDIT_HELP);
@@ -50,7 +52,7 @@ export async function auditCommand(argv: string[]): Promise<number> {
   const limit = values.limit !== undefined ? Number(values.limit) : since !== undefined ? 1000 : 50;
   const json = !!values.json;
 
-  const stores = await openCliStores(configFrom(values), 'audit');
+  const stores = await openCommandStores(values, configFrom(values), 'audit');
   let following = false;
   try {
     const keyId = values.key !== undefined ? await resolveKeyId(stores, values.key) : undefined;

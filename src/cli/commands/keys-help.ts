@@ -1,4 +1,6 @@
+import { DEFAULT_OVERLAP } from '../../admin/keys.js';
 import { ALL_SCOPES, DEFAULT_SCOPES } from '../../core/types.js';
+import { REMOTE_HELP, REMOTE_OPTIONS } from '../admin-client.js';
 import { COMMON_HELP } from '../args.js';
 
 /** The `keys` verbs: the flags each takes (only those: `keys list --rpm 5` is an error) and its help. */
@@ -61,22 +63,28 @@ export interface Verb {
   help: string;
 }
 
-function verb(usage: string, summary: string, options: Verb['options'], positionals: number, body: string): Verb {
-  return { usage, summary, options, positionals, help: `gatehouse keys ${usage.split(' ')[0]}: ${summary}\n\nUsage:\n  gatehouse keys ${usage}\n\n${body ? `Options:\n${body}\n` : 'Options:\n'}${COMMON_HELP}\n\n${STORE_NOTE}` };
+function verb(usage: string, summary: string, options: Verb['options'], positionals: number, body: string, remote = true): Verb {
+  return {
+    usage, summary, positionals,
+    options: remote ? { ...options, ...REMOTE_OPTIONS } : options,
+    help: `gatehouse keys ${usage.split(' ')[0]}: ${summary}\n\nUsage:\n  gatehouse keys ${usage}\n\n${body ? `Options:\n${body}\n` : 'Options:\n'}${COMMON_HELP}\n${remote ? `${REMOTE_HELP}\n` : ''}\n${STORE_NOTE}`,
+  };
 }
 
 export const VERBS: Record<string, Verb> = {
   create: verb('create --name NAME [--policy NAME | [--scopes LIST] [--models GLOBS] [limits]] [--expires WHEN] [--json]', 'create an API key (shown once, stored as a SHA-256 hash)', { name: { type: 'string' }, ...KEY_OPTIONS }, 0,
     `  --name NAME             a unique label for people (the user or app that holds the key)\n${POLICY_HELP}`),
   'add-ssh': verb('add-ssh --name NAME (--pubkey-file FILE | --pubkey "ssh-ed25519 AAAA... comment") [--policy NAME | --scopes ..] [--models ..] [--expires ..] [limits] [--json]', 'register an ollama CLI Ed25519 public key', { name: { type: 'string' }, 'pubkey-file': { type: 'string' }, pubkey: { type: 'string' }, ...KEY_OPTIONS }, 0,
-    `  --name NAME             a unique label for people\n  --pubkey-file FILE      an OpenSSH public key file, e.g. ~/.ollama/id_ed25519.pub\n  --pubkey LINE           the public key line itself\n${POLICY_HELP}`),
+    `  --name NAME             a unique label for people\n  --pubkey-file FILE      an OpenSSH public key file, e.g. ~/.ollama/id_ed25519.pub\n  --pubkey LINE           the public key line itself\n${POLICY_HELP}`, false),
   'add-cert': verb('add-cert --name NAME (--cert-file FILE [--match fingerprint|subject] | --subject "CN=..., O=...") [--policy NAME | --scopes ..] [--models ..] [--expires ..] [limits] [--json]', 'register a TLS client certificate as a principal', { name: { type: 'string' }, 'cert-file': { type: 'string' }, subject: { type: 'string' }, match: { type: 'string' }, ...KEY_OPTIONS }, 0,
-    `  --name NAME             a unique label for people\n  --cert-file FILE        a TLS client certificate (PEM/DER, no private key); pinned by its SHA-256\n                          fingerprint, or with --match subject: any certificate with its subject\n                          issued by tls.client_ca\n  --subject DN            map a subject, e.g. "CN=alice, O=Example" (needs tls.client_ca)\n${POLICY_HELP}`),
+    `  --name NAME             a unique label for people\n  --cert-file FILE        a TLS client certificate (PEM/DER, no private key); pinned by its SHA-256\n                          fingerprint, or with --match subject: any certificate with its subject\n                          issued by tls.client_ca\n  --subject DN            map a subject, e.g. "CN=alice, O=Example" (needs tls.client_ca)\n${POLICY_HELP}`, false),
   list: verb('list [--json]', 'list keys (never the keys themselves)', JSON_ONLY, 0, '  --json                  machine-readable output'),
   show: verb('show ID [--json]', 'show one key, with the limits and clamps that apply to it', JSON_ONLY, 1, '  --json                  machine-readable output'),
   update: verb('update ID [--name NAME] [--policy NAME | --no-policy] [--scopes ..] [--models ..] [--expires ..] [limits] [--json]', 'change a key; a running gateway applies it within a second', { name: { type: 'string' }, 'no-policy': { type: 'boolean' }, ...KEY_OPTIONS }, 1,
     `  --name NAME             a new unique label\n${UPDATE_HELP}`),
   revoke: verb('revoke ID [--json]', 'revoke a key; a running gateway refuses it within a second', JSON_ONLY, 1, '  --json                  machine-readable output'),
+  rotate: verb('rotate ID [--overlap 24h] [--json]', 'a new secret for an API key (same id, grants and history); the old one works until the overlap ends', { overlap: { type: 'string' }, json: { type: 'boolean' } }, 1,
+    `  --overlap DURATION      how long the old secret keeps working (default ${DEFAULT_OVERLAP}); 0 = refused at once\n  --json                  machine-readable output (the new secret in "key")`),
 };
 
 export const KEYS_HELP = `gatehouse keys: manage API keys and registered SSH keys and certificates
@@ -92,5 +100,7 @@ second. A new API key is shown once and stored only as a SHA-256 hash.
 
 Options common to every verb:
 ${COMMON_HELP}
+${REMOTE_HELP}
+                     (every verb but add-ssh and add-cert)
 
 ${STORE_NOTE}`;

@@ -4,14 +4,17 @@ import { describePublicKeyLineFailure, formatPublicKeyLine, parsePublicKeyLine }
 import { certRegistration } from './keys-cert.js';
 import { newKeyId } from '../../core/ids.js';
 import { DEFAULT_SCOPES } from '../../core/types.js';
-import type { Actor, KeyPatch, KeyRecord, PolicyRecord } from '../../store/types.js';
+import { KeyNotRotatableError, type Actor, type KeyPatch, type KeyRecord, type NewKey, type PolicyRecord } from '../../store/types.js';
 import type { Stores } from '../../store/index.js';
 import type { Config } from '../../config/schema.js';
 import { configFrom, parse, UsageError } from '../args.js';
 import { table, when } from '../output.js';
 import { parseClamps, parseExpiry, parseLimits, parseModels, parseScopes, str } from './keys-parse.js';
 import { describe, grantsOf, publicView, status, type Grants } from './keys-view.js';
-import { cliActor, openCliStores, storeLine } from '../store.js';
+import { cliActor, isRemote, openCommandStores, storeLine } from '../store.js';
+import type { RemoteStores } from '../remote-stores.js';
+import { DEFAULT_OVERLAP } from '../../admin/keys.js';
+import { parseDuration } from '../../config/units.js';
 import { GRANT_FLAGS, KEYS_HELP, VERBS } from './keys-help.js';
 
 export { KEYS_HELP };
@@ -34,8 +37,8 @@ export async function keysCommand(argv: string[]): Promise<number> {
   const loaded = configFrom(values);
   const { config } = loaded;
   const creates = sub === 'create' || sub === 'add-ssh' || sub === 'add-cert';
-  const stores = await openCliStores(loaded, `keys ${sub}`, { explicitDataDir: creates && values['data-dir'] !== undefined });
-  const ctx: Ctx = { store: stores.keys, policies: stores.policies, config, where: storeLine(stores, loaded), by: cliActor() };
+  const stores = await openCommandStores(values, loaded, `keys ${sub}`, { explicitDataDir: creates && values['data-dir'] !== undefined });
+  const ctx: Ctx = { store: stores.keys, policies: stores.policies, config, where: storeLine(stores, loaded), by: cliActor(), remote: isRemote(stores) ? stores : null };
   const v = values as Values;
   try {
     switch (sub) {
@@ -51,6 +54,8 @@ export async function keysCommand(argv: string[]): Promise<number> {
         return await show(ctx, positionals[0]!, !!v.json);
       case 'update':
         return await update(ctx, positionals[0]!, v);
+      case 'rotate':
+        return await rotate(ctx, positionals[0]!, v);
       default:
         return await revoke(ctx, positionals[0]!, !!v.json);
     }
@@ -68,6 +73,8 @@ interface Ctx {
   /** Which store this command works on, printed with every change. */
   where: string;
   by: Actor;
+  /** --url: the gateway's admin API, which generates secrets itself; null for the local store. */
+  remote: RemoteStores | null;
 }
 
 type Values = Record<string, string | boolean | undefined>;
@@ -96,10 +103,9 @@ async function create(c: Ctx, v: Values, ssh: boolean | 'cert'): Promise<number>
     return 0;
   };
   if (!ssh) {
-    const k = generateApiKey();
-    const rec = await c.store.create({ ...common, kind: 'api_key', hash: k.hash, hint: k.hint, fingerprint: null, publicKey: null }, c.by);
-    return out(rec, { key: k.key }, [
-      `Created API key ${rec.id} ("${rec.name}")\n\n  ${k.key}\n`,
+    const { rec, key } = await issueApiKey(c, common);
+    return out(rec, { key }, [
+      `Created API key ${rec.id} ("${rec.name}")\n\n  ${key}\n`,
       'This is the only time the key is shown: store it now. Use it as "Authorization: Bearer <key>"',
       '(OpenAI SDKs: api_key=<key>; Anthropic SDKs: x-api-key; ollama-python: OLLAMA_API_KEY=<key>).',
     ]);
@@ -206,6 +212,45 @@ async function revoke(c: Ctx, id: string, json: boolean): Promise<number> {
   const rec = await mustFind(c.store, id);
   const next = await c.store.revoke(rec.id, c.by);
   console.log(json ? JSON.stringify({ ...publicView(next, grantsOf(next, await policyMap(c)), c.config), store: c.where }) : `Revoked ${next.id} ("${next.name}") in the ${c.where}; a running gateway refuses it within a second.`);
+  return 0;
+}
+
+/** A new API key: generated here for the local store, by the gateway through --url (its secret never travels twice). */
+async function issueApiKey(c: Ctx, common: Omit<NewKey, 'kind' | 'hash' | 'hint' | 'fingerprint' | 'publicKey'>): Promise<{ rec: KeyRecord; key: string }> {
+  if (c.remote) return c.remote.createApiKey(common);
+  const k = generateApiKey();
+  const rec = await c.store.create({ ...common, kind: 'api_key', hash: k.hash, hint: k.hint, fingerprint: null, publicKey: null }, c.by);
+  return { rec, key: k.key };
+}
+
+async function rotate(c: Ctx, id: string, v: Values): Promise<number> {
+  const overlap = str(v.overlap) ?? DEFAULT_OVERLAP;
+  const overlapMs = parseDuration(overlap);
+  if (overlapMs === null) throw new UsageError(`--overlap: "${overlap}" is not a duration (e.g. 24h, 30m, 0)`);
+  const rec = await mustFind(c.store, id);
+  let next: KeyRecord;
+  let key: string;
+  try {
+    if (c.remote) ({ rec: next, key } = await c.remote.rotateApiKey(rec.id, overlap));
+    else {
+      const k = generateApiKey();
+      next = await c.store.rotate(rec.id, { hash: k.hash, hint: k.hint, overlapMs }, c.by);
+      key = k.key;
+    }
+  } catch (err) {
+    if (err instanceof KeyNotRotatableError) throw new UsageError(err.message);
+    throw err;
+  }
+  const until = next.rotation!.previousUntil;
+  const g = grantsOf(next, await policyMap(c));
+  if (v.json) console.log(JSON.stringify({ ...publicView(next, g, c.config), key, previous_valid_until: when(until), store: c.where }));
+  else {
+    console.log([
+      `Rotated API key ${next.id} ("${next.name}") in the ${c.where}\n\n  ${key}\n`,
+      'This is the only time the new secret is shown: store it now.',
+      overlapMs === 0 ? 'The old secret is refused from now on (within a second on running gateways).' : `The old secret keeps working until ${when(until)}, then it is refused as rotated.`,
+    ].join('\n'));
+  }
   return 0;
 }
 

@@ -1,6 +1,7 @@
 import { request } from 'undici';
 import { derived, type UpstreamAddress } from '../../config/resolved.js';
 import { readSnapshots, type FleetSnapshot, type NodeView } from '../../fleet/snapshot.js';
+import { adminClientFrom, REMOTE_HELP, REMOTE_OPTIONS } from '../admin-client.js';
 import { COMMON_HELP, configFrom, parse } from '../args.js';
 import { table } from '../output.js';
 
@@ -15,9 +16,11 @@ with when they expire, how many are installed, and the last error. The running g
 its view to <data_dir>/nodes/ every second (every --workers process its own; in-flight and
 queue are summed); when no gateway has written one in the last 5 s, each node is asked directly
 (/api/ps, /api/tags) and in-flight and queue are shown as "-".
+With --url (or GATEHOUSE_URL), the gateway's admin API answers with its live view instead.
 Options:
   --json             print the same as JSON
-${COMMON_HELP}`;
+${COMMON_HELP}
+${REMOTE_HELP}`;
 
 const FRESH_MS = 5000;
 
@@ -26,19 +29,32 @@ interface Row extends Omit<NodeView, 'inFlight'> {
 }
 
 export async function nodesCommand(argv: string[]): Promise<number> {
-  const { values } = parse(argv, { json: { type: 'boolean' } }, 0, 'gatehouse nodes');
+  const { values } = parse(argv, { json: { type: 'boolean' }, ...REMOTE_OPTIONS }, 0, 'gatehouse nodes');
   if (values.help) {
     console.log(NODES_HELP);
     return 0;
   }
   const { config } = configFrom(values);
-  const targets = derived(config).upstreams;
-  const snaps = readSnapshots(config.data_dir, FRESH_MS);
-  const live = snaps.length > 0;
-  const rows = live ? merge(targets, snaps) : await Promise.all(targets.map(direct));
-  const queued = live ? snaps.reduce((s, x) => s + x.queued, 0) : null;
+  const client = adminClientFrom(values);
+  let live: boolean;
+  let rows: Row[];
+  let queued: number | null;
+  let processes: number;
+  if (client) {
+    // The gateway answering --url: its own live view (one process of it, with --workers).
+    const view = await client.get<{ processes: number; queued: number; nodes: Row[] }>('/nodes');
+    ({ processes, queued, nodes: rows } = view);
+    live = true;
+  } else {
+    const targets = derived(config).upstreams;
+    const snaps = readSnapshots(config.data_dir, FRESH_MS);
+    live = snaps.length > 0;
+    rows = live ? merge(targets, snaps) : await Promise.all(targets.map(direct));
+    queued = live ? snaps.reduce((s, x) => s + x.queued, 0) : null;
+    processes = snaps.length;
+  }
   if (values.json) {
-    console.log(JSON.stringify({ source: live ? 'gateway' : 'nodes', processes: snaps.length, queued, nodes: rows }, null, 2));
+    console.log(JSON.stringify({ source: live ? 'gateway' : 'nodes', processes, queued, nodes: rows }, null, 2));
     return 0;
   }
   if (!live) console.log(`No running gateway has written its view to ${config.data_dir}/nodes in the last 5 s (is \`gatehouse serve\` running with this data_dir and upstreams?); asking each node directly.\n`);
@@ -52,7 +68,7 @@ export async function nodesCommand(argv: string[]): Promise<number> {
     String(r.installed),
     r.lastError ? `${r.lastError.message} (${r.lastError.at})` : '-',
   ])]));
-  if (queued !== null) console.log(`\nwaiting in the gateway's queue: ${queued}${snaps.length > 1 ? ` (${snaps.length} processes)` : ''}`);
+  if (queued !== null) console.log(`\nwaiting in the gateway's queue: ${queued}${processes > 1 ? ` (${processes} processes)` : ''}`);
   return 0;
 }
 

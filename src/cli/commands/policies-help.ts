@@ -1,3 +1,4 @@
+import { REMOTE_HELP, REMOTE_OPTIONS } from '../admin-client.js';
 import { COMMON_HELP } from '../args.js';
 import { GRANT_HELP, GRANT_OPTIONS, type Verb } from './keys-help.js';
 
@@ -8,7 +9,7 @@ const JSON_HELP = '  --json                  machine-readable output';
 const STORE_NOTE = 'Every policies command works on the store of the configuration it finds (see --config); it never\ncreates one: `gatehouse serve` or `gatehouse init` does.';
 
 function verb(usage: string, summary: string, options: Verb['options'], positionals: number, body: string): Verb {
-  return { usage, summary, options, positionals, help: `gatehouse policies ${usage.split(' ')[0]}: ${summary}\n\nUsage:\n  gatehouse policies ${usage}\n\nOptions:\n${body}\n${COMMON_HELP}\n\n${STORE_NOTE}` };
+  return { usage, summary, options: { ...options, ...REMOTE_OPTIONS }, positionals, help: `gatehouse policies ${usage.split(' ')[0]}: ${summary}\n\nUsage:\n  gatehouse policies ${usage}\n\nOptions:\n${body}\n${COMMON_HELP}\n${REMOTE_HELP}\n\n${STORE_NOTE}` };
 }
 
 export const POLICY_VERBS: Record<string, Verb> = {
@@ -36,5 +37,6 @@ deleted. NAME is a policy name or id (pol_…). \`gatehouse policies VERB --help
 
 Options common to every verb:
 ${COMMON_HELP}
+${REMOTE_HELP}
 
 ${STORE_NOTE}`;

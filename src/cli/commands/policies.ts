@@ -5,7 +5,7 @@ import type { Stores } from '../../store/index.js';
 import { PolicyInUseError, type Actor, type KeyRecord, type PolicyPatch, type PolicyRecord } from '../../store/types.js';
 import { configFrom, parse, UsageError } from '../args.js';
 import { table, when } from '../output.js';
-import { cliActor, openCliStores, storeLine } from '../store.js';
+import { cliActor, openCommandStores, storeLine } from '../store.js';
 import { parseClamps, parseLimits, parseModels, parseScopes, str } from './keys-parse.js';
 import { grantRows, grantsView, ownGrants } from './keys-view.js';
 import { POLICIES_HELP, POLICY_VERBS } from './policies-help.js';
@@ -36,7 +36,7 @@ export async function policiesCommand(argv: string[]): Promise<number> {
   }
   if (positionals.length < verb.positionals) throw new UsageError(`usage: gatehouse policies ${verb.usage}`);
   const loaded = configFrom(values);
-  const stores = await openCliStores(loaded, `policies ${sub}`);
+  const stores = await openCommandStores(values, loaded, `policies ${sub}`);
   const c: Ctx = { stores, config: loaded.config, where: storeLine(stores, loaded), by: cliActor() };
   const v = values as Values;
   try {

@@ -1,8 +1,10 @@
 import { parseDuration } from '../../config/units.js';
+import { usageReport } from '../../store/usage-report.js';
 import type { Stores } from '../../store/index.js';
 import type { UsageGroupBy, UsageRow } from '../../store/types.js';
 import { COMMON_HELP, configFrom, parse, UsageError } from '../args.js';
-import { openCliStores } from '../store.js';
+import { REMOTE_HELP, REMOTE_OPTIONS } from '../admin-client.js';
+import { openCommandStores } from '../store.js';
 
 export const USAGE_HELP = `gatehouse usage: requests, refusals, tokens and latency per key, model, day or hour
 
@@ -22,11 +24,12 @@ Options:
   --key ID         only this key (key id or unique name)
   --json           {"since","until","by","rows":[…],"total":{…}}
   --csv            CSV with a header row
-${COMMON_HELP}`;
+${COMMON_HELP}
+${REMOTE_HELP}`;
 
 export async function usageCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, {
-    since: { type: 'string' }, until: { type: 'string' }, by: { type: 'string' }, key: { type: 'string' }, json: { type: 'boolean' }, csv: { type: 'boolean' },
+    since: { type: 'string' }, until: { type: 'string' }, by: { type: 'string' }, key: { type: 'string' }, json: { type: 'boolean' }, csv: { type: 'boolean' }, ...REMOTE_OPTIONS,
   }, 0, 'gatehouse usage');
   if (values.help) {
     console.log(USAGE_HELP);
@@ -41,11 +44,10 @@ export async function usageCommand(argv: string[]): Promise<number> {
   const until = values.until !== undefined ? parseWhen(values.until, now, '--until') : now;
   if (since >= until) throw new UsageError('--since must be before --until');
 
-  const stores = await openCliStores(configFrom(values), 'usage');
+  const stores = await openCommandStores(values, configFrom(values), 'usage');
   try {
     const principalId = values.key !== undefined ? await resolveKeyId(stores, values.key) : undefined;
-    const [rows, [all]] = await Promise.all([stores.audit.usage({ since, until, by, principalId }), stores.audit.usage({ since, until, by: 'all', principalId })]);
-    const total = all ?? EMPTY;
+    const { rows, total } = await usageReport(stores.audit, { since, until, by, ...(principalId ? { principalId } : {}) });
     if (values.json) {
       console.log(JSON.stringify({ since: iso(since), until: iso(until), by, ...(principalId ? { key: principalId } : {}), rows: rows.map((r) => jsonRow(by, r)), total: jsonRow(by, total) }));
     } else if (values.csv) {
@@ -84,7 +86,6 @@ export async function resolveKeyId(stores: Stores, idOrName: string): Promise<st
   throw new UsageError(`no key "${idOrName}" (see gatehouse keys list)`);
 }
 
-const EMPTY: UsageRow = { group: null, label: null, requests: 0, refused: 0, promptTokens: 0, completionTokens: 0, p50Ms: null, p95Ms: null };
 
 function groupText(by: UsageGroupBy, g: UsageRow['group']): string {
   if (g === null) return by === 'key' ? '(no key)' : by === 'model' ? '(no model)' : '-';

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { AdminApi } from '../../admin/api.js';
 import type { AuthenticatorChain } from '../../auth/authenticator.js';
 import type { LastUsed } from '../../auth/last-used.js';
 import type { Config } from '../../config/schema.js';
@@ -35,6 +36,10 @@ export interface GatewayDeps {
   blobs: BlobRegistry;
   /** `upstreams` is configured: the fleet places requests on nodes (stages/place.ts). */
   fleet?: FleetDeps | null;
+  /** The admin API (/admin/v1) on this listener; null/absent = its paths are 404 here. */
+  admin?: AdminApi | null;
+  /** A listener of the admin API's own (admin.listen: HOST:PORT): every other path is 404. */
+  adminOnly?: boolean;
 }
 
 /** What every stage reads besides the call: the deps, and what the gateway compiled from config once. */

@@ -1,5 +1,7 @@
 import type { Call } from '../../request/call.js';
+import { isAdminPath } from '../../admin/routes.js';
 import { matchRoute } from '../../routes/match.js';
+import { adminRoute } from './admin.js';
 import type { GatewayContext } from './context.js';
 import { noRoute } from './refusal.js';
 import { CONTINUE, SUSPENDED, type StageResult } from './stage.js';
@@ -11,6 +13,7 @@ import { describe } from './verify.js';
  * ignored, and never forwarded.
  */
 export function route(call: Call, gw: GatewayContext): StageResult {
+  if (gw.adminOnly || isAdminPath(call.path)) return adminRoute(call, gw);
   const m = matchRoute(call.method, call.path);
   if (!m.ok) return noRoute(m);
   const r = m.route;
@@ -24,7 +27,7 @@ export function route(call: Call, gw: GatewayContext): StageResult {
   if (r.scope === null) {
     // Forward-auth: from here on the call is the request the proxy describes.
     if (r.local === 'verify') return describe(call);
-    if (r.local && r.local !== 'metrics') {
+    if (r.local === 'healthz' || r.local === 'readyz') {
       gw.health.answer(r.local, call.res, call.scope, call.cors);
       return SUSPENDED;
     }

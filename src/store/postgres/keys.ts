@@ -1,9 +1,11 @@
 import type pg from 'pg';
 import { keyDiff } from '../key-diff.js';
-import type { Actor, KeyPatch, KeyRecord, KeyStore, NewKey } from '../types.js';
+import { rotationOf, type Actor, type KeyPatch, type KeyRecord, type KeyRotationRequest, type KeyStore, type NewKey } from '../types.js';
 import { inTransaction, type PgHandle } from './open.js';
 
 const COLS = 'id, name, kind, hash, hint, fingerprint, public_key, scopes, models, limits, clamps, created_at, expires_at, revoked_at, last_used_at, updated_at, version, policy_id';
+/** Written only by rotate; read with every row. */
+const READ_COLS = `${COLS}, previous_hash, previous_until, rotated_at`;
 
 const n = (v: unknown): number => Number(v);
 const nOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
@@ -15,6 +17,7 @@ function fromRow(r: Record<string, unknown>): KeyRecord {
     models: (r.models as string[] | null) ?? null, limits: r.limits as KeyRecord['limits'], clamps: r.clamps as KeyRecord['clamps'],
     policyId: (r.policy_id as string | null) ?? null, createdAt: n(r.created_at), expiresAt: nOrNull(r.expires_at), revokedAt: nOrNull(r.revoked_at), lastUsedAt: nOrNull(r.last_used_at),
     updatedAt: n(r.updated_at), version: n(r.version),
+    rotation: r.previous_hash === null || r.previous_hash === undefined ? null : { previousHash: r.previous_hash as string, previousUntil: n(r.previous_until), rotatedAt: n(r.rotated_at) },
   };
 }
 
@@ -48,7 +51,7 @@ export class PostgresKeyStore implements KeyStore {
       await mustBeLivePolicy(c, policyId);
       const version = await nextVersion();
       const r = await c.query(
-        `INSERT INTO keys (${COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10::jsonb, $11::jsonb, $12, $13, NULL, NULL, $12, $14, $15) RETURNING *`,
+        `INSERT INTO keys (${COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10::jsonb, $11::jsonb, $12, $13, NULL, NULL, $12, $14, $15) RETURNING ${READ_COLS}`,
         [key.id, key.name, key.kind, key.hash, key.hint, key.fingerprint, key.publicKey, JSON.stringify(key.scopes), jsonOrNull(key.models),
           JSON.stringify(key.limits), JSON.stringify(key.clamps), now, key.expiresAt, version, policyId],
       );
@@ -58,21 +61,21 @@ export class PostgresKeyStore implements KeyStore {
   }
 
   async find(idOrName: string): Promise<KeyRecord | null> {
-    const byId = await this.#h.pool.query(`SELECT ${COLS} FROM keys WHERE id = $1`, [idOrName]);
+    const byId = await this.#h.pool.query(`SELECT ${READ_COLS} FROM keys WHERE id = $1`, [idOrName]);
     if (byId.rows[0]) return fromRow(byId.rows[0]);
-    const byName = await this.#h.pool.query(`SELECT ${COLS} FROM keys WHERE name = $1 ORDER BY created_at`, [idOrName]);
+    const byName = await this.#h.pool.query(`SELECT ${READ_COLS} FROM keys WHERE name = $1 ORDER BY created_at`, [idOrName]);
     if (byName.rows.length > 1) throw new Error(`${byName.rows.length} keys are named "${idOrName}"; use the key id (see \`gatehouse keys list\`)`);
     return byName.rows[0] ? fromRow(byName.rows[0]) : null;
   }
 
   async list(): Promise<KeyRecord[]> {
-    return (await this.#h.pool.query(`SELECT ${COLS} FROM keys ORDER BY created_at, id`)).rows.map(fromRow);
+    return (await this.#h.pool.query(`SELECT ${READ_COLS} FROM keys ORDER BY created_at, id`)).rows.map(fromRow);
   }
 
   async update(id: string, patch: KeyPatch, by: Actor): Promise<KeyRecord> {
     const now = Date.now();
     return this.#change(async (c, nextVersion) => {
-      const row = (await c.query(`SELECT ${COLS} FROM keys WHERE id = $1 FOR UPDATE`, [id])).rows[0];
+      const row = (await c.query(`SELECT ${READ_COLS} FROM keys WHERE id = $1 FOR UPDATE`, [id])).rows[0];
       if (!row) throw new Error(`no key with id ${id}`);
       const cur = fromRow(row);
       const next = { ...cur, ...patch };
@@ -80,7 +83,7 @@ export class PostgresKeyStore implements KeyStore {
       const version = await nextVersion();
       const r = await c.query(
         `UPDATE keys SET name = $2, scopes = $3::jsonb, models = $4::jsonb, limits = $5::jsonb, clamps = $6::jsonb, expires_at = $7, updated_at = $8, version = $9, policy_id = $10
-         WHERE id = $1 RETURNING ${COLS}`,
+         WHERE id = $1 RETURNING ${READ_COLS}`,
         [id, next.name, JSON.stringify(next.scopes), jsonOrNull(next.models), JSON.stringify(next.limits), JSON.stringify(next.clamps), next.expiresAt, now, version, next.policyId],
       );
       await this.#event(c, now, by, 'key.update', id, keyDiff(cur, next));
@@ -91,12 +94,28 @@ export class PostgresKeyStore implements KeyStore {
   async revoke(id: string, by: Actor): Promise<KeyRecord> {
     const now = Date.now();
     return this.#change(async (c, nextVersion) => {
-      const row = (await c.query(`SELECT ${COLS} FROM keys WHERE id = $1 FOR UPDATE`, [id])).rows[0];
+      const row = (await c.query(`SELECT ${READ_COLS} FROM keys WHERE id = $1 FOR UPDATE`, [id])).rows[0];
       if (!row) throw new Error(`no key with id ${id}`);
       if (row.revoked_at !== null) return fromRow(row);
       const version = await nextVersion();
-      const r = await c.query(`UPDATE keys SET revoked_at = $2, updated_at = $2, version = $3 WHERE id = $1 RETURNING ${COLS}`, [id, now, version]);
+      const r = await c.query(`UPDATE keys SET revoked_at = $2, updated_at = $2, version = $3 WHERE id = $1 RETURNING ${READ_COLS}`, [id, now, version]);
       await this.#event(c, now, by, 'key.revoke', id, { name: row.name });
+      return fromRow(r.rows[0]);
+    });
+  }
+
+  async rotate(id: string, next: KeyRotationRequest, by: Actor): Promise<KeyRecord> {
+    const now = Date.now();
+    return this.#change(async (c, nextVersion) => {
+      const row = (await c.query(`SELECT ${READ_COLS} FROM keys WHERE id = $1 FOR UPDATE`, [id])).rows[0];
+      if (!row) throw new Error(`no key with id ${id}`);
+      const rot = rotationOf(fromRow(row), next, now);
+      const version = await nextVersion();
+      const r = await c.query(
+        `UPDATE keys SET hash = $2, hint = $3, previous_hash = $4, previous_until = $5, rotated_at = $6, updated_at = $6, version = $7 WHERE id = $1 RETURNING ${READ_COLS}`,
+        [id, next.hash, next.hint, rot.previousHash, rot.previousUntil, now, version],
+      );
+      await this.#event(c, now, by, 'key.rotate', id, { name: row.name, previousValidUntil: rot.previousUntil });
       return fromRow(r.rows[0]);
     });
   }
@@ -105,7 +124,7 @@ export class PostgresKeyStore implements KeyStore {
     // The common case (nothing changed) is one index-only probe.
     const max = n((await this.#h.pool.query('SELECT COALESCE(MAX(version), 0) AS v FROM keys')).rows[0].v);
     if (max <= version) return { version: Math.max(version, max), records: [] };
-    const rows = (await this.#h.pool.query(`SELECT ${COLS} FROM keys WHERE version > $1 ORDER BY version`, [version])).rows.map(fromRow);
+    const rows = (await this.#h.pool.query(`SELECT ${READ_COLS} FROM keys WHERE version > $1 ORDER BY version`, [version])).rows.map(fromRow);
     return { version: rows.length ? rows[rows.length - 1]!.version : version, records: rows };
   }
 

@@ -113,4 +113,15 @@ export const PG_MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> = [
       CREATE INDEX keys_policy ON keys (policy_id) WHERE policy_id IS NOT NULL;
     `,
   },
+  {
+    // Key rotation (store/types.ts KeyRotation): the previous secret's hash and the end of its
+    // overlap. One self-contained entry, so it can be renumbered if another lands first.
+    version: 5,
+    sql: `
+      ALTER TABLE keys ADD COLUMN previous_hash text;
+      ALTER TABLE keys ADD COLUMN previous_until bigint;
+      ALTER TABLE keys ADD COLUMN rotated_at bigint;
+      CREATE UNIQUE INDEX keys_previous_hash ON keys (previous_hash) WHERE previous_hash IS NOT NULL;
+    `,
+  },
 ];

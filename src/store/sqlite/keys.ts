@@ -1,4 +1,4 @@
-import type { Actor, KeyPatch, KeyRecord, KeyStore, NewKey } from '../types.js';
+import { rotationOf, type Actor, type KeyPatch, type KeyRecord, type KeyRotationRequest, type KeyStore, type NewKey } from '../types.js';
 import { keyDiff } from '../key-diff.js';
 import type { Db } from './open.js';
 import type { SqliteWriter } from './writer.js';
@@ -9,6 +9,7 @@ interface Row {
   fingerprint: string | null; public_key: string | null; scopes: string; models: string | null;
   limits: string; clamps: string; created_at: number; expires_at: number | null; revoked_at: number | null;
   last_used_at: number | null; updated_at: number; version: number; policy_id: string | null;
+  previous_hash: string | null; previous_until: number | null; rotated_at: number | null;
 }
 
 function fromRow(r: Row): KeyRecord {
@@ -17,6 +18,7 @@ function fromRow(r: Row): KeyRecord {
     publicKey: r.public_key, scopes: JSON.parse(r.scopes), models: r.models === null ? null : JSON.parse(r.models),
     limits: JSON.parse(r.limits), clamps: JSON.parse(r.clamps), policyId: r.policy_id, createdAt: r.created_at, expiresAt: r.expires_at,
     revokedAt: r.revoked_at, lastUsedAt: r.last_used_at, updatedAt: r.updated_at, version: r.version,
+    rotation: r.previous_hash === null ? null : { previousHash: r.previous_hash, previousUntil: r.previous_until!, rotatedAt: r.rotated_at! },
   };
 }
 
@@ -45,6 +47,8 @@ export class SqliteKeyStore implements KeyStore {
         expires_at = @expires_at, policy_id = @policy_id, updated_at = @now, version = @version WHERE id = @id`),
       policy: db.prepare('SELECT deleted_at FROM policies WHERE id = ?'),
       revoke: db.prepare('UPDATE keys SET revoked_at = @now, updated_at = @now, version = @version WHERE id = @id'),
+      rotate: db.prepare(`UPDATE keys SET hash = @hash, hint = @hint, previous_hash = @previous_hash, previous_until = @previous_until,
+        rotated_at = @now, updated_at = @now, version = @version WHERE id = @id`),
       event: db.prepare(INSERT_ADMIN_EVENT),
     };
   }
@@ -113,6 +117,20 @@ export class SqliteKeyStore implements KeyStore {
       const version = (this.#stmt.nextVersion.get() as { v: number }).v;
       this.#stmt.revoke.run({ id, now, version });
       this.#stmt.event.run(now, by.actor, 'key.revoke', id, JSON.stringify({ name: row.name }));
+    });
+    run.immediate();
+    return fromRow(this.#stmt.byId.get(id) as Row);
+  }
+
+  async rotate(id: string, next: KeyRotationRequest, by: Actor): Promise<KeyRecord> {
+    const now = Date.now();
+    const run = this.#db.transaction(() => {
+      const row = this.#stmt.byId.get(id) as Row | undefined;
+      if (!row) throw new Error(`no key with id ${id}`);
+      const rot = rotationOf(fromRow(row), next, now);
+      const version = (this.#stmt.nextVersion.get() as { v: number }).v;
+      this.#stmt.rotate.run({ id, hash: next.hash, hint: next.hint, previous_hash: rot.previousHash, previous_until: rot.previousUntil, now, version });
+      this.#stmt.event.run(now, by.actor, 'key.rotate', id, JSON.stringify({ name: row.name, previousValidUntil: rot.previousUntil }));
     });
     run.immediate();
     return fromRow(this.#stmt.byId.get(id) as Row);

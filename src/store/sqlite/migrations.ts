@@ -147,4 +147,15 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> = [
       CREATE INDEX keys_policy ON keys (policy_id) WHERE policy_id IS NOT NULL;
     `,
   },
+  {
+    // Key rotation (store/types.ts KeyRotation): the previous secret's hash and the end of its
+    // overlap. One self-contained entry, so it can be renumbered if another lands first.
+    version: 7,
+    sql: `
+      ALTER TABLE keys ADD COLUMN previous_hash TEXT;
+      ALTER TABLE keys ADD COLUMN previous_until INTEGER;
+      ALTER TABLE keys ADD COLUMN rotated_at INTEGER;
+      CREATE UNIQUE INDEX keys_previous_hash ON keys (previous_hash) WHERE previous_hash IS NOT NULL;
+    `,
+  },
 ];
