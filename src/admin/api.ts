@@ -2,6 +2,7 @@ import { GatewayError, refuse } from '../core/errors.js';
 import type { Principal } from '../core/types.js';
 import type { AdminAnswer, AdminDeps, AdminHandler } from './context.js';
 import { createKey, listKeys, revokeKey, rotateKey, showKey, updateKey } from './keys.js';
+import { createMyKey, listMyKeys, revokeMyKey } from './me-keys.js';
 import { openApiDocument } from './openapi.js';
 import { createPolicy, deletePolicy, listPolicies, showPolicy, updatePolicy } from './policies.js';
 import { fromStoreError, invalid } from './refusals.js';
@@ -17,6 +18,9 @@ const HANDLERS: Record<string, AdminHandler> = {
   'admin.keys.update': updateKey,
   'admin.keys.revoke': revokeKey,
   'admin.keys.rotate': rotateKey,
+  'admin.me.keys.list': listMyKeys,
+  'admin.me.keys.create': createMyKey,
+  'admin.me.keys.revoke': revokeMyKey,
   'admin.policies.list': listPolicies,
   'admin.policies.create': createPolicy,
   'admin.policies.show': showPolicy,
@@ -35,7 +39,7 @@ export function apiActor(p: Pick<Principal, 'id' | 'name'>): { actor: string } {
 
 /**
  * The admin API after the request path has authenticated the caller and checked its `admin`
- * scope (server/stages/admin.ts hands over the raw query and body): validates them against the
+ * scope, or `keys:self` for /me (server/stages/admin.ts hands over the raw query and body): validates them against the
  * route's schemas, runs the handler, and turns what the store refuses into a coded refusal.
  */
 export class AdminApi {
@@ -59,7 +63,7 @@ export class AdminApi {
     }
     const handler = HANDLERS[route.id]!;
     try {
-      return await handler(this.#deps, { params, query: query.data, body, by: apiActor(principal) });
+      return await handler(this.#deps, { params, query: query.data, body, by: apiActor(principal), principal });
     } catch (err) {
       if (err instanceof GatewayError) throw err;
       throw fromStoreError(err) ?? err;

@@ -1,4 +1,5 @@
 import type { Config } from '../config/schema.js';
+import type { Principal } from '../core/types.js';
 import type { FleetSnapshot } from '../fleet/snapshot.js';
 import type { Actor, AuditStore, KeyStore, PolicyStore } from '../store/types.js';
 
@@ -20,6 +21,8 @@ export interface AdminRequest<Q = unknown, B = unknown> {
   body: B;
   /** Recorded in the admin trail with every change. */
   by: Actor;
+  /** Who asks (the self-service routes act on its own keys). */
+  principal: Principal;
 }
 
 export interface AdminAnswer {

@@ -10,8 +10,8 @@ import * as S from './schemas.js';
  * this list). Matching is exact, as for the Ollama routes (routes/match.ts): `{id}` is one path
  * segment of plain characters; anything else is 404. Nothing here is ever forwarded.
  *
- * Self-service keys (`/admin/v1/me/keys`, scope `keys:self`) will be rows of their own with the
- * same handlers scoped to the caller; they are not served yet.
+ * Every row needs the `admin` scope except the self-service ones (`/admin/v1/me/keys`), which need
+ * `keys:self` and act only on the caller's own keys (admin/me-keys.ts).
  */
 
 export const ADMIN_PREFIX = '/admin/v1';
@@ -31,19 +31,23 @@ export interface AdminRoute {
   readonly errors: readonly number[];
   /** Whether it changes stored state (written to the admin trail). */
   readonly changes: boolean;
-  /** The row the request path carries (call.route): scope `admin`, answered locally. */
+  /** The scope the caller needs: `admin`, or `keys:self` for the caller's own keys. */
+  readonly scope: 'admin' | 'keys:self';
+  /** The row the request path carries (call.route): its scope, answered locally. */
   readonly def: RouteDef;
 }
 
-const row = (r: Omit<AdminRoute, 'def' | 'query'> & { query?: z.ZodType }): AdminRoute =>
+const row = (r: Omit<AdminRoute, 'def' | 'query' | 'scope'> & { query?: z.ZodType; scope?: AdminRoute['scope'] }): AdminRoute =>
   Object.freeze({
     ...r,
     query: r.query ?? S.NoQuery,
-    def: Object.freeze<RouteDef>({ id: r.id, method: r.method, path: r.path, scope: 'admin', body: 'none', dialect: adminDialect, modelFields: [], accounting: 'none', local: 'admin' }),
+    scope: r.scope ?? 'admin',
+    def: Object.freeze<RouteDef>({ id: r.id, method: r.method, path: r.path, scope: r.scope ?? 'admin', body: 'none', dialect: adminDialect, modelFields: [], accounting: 'none', local: 'admin' }),
   });
 
 const K = `${ADMIN_PREFIX}/keys`;
 const P = `${ADMIN_PREFIX}/policies`;
+const ME = `${ADMIN_PREFIX}/me/keys`;
 
 export const ADMIN_ROUTES: readonly AdminRoute[] = Object.freeze([
   row({ id: 'admin.openapi', method: 'GET', path: `${ADMIN_PREFIX}/openapi.json`, summary: 'This document', body: null, ok: { status: 200, schema: S.OpenApiDoc, description: 'The OpenAPI 3.1 document' }, errors: [], changes: false }),
@@ -53,6 +57,9 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = Object.freeze([
   row({ id: 'admin.keys.update', method: 'PATCH', path: `${K}/{id}`, summary: 'Change a key\'s name, grants, expiry or policy', body: S.KeyUpdate, ok: { status: 200, schema: S.Key, description: 'The key as changed' }, errors: [409], changes: true }),
   row({ id: 'admin.keys.revoke', method: 'POST', path: `${K}/{id}/revoke`, summary: 'Revoke a key (refused by every gateway within a second)', body: S.Empty, ok: { status: 200, schema: S.Key, description: 'The key, revoked' }, errors: [409], changes: true }),
   row({ id: 'admin.keys.rotate', method: 'POST', path: `${K}/{id}/rotate`, summary: 'A new secret for an API key; the old one works until the overlap ends', body: S.KeyRotate, ok: { status: 200, schema: S.KeyWithSecret, description: 'The key and its new secret (shown once)' }, errors: [409], changes: true }),
+  row({ id: 'admin.me.keys.list', scope: 'keys:self', method: 'GET', path: ME, summary: 'Your personal keys (a signed-in identity with keys:self)', body: null, ok: { status: 200, schema: S.KeyList, description: 'Your keys, revoked ones included' }, errors: [], changes: false }),
+  row({ id: 'admin.me.keys.create', scope: 'keys:self', method: 'POST', path: ME, summary: 'A personal key under your policy; its secret is in this answer only', body: S.MyKeyCreate, ok: { status: 201, schema: S.KeyWithSecret, description: 'The key and its secret (shown once)' }, errors: [409], changes: true }),
+  row({ id: 'admin.me.keys.revoke', scope: 'keys:self', method: 'POST', path: `${ME}/{id}/revoke`, summary: 'Revoke one of your personal keys', body: S.Empty, ok: { status: 200, schema: S.Key, description: 'The key, revoked' }, errors: [], changes: true }),
   row({ id: 'admin.policies.list', method: 'GET', path: P, summary: 'List policies', query: S.PolicyListQuery, body: null, ok: { status: 200, schema: S.PolicyList, description: 'Policies that are not deleted, by name (deleted=true: all)' }, errors: [], changes: false }),
   row({ id: 'admin.policies.create', method: 'POST', path: P, summary: 'Create a policy', body: S.PolicyCreate, ok: { status: 201, schema: S.Policy, description: 'The policy' }, errors: [409], changes: true }),
   row({ id: 'admin.policies.show', method: 'GET', path: `${P}/{id}`, summary: 'One policy, by id or name', body: null, ok: { status: 200, schema: S.Policy, description: 'The policy' }, errors: [], changes: false }),

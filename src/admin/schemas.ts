@@ -46,6 +46,8 @@ export const Key = z.strictObject({
   version: ms,
   /** The last rotation; the previous secret works while now < previousValidUntil. Never a hash. */
   rotation: z.strictObject({ rotatedAt: ms, previousValidUntil: ms }).nullable(),
+  /** Personal keys: the signed-in identity that made it for itself (`/admin/v1/me/keys`); null for an operator's key. */
+  owner: z.strictObject({ id: z.string(), issuer: z.string(), subject: z.string() }).nullable(),
   status: z.enum(['active', 'revoked', 'expired']),
 });
 
@@ -145,6 +147,9 @@ export const KeyUpdate = z.strictObject({
 /** `overlap`: a duration ("24h", "30m", "2s"; "0" = the old secret stops at once); default 24h. */
 export const KeyRotate = z.strictObject({ overlap: z.string().max(20).optional() });
 export const Empty = z.strictObject({});
+
+/** A personal key: only a name and an expiry; its grants are its owner's policy (admin/me-keys.ts). */
+export const MyKeyCreate = z.strictObject({ name, expiresAt: ms.nullable().optional() });
 
 export const PolicyCreate = z.strictObject({ name, ...grants });
 export const PolicyUpdate = z.strictObject({ name: name.optional(), ...grants });

@@ -11,6 +11,7 @@ export function keyView(r: KeyRecord, now: number): Record<string, unknown> {
     scopes: r.scopes, models: r.models, limits: r.limits, clamps: r.clamps, policyId: r.policyId,
     createdAt: r.createdAt, expiresAt: r.expiresAt, revokedAt: r.revokedAt, lastUsedAt: r.lastUsedAt, updatedAt: r.updatedAt, version: r.version,
     rotation: rot ? { rotatedAt: rot.rotatedAt, previousValidUntil: rot.previousUntil } : null,
+    owner: r.owner ? { id: r.owner.id, issuer: r.owner.issuer, subject: r.owner.subject } : null,
     status: r.revokedAt !== null ? 'revoked' : r.expiresAt !== null && now >= r.expiresAt ? 'expired' : 'active',
   };
 }

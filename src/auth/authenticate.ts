@@ -4,6 +4,7 @@ import { hashApiKey, hasKeyShape, isWellFormedApiKey, KEY_PREFIX } from './api-k
 import type { AuthRequest, AuthResult, Authenticator } from './authenticator.js';
 import type { Credential } from './credentials.js';
 import type { KeyCache } from './key-cache.js';
+import type { PersonalKeyGate } from './personal-keys.js';
 import { API_KEY_STANDING, checkStanding } from './standing.js';
 
 /**
@@ -20,14 +21,24 @@ export const HOW_TO_GET_A_KEY = 'ask the gateway operator for a key (`gatehouse 
 export class ApiKeyAuthenticator implements Authenticator {
   readonly #keys: KeyCache;
   readonly #clock: Clock;
+  readonly #personal: PersonalKeyGate | null;
 
-  constructor(keys: KeyCache, clock: Clock) {
+  /** `personal`: with auth.oidc, personal keys are checked against the rules (auth/personal-keys.ts). */
+  constructor(keys: KeyCache, clock: Clock, personal: PersonalKeyGate | null = null) {
     this.#keys = keys;
     this.#clock = clock;
+    this.#personal = personal;
   }
 
   authenticate(credential: Credential, _request: AuthRequest): AuthResult | null {
-    return credential.kind === 'api_key' ? authenticateApiKey(credential.key, this.#keys, this.#clock) : null;
+    if (credential.kind !== 'api_key') return null;
+    const r = authenticateApiKey(credential.key, this.#keys, this.#clock);
+    if (r.ok && r.principal.owner) {
+      // Without auth.oidc no identity can be mapped: a personal key left from before is disabled.
+      const refused = this.#personal ? this.#personal.check(r.principal) : personalWithoutOidc(r.principal.name);
+      if (refused) return { ok: false, error: refused };
+    }
+    return r;
   }
 }
 
@@ -50,6 +61,10 @@ export function authenticateApiKey(key: string, cache: KeyCache, clock: Clock): 
 
 function rotatedKey(name: string, until: number): AuthResult {
   return { ok: false, error: refuse('GW_ERR_AUTH_ROTATED', `this API key ("${name}") was rotated and its previous secret stopped working at ${new Date(until).toISOString()}; use the new secret issued by the rotation, or ask the gateway operator for it (gatehouse keys rotate NAME)`) };
+}
+
+function personalWithoutOidc(name: string): GatewayError {
+  return refuse('GW_ERR_AUTH_PERSONAL_KEY_DISABLED', `this personal key ("${name}") is disabled: no identity provider is configured on this gateway (auth.oidc); ask the operator`);
 }
 
 export function missingCredential(): GatewayError {

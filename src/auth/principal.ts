@@ -1,6 +1,6 @@
-import type { Principal } from '../core/types.js';
+import type { Principal, Scope } from '../core/types.js';
 import { ModelAllowlist } from '../policy/model-allowlist.js';
-import type { KeyRecord } from '../store/types.js';
+import type { KeyOwner, KeyRecord } from '../store/types.js';
 import type { ResolvedPolicy } from './policy-cache.js';
 
 /** A principal with its allowlist compiled once, when the key is loaded, not per request. */
@@ -9,7 +9,12 @@ export interface ResolvedPrincipal extends Principal {
   readonly revokedAt: number | null;
   /** The policy the grants came from (id), or null for the key's own. */
   readonly policyId: string | null;
+  /** Personal keys: the identity that made it (auth/personal-keys.ts checks it is still mapped). */
+  readonly owner?: KeyOwner;
 }
+
+/** What a personal key never carries, whatever its owner's policy grants: it uses models, it manages nothing. */
+const NOT_FOR_PERSONAL_KEYS: ReadonlySet<string> = new Set(['admin', 'keys:self']);
 
 const NOTHING: ReadonlySet<never> = new Set();
 const NO_MODEL = new ModelAllowlist([]);
@@ -26,14 +31,17 @@ export function principalFromRecord(r: KeyRecord, policy?: ResolvedPolicy): Reso
       : policy && policy.id === r.policyId
         ? { scopes: policy.scopes, models: policy.models, limits: policy.limits, clamps: policy.clamps, allowlist: policy.allowlist }
         : { scopes: NOTHING, models: [], limits: r.limits, clamps: r.clamps, allowlist: NO_MODEL };
+  const scopes: ReadonlySet<Scope> = r.owner && [...grants.scopes].some((s) => NOT_FOR_PERSONAL_KEYS.has(s)) ? new Set([...grants.scopes].filter((s) => !NOT_FOR_PERSONAL_KEYS.has(s))) : grants.scopes;
   return Object.freeze({
     id: r.id,
     name: r.name,
     kind: r.kind,
     expiresAt: r.expiresAt,
     ...grants,
+    scopes,
     ...(r.fingerprint ? { fingerprint: r.fingerprint } : {}),
     revokedAt: r.revokedAt,
     policyId: r.policyId,
+    ...(r.owner ? { owner: r.owner } : {}),
   });
 }

@@ -40,6 +40,8 @@ export const ERRORS = {
   GW_ERR_AUTH_EXPIRED: { status: 401, kind: 'authentication' },
   // The previous secret of a rotated key, after its overlap ended (auth/authenticate.ts).
   GW_ERR_AUTH_ROTATED: { status: 401, kind: 'authentication' },
+  // A personal key whose owner's policy no rule of auth.oidc gives any more (auth/personal-keys.ts).
+  GW_ERR_AUTH_PERSONAL_KEY_DISABLED: { status: 401, kind: 'authentication' },
   // A bearer token shaped like a JWT: no authenticator for those is configured (auth/jwt-refusal.ts).
   GW_ERR_AUTH_JWT_UNSUPPORTED: { status: 401, kind: 'authentication' },
   // JWT bearer tokens from the OpenID providers in auth.oidc (auth/oidc/). 401 while the token is

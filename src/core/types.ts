@@ -3,7 +3,7 @@
 /**
  * What a principal may do. A route needs exactly one scope; public routes need none. `admin`: the
  * admin API (/admin/v1) and nothing else (a key that should also run models needs those scopes
- * too); never a default. `keys:self`: reserved for self-service keys (/admin/v1/me/keys, not yet served).
+ * too); never a default. `keys:self`: a signed-in identity may make its own personal keys (/admin/v1/me/keys).
  */
 export type Scope = 'inference' | 'models:read' | 'models:manage' | 'cloud' | 'metrics' | 'admin' | 'keys:self';
 export const ALL_SCOPES: readonly Scope[] = ['inference', 'models:read', 'models:manage', 'cloud', 'metrics', 'admin', 'keys:self'];

@@ -8,6 +8,7 @@ import { ClientCertAuthenticator } from '../auth/client-cert.js';
 import { JwtRefusal } from '../auth/jwt-refusal.js';
 import { KeyCache } from '../auth/key-cache.js';
 import { PolicyCache } from '../auth/policy-cache.js';
+import { PersonalKeyGate } from '../auth/personal-keys.js';
 import { LastUsed } from '../auth/last-used.js';
 import { OidcAuthenticator } from '../auth/oidc/authenticator.js';
 import type { ResolvedPrincipal } from '../auth/principal.js';
@@ -135,7 +136,7 @@ async function build(o: StartOptions, undo: Array<() => unknown>): Promise<Runni
   // looked at only when the listener asks clients for one, and only without a header credential.
   const authenticators = new AuthenticatorChain([
     jwt,
-    new ApiKeyAuthenticator(keys, clock),
+    new ApiKeyAuthenticator(keys, clock, config.auth.oidc.length > 0 ? new PersonalKeyGate(config.auth.oidc, policies) : null),
     new OllamaTokenAuthenticator(ssh),
     ...(config.tls.client_auth !== 'none' ? [new ClientCertAuthenticator(keys, clock)] : []),
   ]);

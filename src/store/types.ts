@@ -41,6 +41,20 @@ export interface KeyRecord {
    * Backends always set it (null = never rotated); records built elsewhere may leave it out.
    */
   rotation?: KeyRotation | null;
+  /**
+   * Personal keys (`/admin/v1/me/keys`): the identity that created it for itself. Such a key takes
+   * its owner's policy at creation and works only while a rule of the owner's issuer still maps to
+   * that policy (auth/personal-keys.ts). null = an operator's key. Backends always set it.
+   */
+  owner?: KeyOwner | null;
+}
+
+/** The signed-in identity a personal key belongs to (never a token: who, and from which provider). */
+export interface KeyOwner {
+  /** The identity's principal id (`oidc:…`): what its keys are listed and revoked by. */
+  id: string;
+  issuer: string;
+  subject: string;
 }
 
 export interface KeyRotation {
@@ -60,7 +74,7 @@ export interface KeyRotationRequest {
 }
 
 /** `policyId` may be left out: no policy. */
-export type NewKey = Omit<KeyRecord, 'createdAt' | 'revokedAt' | 'lastUsedAt' | 'updatedAt' | 'version' | 'policyId' | 'rotation'> & { policyId?: string | null };
+export type NewKey = Omit<KeyRecord, 'createdAt' | 'revokedAt' | 'lastUsedAt' | 'updatedAt' | 'version' | 'policyId' | 'rotation' | 'owner'> & { policyId?: string | null; owner?: KeyOwner | null };
 
 export type KeyPatch = Partial<Pick<KeyRecord, 'name' | 'scopes' | 'models' | 'limits' | 'clamps' | 'expiresAt' | 'policyId'>>;
 

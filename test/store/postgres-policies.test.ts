@@ -15,6 +15,9 @@ import { freshSchema, pgUnavailable, type TestSchema } from './pg.js';
 
 const skip = (await pgUnavailable()) ?? false;
 const by = { actor: 'cli:test@elsewhere' };
+// The loops below send a request every ~10 ms until the change shows: a per-minute limit (the
+// contract's default policy has rpm 10) would answer 429 before the change arrives.
+const NO_LIMITS = { rpm: null, tpm: null, tpd: null, concurrency: null };
 const generate = (model: string) => ({ path: '/api/generate', body: { model, prompt: 'hi', stream: false } });
 
 async function until(gw: GatewayProcess, req: { path: string; body?: unknown }, key: string, ok: (status: number) => boolean, timeoutMs = 3000): Promise<number> {
@@ -51,7 +54,7 @@ describe('two gateways on one PostgreSQL: policies', { skip }, () => {
   });
 
   it('a policy change reaches both gateways within a second, for every key that uses it', async (t) => {
-    const p = await admin.policies.create(newPolicy({ name: 'fleet', scopes: ['inference'], models: ['llama3'] }), by);
+    const p = await admin.policies.create(newPolicy({ name: 'fleet', scopes: ['inference'], models: ['llama3'], limits: NO_LIMITS }), by);
     const a = apiKey('pa', p.id);
     const b = apiKey('pb', p.id);
     await admin.keys.create(a.rec, by);

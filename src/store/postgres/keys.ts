@@ -3,7 +3,7 @@ import { keyDiff } from '../key-diff.js';
 import { rotationOf, type Actor, type KeyPatch, type KeyRecord, type KeyRotationRequest, type KeyStore, type NewKey } from '../types.js';
 import { inTransaction, type PgHandle } from './open.js';
 
-const COLS = 'id, name, kind, hash, hint, fingerprint, public_key, scopes, models, limits, clamps, created_at, expires_at, revoked_at, last_used_at, updated_at, version, policy_id';
+const COLS = 'id, name, kind, hash, hint, fingerprint, public_key, scopes, models, limits, clamps, created_at, expires_at, revoked_at, last_used_at, updated_at, version, policy_id, owner';
 /** Written only by rotate; read with every row. */
 const READ_COLS = `${COLS}, previous_hash, previous_until, rotated_at`;
 
@@ -18,6 +18,7 @@ function fromRow(r: Record<string, unknown>): KeyRecord {
     policyId: (r.policy_id as string | null) ?? null, createdAt: n(r.created_at), expiresAt: nOrNull(r.expires_at), revokedAt: nOrNull(r.revoked_at), lastUsedAt: nOrNull(r.last_used_at),
     updatedAt: n(r.updated_at), version: n(r.version),
     rotation: r.previous_hash === null || r.previous_hash === undefined ? null : { previousHash: r.previous_hash as string, previousUntil: n(r.previous_until), rotatedAt: n(r.rotated_at) },
+    owner: (r.owner as KeyRecord['owner']) ?? null,
   };
 }
 
@@ -51,11 +52,11 @@ export class PostgresKeyStore implements KeyStore {
       await mustBeLivePolicy(c, policyId);
       const version = await nextVersion();
       const r = await c.query(
-        `INSERT INTO keys (${COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10::jsonb, $11::jsonb, $12, $13, NULL, NULL, $12, $14, $15) RETURNING ${READ_COLS}`,
+        `INSERT INTO keys (${COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10::jsonb, $11::jsonb, $12, $13, NULL, NULL, $12, $14, $15, $16::jsonb) RETURNING ${READ_COLS}`,
         [key.id, key.name, key.kind, key.hash, key.hint, key.fingerprint, key.publicKey, JSON.stringify(key.scopes), jsonOrNull(key.models),
-          JSON.stringify(key.limits), JSON.stringify(key.clamps), now, key.expiresAt, version, policyId],
+          JSON.stringify(key.limits), JSON.stringify(key.clamps), now, key.expiresAt, version, policyId, jsonOrNull(key.owner)],
       );
-      await this.#event(c, now, by, 'key.create', key.id, { name: key.name, kind: key.kind, scopes: key.scopes, models: key.models, expiresAt: key.expiresAt, limits: key.limits, policyId });
+      await this.#event(c, now, by, 'key.create', key.id, { name: key.name, kind: key.kind, scopes: key.scopes, models: key.models, expiresAt: key.expiresAt, limits: key.limits, policyId, ...(key.owner ? { owner: key.owner } : {}) });
       return fromRow(r.rows[0]);
     });
   }

@@ -124,4 +124,11 @@ export const PG_MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> = [
       CREATE UNIQUE INDEX keys_previous_hash ON keys (previous_hash) WHERE previous_hash IS NOT NULL;
     `,
   },
+  {
+    // Personal keys (store/types.ts KeyOwner): the identity a key belongs to.
+    version: 6,
+    sql: `
+      ALTER TABLE keys ADD COLUMN owner jsonb;
+    `,
+  },
 ];

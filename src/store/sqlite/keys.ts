@@ -9,7 +9,7 @@ interface Row {
   fingerprint: string | null; public_key: string | null; scopes: string; models: string | null;
   limits: string; clamps: string; created_at: number; expires_at: number | null; revoked_at: number | null;
   last_used_at: number | null; updated_at: number; version: number; policy_id: string | null;
-  previous_hash: string | null; previous_until: number | null; rotated_at: number | null;
+  previous_hash: string | null; previous_until: number | null; rotated_at: number | null; owner: string | null;
 }
 
 function fromRow(r: Row): KeyRecord {
@@ -19,6 +19,7 @@ function fromRow(r: Row): KeyRecord {
     limits: JSON.parse(r.limits), clamps: JSON.parse(r.clamps), policyId: r.policy_id, createdAt: r.created_at, expiresAt: r.expires_at,
     revokedAt: r.revoked_at, lastUsedAt: r.last_used_at, updatedAt: r.updated_at, version: r.version,
     rotation: r.previous_hash === null ? null : { previousHash: r.previous_hash, previousUntil: r.previous_until!, rotatedAt: r.rotated_at! },
+    owner: r.owner === null ? null : JSON.parse(r.owner),
   };
 }
 
@@ -35,9 +36,9 @@ export class SqliteKeyStore implements KeyStore {
     this.#stmt = {
       nextVersion: db.prepare('SELECT COALESCE(MAX(version), 0) + 1 AS v FROM keys'),
       insert: db.prepare(`INSERT INTO keys (id, name, kind, hash, hint, fingerprint, public_key, scopes, models, limits, clamps,
-        created_at, expires_at, revoked_at, last_used_at, updated_at, version, policy_id)
+        created_at, expires_at, revoked_at, last_used_at, updated_at, version, policy_id, owner)
         VALUES (@id, @name, @kind, @hash, @hint, @fingerprint, @public_key, @scopes, @models, @limits, @clamps,
-        @created_at, @expires_at, NULL, NULL, @created_at, @version, @policy_id)`),
+        @created_at, @expires_at, NULL, NULL, @created_at, @version, @policy_id, @owner)`),
       byId: db.prepare('SELECT * FROM keys WHERE id = ?'),
       byName: db.prepare('SELECT * FROM keys WHERE name = ? ORDER BY created_at'),
       all: db.prepare('SELECT * FROM keys ORDER BY created_at, id'),
@@ -63,8 +64,9 @@ export class SqliteKeyStore implements KeyStore {
         id: key.id, name: key.name, kind: key.kind, hash: key.hash, hint: key.hint, fingerprint: key.fingerprint,
         public_key: key.publicKey, scopes: JSON.stringify(key.scopes), models: key.models === null ? null : JSON.stringify(key.models),
         limits: JSON.stringify(key.limits), clamps: JSON.stringify(key.clamps), created_at: now, expires_at: key.expiresAt, version, policy_id: policyId,
+        owner: key.owner ? JSON.stringify(key.owner) : null,
       });
-      this.#stmt.event.run(now, by.actor, 'key.create', key.id, JSON.stringify({ name: key.name, kind: key.kind, scopes: key.scopes, models: key.models, expiresAt: key.expiresAt, limits: key.limits, policyId }));
+      this.#stmt.event.run(now, by.actor, 'key.create', key.id, JSON.stringify({ name: key.name, kind: key.kind, scopes: key.scopes, models: key.models, expiresAt: key.expiresAt, limits: key.limits, policyId, ...(key.owner ? { owner: key.owner } : {}) }));
     });
     run.immediate();
     return fromRow(this.#stmt.byId.get(key.id) as Row);

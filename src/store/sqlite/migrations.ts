@@ -158,4 +158,11 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> = [
       CREATE UNIQUE INDEX keys_previous_hash ON keys (previous_hash) WHERE previous_hash IS NOT NULL;
     `,
   },
+  {
+    // Personal keys (store/types.ts KeyOwner): the identity a key belongs to, as JSON.
+    version: 8,
+    sql: `
+      ALTER TABLE keys ADD COLUMN owner TEXT;
+    `,
+  },
 ];
