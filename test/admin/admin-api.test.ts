@@ -210,12 +210,13 @@ function sample(r: (typeof ADMIN_ROUTES)[number], policyId: string): { path: str
   const bodies: Record<string, unknown> = {
     'admin.keys.create': { name: 'matrix' }, 'admin.keys.update': { name: 'matrix' }, 'admin.keys.revoke': {}, 'admin.keys.rotate': { overlap: '0' },
     'admin.policies.create': { name: 'matrix' }, 'admin.policies.update': { name: 'matrix' },
+    'admin.me.keys.create': { name: 'matrix' }, 'admin.me.keys.revoke': {},
   };
   return { path, ...(r.id in bodies ? { body: bodies[r.id] } : {}) };
 }
 
-describe('admin API: every route, generated from the route list, without the admin scope', () => {
-  it('without credentials 401, with a key lacking admin 403; nothing changed', async () => {
+describe('admin API: every route, generated from the route list, without its scope', () => {
+  it('without credentials 401, with a key lacking admin (or keys:self for /me/keys) 403; nothing changed', async () => {
     const p = await admin('POST', '/admin/v1/policies', { body: { name: 'matrix-target' } });
     // Last-used times move with every authenticated request (the 403s too): not a change anyone made.
     const keys = async () => (await admin('GET', '/admin/v1/keys')).json.keys.map((k: Record<string, unknown>) => ({ ...k, lastUsedAt: null }));
@@ -226,7 +227,7 @@ describe('admin API: every route, generated from the route list, without the adm
       const none = await admin(r.method, s.path, { key: null, body: s.body });
       assert.equal(none.status, 401, `${r.id} without credentials`);
       const weak = await admin(r.method, s.path, { key: user.key, body: s.body });
-      assert.equal(weak.status, 403, `${r.id} without the admin scope`);
+      assert.equal(weak.status, 403, `${r.id} without the ${r.scope} scope`);
       assert.equal(weak.json.error.code, 'GW_ERR_SCOPE_MISSING');
     }
     assert.equal(await state(), before);

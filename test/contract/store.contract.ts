@@ -88,6 +88,25 @@ export function storeContract(b: ContractBackend): void {
         assert.equal((await s.keys.find(b2.id))!.fingerprint, 'SHA256:abc');
       }));
 
+      it('a personal key\'s owner (issuer and subject) round-trips through create, changes, update and reopening; other keys have none', withStore(async (s, t) => {
+        const p = await s.policies.create(newPolicy(), by);
+        const owner = { id: 'oidc:AbCdEfGhIjKlMnOpQrStUv', issuer: 'https://login.example.com/realms/acme', subject: 'a1b2-"quoted"' };
+        const before = (await s.keys.changesSince(0)).version;
+        const k = await s.keys.create(newKey({ name: 'laptop', scopes: [], models: [], policyId: p.id, owner }), by);
+        assert.deepEqual(k.owner, owner);
+        assert.deepEqual((await s.keys.find(k.id))!.owner, owner);
+        assert.deepEqual((await s.keys.changesSince(before)).records.find((r) => r.id === k.id)!.owner, owner);
+        assert.deepEqual((await s.keys.update(k.id, { name: 'laptop-2' }, by)).owner, owner);
+        const plain = await s.keys.create(newKey(), by);
+        assert.equal(plain.owner ?? null, null);
+        const again = await t.open();
+        try {
+          assert.deepEqual((await again.keys.find(k.id))!.owner, owner);
+        } finally {
+          await again.close();
+        }
+      }));
+
       it('a name shared by two keys must be given as an id', withStore(async (s) => {
         await s.keys.create(newKey({ name: 'twin' }), by);
         await s.keys.create(newKey({ name: 'twin' }), by);
