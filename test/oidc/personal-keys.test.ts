@@ -109,6 +109,7 @@ describe('self-service keys: /admin/v1/me/keys', () => {
     const k = await admin('GET', '/admin/v1/keys', c.json.secret);
     assert.equal(k.status, 403);
     assert.equal(k.code, 'GW_ERR_SCOPE_MISSING');
+    assert.match(k.json.error.message, /lacks the "admin" scope needed for GET \/admin\/v1\/keys: a personal key never has the admin or keys:self scope; use your sign-in token/);
     assert.equal((await call(s.gw, 'GET', '/api/tags', c.json.secret)).status, 200, 'the policy\'s other scopes hold');
   });
 
@@ -129,6 +130,10 @@ describe('self-service keys: /admin/v1/me/keys', () => {
     const carol = await admin('POST', '/admin/v1/me/keys', jwt.carol!, { name: 'x' });
     assert.equal(carol.status, 403);
     assert.equal(carol.code, 'GW_ERR_SCOPE_MISSING');
+    assert.match(carol.json.error.message, /^your identity \("carol @ http:\/\/127\.0\.0\.1:\d+"\) lacks the "keys:self" scope needed for POST \/admin\/v1\/me\/keys; its scopes come from policy pol_\w+: the operator can add it with: gatehouse policies update pol_\w+ --scopes inference,keys:self$/);
+    const plainKey = await admin('GET', '/admin/v1/me/keys', (await s.createKey('plain')).key);
+    assert.equal(plainKey.status, 403);
+    assert.match(plainKey.json.error.message, /personal keys are made by people signed in with their identity provider/);
     const byKey = await admin('POST', '/admin/v1/me/keys', root.key, { name: 'x' });
     assert.equal(byKey.status, 403);
     assert.match(byKey.json.error.message, /personal keys are made by people signed in with their identity provider/);

@@ -1,6 +1,7 @@
 import { endpointAllowed } from '../../auth/ssh/authorized-keys.js';
 import { refuse, type GatewayError } from '../../core/errors.js';
 import { isModelRef, parseModelRef } from '../../policy/model-name.js';
+import type { Principal, Scope } from '../../core/types.js';
 import type { Call } from '../../request/call.js';
 import type { GatewayContext } from './context.js';
 import { hide, invalidModelParam, modelDenied } from './model-access.js';
@@ -21,9 +22,7 @@ export function authorize(call: Call, gw: GatewayContext): StageResult {
   if (route.gate === 'cloud' && !cfg.cloud) {
     return refuse('GW_ERR_ROUTE_DISABLED', `Ollama cloud and account routes are disabled on this gateway; the operator can enable them with routes.cloud: true`);
   }
-  if (route.scope && !p.scopes.has(route.scope)) {
-    return refuse('GW_ERR_SCOPE_MISSING', `this key ("${p.name}") lacks the "${route.scope}" scope needed for ${route.method} ${route.path}; the operator can add it with: gatehouse keys update ${p.id} --scopes ${[...p.scopes, route.scope].join(',')}`);
-  }
+  if (route.scope && !p.scopes.has(route.scope)) return scopeMissing(p, route.scope, `${route.method} ${route.path}`);
   if (p.endpoints && !endpointAllowed(p.endpoints, call.path)) {
     return refuse('GW_ERR_ENDPOINT_NOT_ALLOWED', `this key ("${p.name}") may not call ${call.path} (its endpoint list in the authorized_keys file does not include it)`);
   }
@@ -44,4 +43,18 @@ export function authorize(call: Call, gw: GatewayContext): StageResult {
     else if (err) return err;
   }
   return CONTINUE;
+}
+
+/**
+ * The 403 for a missing scope, saying where that scope would come from: the key's own grants, its
+ * policy (keys with one, and signed-in identities), or nowhere (a personal key never manages, and
+ * only a signed-in identity has personal keys).
+ */
+function scopeMissing(p: Principal & { policyId?: string | null; owner?: unknown }, scope: Scope, what: string): GatewayError {
+  const lacks = `${p.kind === 'oidc' ? 'your identity' : 'this key'} ("${p.name}") lacks the "${scope}" scope needed for ${what}`;
+  if (p.owner !== undefined) return refuse('GW_ERR_SCOPE_MISSING', `${lacks}: a personal key never has the admin or keys:self scope; use your sign-in token (JWT) for that`);
+  if (scope === 'keys:self' && p.kind !== 'oidc') return refuse('GW_ERR_SCOPE_MISSING', `${lacks}: personal keys are made by people signed in with their identity provider (a JWT from an issuer under auth.oidc whose policy has keys:self); an operator makes other keys with POST /admin/v1/keys or \`gatehouse keys create\``);
+  const scopes = [...p.scopes, scope].join(',');
+  if (p.policyId) return refuse('GW_ERR_SCOPE_MISSING', `${lacks}; its scopes come from policy ${p.policyId}: the operator can add it with: gatehouse policies update ${p.policyId} --scopes ${scopes}`);
+  return refuse('GW_ERR_SCOPE_MISSING', `${lacks}; the operator can add it with: gatehouse keys update ${p.id} --scopes ${scopes}`);
 }
