@@ -13,7 +13,7 @@ import { keyView } from './views.js';
  * Self-service keys (`/admin/v1/me/keys`, scope `keys:self`): a person signed in with their
  * identity provider makes API keys for themselves, for tools that cannot fetch a token (an editor
  * plugin, a notebook). A personal key is bounded by its owner's policy (it takes that policy, and
- * never `admin` or `keys:self`: auth/principal.ts), tied to the owner's issuer and subject, and
+ * never `admin`, `keys:self` or `models:manage`: auth/principal.ts), tied to the owner's issuer and subject, and
  * works only while a rule of that issuer still gives the policy (auth/personal-keys.ts).
  *
  * Only an identity (a JWT) may make one: a key making keys would outlive whoever holds it. Each

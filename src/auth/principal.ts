@@ -13,8 +13,12 @@ export interface ResolvedPrincipal extends Principal {
   readonly owner?: KeyOwner;
 }
 
-/** What a personal key never carries, whatever its owner's policy grants: it uses models, it manages nothing. */
-const NOT_FOR_PERSONAL_KEYS: ReadonlySet<string> = new Set(['admin', 'keys:self']);
+/**
+ * What a personal key never carries, whatever its owner's policy grants: it uses models, it manages
+ * nothing (no gateway administration, no keys of its own, no pull/create/copy/delete/push on the
+ * nodes). A leaked laptop key should cost inference, not the model store.
+ */
+export const NOT_FOR_PERSONAL_KEYS: ReadonlySet<Scope> = new Set<Scope>(['admin', 'keys:self', 'models:manage']);
 
 const NOTHING: ReadonlySet<never> = new Set();
 const NO_MODEL = new ModelAllowlist([]);

@@ -30,6 +30,9 @@ export const ERRORS = {
   // GET /auth/verify (forward-auth): the proxy's X-Forwarded-Method/-Uri describe no request that
   // can be checked (absent, repeated, not origin form, dot segments, encoded slashes; server/stages/verify.ts).
   GW_ERR_FORWARD_AUTH_INVALID: { status: 400, kind: 'invalid_request' },
+  // GET /auth/verify for a model-management route: its safety rules read the body, which the proxy
+  // sends to Ollama without Gatehouse; so it is never allowed through a proxy (server/stages/verify.ts).
+  GW_ERR_FORWARD_AUTH_MANAGE: { status: 403, kind: 'permission' },
   GW_ERR_HOST_MALFORMED: { status: 400, kind: 'invalid_request' },
   GW_ERR_HOST_REJECTED: { status: 403, kind: 'permission' },
   GW_ERR_ORIGIN_REJECTED: { status: 403, kind: 'permission' },

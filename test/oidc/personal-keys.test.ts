@@ -47,10 +47,11 @@ before(async () => {
   s = await startStack({
     config: {
       admin: { listen: 'main' },
+      routes: { manage: true },
       auth: { oidc: [{ issuer: idp.issuer, audience: 'gatehouse', rules: [{ group: 'ml-team', policy: 'ml' }, { group: 'readers', policy: 'readers' }, { group: 'platform', policy: 'platform' }] }] },
     },
   });
-  for (const args of [['ml', '--scopes', 'inference,keys:self', '--models', 'llama3*'], ['readers', '--scopes', 'inference'], ['platform', '--scopes', 'inference,models:read,admin,keys:self']]) {
+  for (const args of [['ml', '--scopes', 'inference,keys:self', '--models', 'llama3*'], ['readers', '--scopes', 'inference'], ['platform', '--scopes', 'inference,models:read,models:manage,admin,keys:self']]) {
     const r = s.cli(['policies', 'create', ...args]);
     assert.equal(r.code, 0, r.stderr);
   }
@@ -101,7 +102,7 @@ describe('self-service keys: /admin/v1/me/keys', () => {
     assert.equal(mine.code, 'GW_ERR_SCOPE_MISSING');
   });
 
-  it('an identity whose policy has admin still gets a personal key without admin', async () => {
+  it('an identity whose policy has admin and models:manage still gets a personal key with neither', async () => {
     const c = await admin('POST', '/admin/v1/me/keys', jwt.pat!, { name: 'ci' });
     assert.equal(c.status, 201);
     await settle();
@@ -109,8 +110,16 @@ describe('self-service keys: /admin/v1/me/keys', () => {
     const k = await admin('GET', '/admin/v1/keys', c.json.secret);
     assert.equal(k.status, 403);
     assert.equal(k.code, 'GW_ERR_SCOPE_MISSING');
-    assert.match(k.json.error.message, /lacks the "admin" scope needed for GET \/admin\/v1\/keys: a personal key never has the admin or keys:self scope; use your sign-in token/);
+    assert.match(k.json.error.message, /lacks the "admin" scope needed for GET \/admin\/v1\/keys: a personal key never has the admin, keys:self or models:manage scope; use your sign-in token/);
     assert.equal((await call(s.gw, 'GET', '/api/tags', c.json.secret)).status, 200, 'the policy\'s other scopes hold');
+    // Management on the nodes: the identity may copy a model, its personal key may not, and nothing reaches Ollama.
+    assert.equal((await call(s.gw, 'POST', '/api/copy', jwt.pat!, { source: 'llama3', destination: 'llama3-copy' })).status, 200, 'the identity itself manages models');
+    const before = s.emu.requests.length;
+    const copy = await call(s.gw, 'POST', '/api/copy', c.json.secret, { source: 'llama3', destination: 'llama3-leak' });
+    assert.equal(copy.status, 403);
+    assert.equal(copy.code, 'GW_ERR_SCOPE_MISSING');
+    assert.match(copy.json.error, /lacks the "models:manage" scope needed for .*: a personal key never has the admin, keys:self or models:manage scope/);
+    assert.equal(s.emu.requests.length, before, 'nothing was forwarded');
   });
 
   it('others neither see nor revoke it: 404 as if absent', async () => {

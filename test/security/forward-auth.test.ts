@@ -253,3 +253,44 @@ describe('forward-auth: GET /auth/verify', () => {
     assert.ok(verifies.some((l) => l.reason === 'GW_ERR_MODEL_NOT_ALLOWED' && l.path === '/v1/models/mistral'));
   });
 });
+
+describe('forward-auth with routes.manage on: model management is never allowed through a proxy', () => {
+  let s: Stack;
+  const keys: Record<string, string> = {};
+
+  before(async () => {
+    s = await startStack({ config: { ...BASE_CONFIG, routes: { manage: true } } });
+    keys.manager = (await s.createKey('manager', ['--scopes', 'inference,models:read,models:manage'], { wait: false })).key;
+    keys.user = (await s.createKey('user', ['--scopes', 'inference,models:read'], { wait: false })).key;
+    await settle(1200);
+  });
+  after(async () => {
+    await s.close();
+  });
+  const verify = (key: string, method: string, uri: string) =>
+    hit(s.gw.url, 'GET', '/auth/verify', { headers: { authorization: `Bearer ${key}`, 'x-forwarded-method': method, 'x-forwarded-uri': uri } });
+
+  it('a key that may manage models gets 403 GW_ERR_FORWARD_AUTH_MANAGE for each management route, saying where to send it', async () => {
+    const digest = `sha256:${'a'.repeat(64)}`;
+    for (const [method, uri] of [['POST', '/api/pull'], ['POST', '/api/push'], ['POST', '/api/create'], ['POST', '/api/copy'], ['DELETE', '/api/delete'], ['POST', `/api/blobs/${digest}`], ['HEAD', `/api/blobs/${digest}`]] as const) {
+      const r = await verify(keys.manager!, method, uri);
+      assert.equal(r.status, 403, `${method} ${uri}`);
+      assert.equal(r.headers['x-gatehouse-error'], 'GW_ERR_FORWARD_AUTH_MANAGE', `${method} ${uri}`);
+      if (method !== 'HEAD') assert.match((JSON.parse(r.body) as { error: string }).error, /cannot be allowed through a forward-auth proxy: .*send pull, push, create, copy, delete and blob uploads to Gatehouse's own port/);
+      assert.equal(r.headers['x-gatehouse-principal'], undefined, 'no identity headers on a refusal');
+    }
+  });
+
+  it('the same key still passes for inference; a key without models:manage gets the scope refusal first', async () => {
+    assert.equal((await verify(keys.manager!, 'POST', '/api/chat')).status, 200);
+    const r = await verify(keys.user!, 'POST', '/api/pull');
+    assert.equal(r.status, 403);
+    assert.equal(r.headers['x-gatehouse-error'], 'GW_ERR_SCOPE_MISSING');
+  });
+
+  it('sent to Gatehouse itself, the same key manages models (the refusal is only for the proxy path)', async () => {
+    const r = await hit(s.gw.url, 'POST', '/api/copy', { headers: { authorization: `Bearer ${keys.manager}`, 'content-type': 'application/json' }, body: JSON.stringify({ source: 'llama3', destination: 'llama3-copy' }) });
+    assert.equal(r.status, 200, r.body);
+    assert.equal(s.emu.requests.filter((q) => q.path === '/api/pull' || q.path === '/api/delete' || q.path.startsWith('/api/blobs/')).length, 0, 'no check was forwarded');
+  });
+});

@@ -18,7 +18,8 @@ import { CONTINUE, SUSPENDED, type StageResult } from './stage.js';
  * no body (the proxy sends it to Ollama; a model named there cannot be checked), admit (one request
  * against rpm; token routes reserve 1 token, given back at once). `verify`, after admit, answers:
  * 200 with the principal's identity and no body, or the 404 Ollama gives for a missing model when
- * the path names a model off the allowlist. Every refusal is the one the request itself would get,
+ * the path names a model off the allowlist, or 403 for model management, whose safety rules need
+ * the body. Every refusal is the one the request itself would get,
  * in its route's dialect. Nothing is ever forwarded. The audit record has route `auth.verify` and
  * the described method and path.
  */
@@ -64,6 +65,12 @@ export function verify(call: Call): StageResult {
   const admission = call.admission;
   call.admission = null;
   admission?.release(null);
+  if (call.route?.gate === 'manage') {
+    // Reached only by a principal that may manage models (gate on, scope held): the rules that make
+    // management safe (manage.registries, no `insecure`, no server file paths, create's blobs,
+    // policy/manage.ts) all read the body, which this proxy would send to Ollama unseen. Deny.
+    return refuse('GW_ERR_FORWARD_AUTH_MANAGE', `model management (${call.route.method} ${call.route.path}) cannot be allowed through a forward-auth proxy: Gatehouse checks it against rules that read the request body (allowed registries, no "insecure", no server file paths, uploaded blobs), which the proxy sends to Ollama without Gatehouse; send pull, push, create, copy, delete and blob uploads to Gatehouse's own port instead`);
+  }
   const hidden = call.hidden;
   if (hidden) {
     // The authorize stage recorded GW_ERR_MODEL_NOT_ALLOWED; the client gets Ollama's own not-found.
