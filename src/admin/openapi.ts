@@ -23,7 +23,7 @@ const errorResponse = (description: string): Json => ({ description, content: { 
 const COMMON_ERRORS: Record<number, string> = {
   400: 'Invalid query or body (GW_ERR_ADMIN_INVALID, GW_ERR_BODY_INVALID_JSON) or a Host that cannot be read',
   401: 'No credential, or one that is not valid (GW_ERR_AUTH_*)',
-  403: 'Authenticated without the scope the route needs (GW_ERR_SCOPE_MISSING: admin, or keys:self for /me/keys, which also needs a signed-in identity), or a Host or Origin not allowed',
+  403: 'Authenticated without the scope the route needs (GW_ERR_SCOPE_MISSING: admin:read to read, admin:keys to change keys, admin for the rest, or keys:self for /me/keys, which also needs a signed-in identity), or a console request that changes something without its X-CSRF-Token (GW_ERR_CONSOLE_CSRF), or a Host or Origin not allowed',
   404: 'No such resource (GW_ERR_ADMIN_NOT_FOUND)',
   405: 'The path exists with other methods (Allow header)',
   408: 'The body did not arrive in time',
@@ -45,7 +45,7 @@ function operation(r: AdminRoute): Json {
   return {
     operationId: r.id,
     summary: r.summary,
-    description: `Needs the ${r.scope} scope.${r.scope === 'keys:self' ? ' Only a signed-in identity (a JWT from an issuer under auth.oidc) has personal keys.' : ''}`,
+    description: `Needs the ${r.scope} scope${r.scope === 'admin:read' ? ' (admin:keys or admin will do)' : r.scope === 'admin:keys' ? ' (admin will do)' : ''}.${r.scope === 'keys:self' ? ' Only a signed-in identity (a JWT from an issuer under auth.oidc) has personal keys.' : ''}`,
     ...(parameters.length ? { parameters } : {}),
     ...(r.body ? { requestBody: { required: r.method !== 'POST' || r.id === 'admin.keys.create' || r.id === 'admin.me.keys.create' || r.id === 'admin.policies.create', content: { 'application/json': { schema: schemaOf(r.body, 'input') } } } } : {}),
     responses,
@@ -58,7 +58,7 @@ function build(): Json {
   for (const r of ADMIN_ROUTES) (paths[r.path] ??= {})[r.method.toLowerCase()] = operation(r);
   return {
     openapi: '3.1.0',
-    info: { title: 'Gatehouse admin API', version: '1', description: 'Keys, policies, usage, audit and nodes of a Gatehouse gateway. Every route needs a principal with the admin scope, except /admin/v1/me/keys (keys:self: a signed-in identity\'s own personal keys). Times are ms since the epoch.' },
+    info: { title: 'Gatehouse admin API', version: '1', description: 'Keys, policies, usage, audit and nodes of a Gatehouse gateway. Reading needs the admin:read scope, changing keys admin:keys, changing policies admin (each admin scope includes the weaker ones), and /admin/v1/me/keys keys:self (a signed-in identity\'s own personal keys). The console\'s session cookie also authenticates; a change made with it needs its X-CSRF-Token header. Times are ms since the epoch.' },
     paths,
     components: {
       schemas: { Error: schemaOf(ErrorBody, 'output') },

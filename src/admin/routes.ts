@@ -10,8 +10,9 @@ import * as S from './schemas.js';
  * this list). Matching is exact, as for the Ollama routes (routes/match.ts): `{id}` is one path
  * segment of plain characters; anything else is 404. Nothing here is ever forwarded.
  *
- * Every row needs the `admin` scope except the self-service ones (`/admin/v1/me/keys`), which need
- * `keys:self` and act only on the caller's own keys (admin/me-keys.ts).
+ * Reading needs `admin:read`, changing keys `admin:keys`, changing policies `admin` (each admin scope
+ * includes the weaker ones; the console's viewer, operator and admin roles). The self-service rows
+ * (`/admin/v1/me/keys`) need `keys:self` and act only on the caller's own keys (admin/me-keys.ts).
  */
 
 export const ADMIN_PREFIX = '/admin/v1';
@@ -31,18 +32,26 @@ export interface AdminRoute {
   readonly errors: readonly number[];
   /** Whether it changes stored state (written to the admin trail). */
   readonly changes: boolean;
-  /** The scope the caller needs: `admin`, or `keys:self` for the caller's own keys. */
-  readonly scope: 'admin' | 'keys:self';
+  /**
+   * The scope the caller needs (a stronger admin scope will do: core/types.ts scopeGrants):
+   * `admin:read` to read, `admin:keys` to change keys, `admin` to change policies, `keys:self` for
+   * the caller's own personal keys.
+   */
+  readonly scope: 'admin:read' | 'admin:keys' | 'admin' | 'keys:self';
   /** The row the request path carries (call.route): its scope, answered locally. */
   readonly def: RouteDef;
 }
+
+/** Reading needs admin:read; changing a key admin:keys; any other change (policies) admin. */
+const defaultScope = (r: { method: HttpMethod; path: string }): AdminRoute['scope'] =>
+  r.method === 'GET' || r.method === 'HEAD' ? 'admin:read' : r.path.startsWith(`${ADMIN_PREFIX}/keys`) ? 'admin:keys' : 'admin';
 
 const row = (r: Omit<AdminRoute, 'def' | 'query' | 'scope'> & { query?: z.ZodType; scope?: AdminRoute['scope'] }): AdminRoute =>
   Object.freeze({
     ...r,
     query: r.query ?? S.NoQuery,
-    scope: r.scope ?? 'admin',
-    def: Object.freeze<RouteDef>({ id: r.id, method: r.method, path: r.path, scope: r.scope ?? 'admin', body: 'none', dialect: adminDialect, modelFields: [], accounting: 'none', local: 'admin' }),
+    scope: r.scope ?? defaultScope(r),
+    def: Object.freeze<RouteDef>({ id: r.id, method: r.method, path: r.path, scope: r.scope ?? defaultScope(r), body: 'none', dialect: adminDialect, modelFields: [], accounting: 'none', local: 'admin' }),
   });
 
 const K = `${ADMIN_PREFIX}/keys`;

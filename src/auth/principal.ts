@@ -18,7 +18,7 @@ export interface ResolvedPrincipal extends Principal {
  * nothing (no gateway administration, no keys of its own, no pull/create/copy/delete/push on the
  * nodes). A leaked laptop key should cost inference, not the model store.
  */
-export const NOT_FOR_PERSONAL_KEYS: ReadonlySet<Scope> = new Set<Scope>(['admin', 'keys:self', 'models:manage']);
+export const NOT_FOR_PERSONAL_KEYS: ReadonlySet<Scope> = new Set<Scope>(['admin', 'admin:keys', 'admin:read', 'keys:self', 'models:manage']);
 
 const NOTHING: ReadonlySet<never> = new Set();
 const NO_MODEL = new ModelAllowlist([]);

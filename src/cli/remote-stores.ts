@@ -87,6 +87,7 @@ export function remoteStores(c: AdminClient): RemoteStores {
   return {
     keys, policies, audit,
     blobs: { recordUpload: localOnly('blobs'), uploadedBy: localOnly('blobs'), uploadsOf: localOnly('blobs') },
+    sessions: { create: localOnly('sessions'), get: localOnly('sessions'), touch: localOnly('sessions'), remove: localOnly('sessions'), prune: localOnly('sessions') },
     location: `gateway ${c.base}`,
     backend: 'sqlite',
     watchKeys: null,

@@ -133,6 +133,10 @@ export function loadConfig(input: LoadInput = {}): Loaded {
     const from = origin.get('upstream');
     throw new ConfigError([`upstream${from ? ` (from ${from})` : ''} and upstreams are both set: use upstream for one Ollama server or upstreams for several, not both`], file);
   }
+  const consoleIssuer = config.admin.console.oidc?.issuer;
+  if (consoleIssuer !== undefined && !config.auth.oidc.some((o) => o.issuer === consoleIssuer)) {
+    throw new ConfigError([`admin.console.oidc.issuer: ${consoleIssuer} is not one of the issuers under auth.oidc; the console signs people in with a provider whose tokens (and rules) are configured there`], file);
+  }
   const dataDirFrom = origin.get('data_dir') ?? (raw.data_dir !== undefined && file ? `the config file ${file}` : 'the default (~/.gatehouse)');
   // One rule for every path setting (config/paths.ts): relative to the config file when written
   // there, to the current directory when given by a flag or variable.

@@ -13,7 +13,7 @@ import { dirname, resolve } from 'node:path';
  *
  * (`tls.client_ca` must be written absolute or `~/…`: the schema refuses anything else.)
  */
-export const PATH_SETTINGS = ['data_dir', 'tls.cert', 'tls.key', 'tls.client_ca', 'ssh.authorized_keys'] as const;
+export const PATH_SETTINGS = ['data_dir', 'tls.cert', 'tls.key', 'tls.client_ca', 'ssh.authorized_keys', 'admin.console.oidc.client_secret_file'] as const;
 type PathSetting = (typeof PATH_SETTINGS)[number];
 
 /** `~` and `~/…` → the home directory; anything else unchanged. */
@@ -42,9 +42,10 @@ function pathBase(fromFile: boolean, file: string | null, cwd: string): string {
  */
 export function resolveConfigPaths(config: Record<string, unknown>, fromFile: (key: PathSetting) => boolean, file: string | null, cwd: string): void {
   for (const key of PATH_SETTINGS) {
-    const [a, b] = key.split('.') as [string, string | undefined];
-    const holder = (b === undefined ? config : config[a]) as Record<string, unknown> | undefined;
-    const name = b ?? a;
+    const parts = key.split('.');
+    const name = parts.pop()!;
+    let holder: Record<string, unknown> | undefined = config;
+    for (const part of parts) holder = holder?.[part] as Record<string, unknown> | undefined;
     const value = holder?.[name];
     if (typeof value === 'string') holder![name] = resolvePath(value, pathBase(fromFile(key), file, cwd));
   }

@@ -3,6 +3,7 @@ import { parseDuration, parseSize } from './units.js';
 import { invalidProxyEntries } from '../core/ip.js';
 import { ROUTES } from '../routes/table.js';
 import { oidcList } from './oidc.js';
+import { consoleOidc } from './console.js';
 
 /** Routes whose body Gatehouse reads whole (body_limits.routes keys). */
 const BODY_ROUTE_IDS = ROUTES.filter((r) => r.body === 'json' || r.body === 'multipart').map((r) => r.id) as [string, ...string[]];
@@ -257,7 +258,7 @@ export const ConfigSchema = z.strictObject({
       /** Optional sshd-style file: `ssh-ed25519 <b64> <name> <endpoints>` per line; reloaded on change. */
       authorized_keys: z.string().min(1).optional(),
       /** Scopes given to keys from authorized_keys (their endpoint list narrows them further). */
-      authorized_keys_scopes: z.array(z.enum(['inference', 'models:read', 'models:manage', 'cloud', 'metrics', 'admin', 'keys:self'])).default(['inference', 'models:read']),
+      authorized_keys_scopes: z.array(z.enum(['inference', 'models:read', 'models:manage', 'cloud', 'metrics', 'admin:read', 'admin:keys', 'admin', 'keys:self'])).default(['inference', 'models:read']),
     })
     .prefault({}),
   body_limits: z
@@ -418,6 +419,19 @@ export const ConfigSchema = z.strictObject({
           ctx.addIssue({ code: 'custom', message: bare ? `${portOnly(v)}; or "main" or "off"` : 'must be HOST:PORT (e.g. 127.0.0.1:11436), "main" (the main listener) or "off"' });
           return z.NEVER;
         }),
+      /** The web console at /console/ on the same listener (config/console.ts). */
+      console: z
+        .strictObject({
+          /** Serve the console wherever the admin API is served (admin.listen not off). */
+          enabled: z.boolean().default(true),
+          /** A session unused this long ends. */
+          session_idle: duration('30m').refine((ms) => ms >= 60_000 && ms <= 86_400_000, { message: 'must be between 1m and 24h' }),
+          /** A session ends this long after sign-in, used or not. */
+          session_max: duration('12h').refine((ms) => ms >= 60_000 && ms <= 30 * 86_400_000, { message: 'must be between 1m and 30d' }),
+          /** Sign-in through an OpenID provider under auth.oidc; without it, the console takes an admin key. */
+          oidc: consoleOidc,
+        })
+        .prefault({}),
     })
     .prefault({}),
   log: z

@@ -39,6 +39,11 @@ export const ERRORS = {
   GW_ERR_AUTH_MISSING: { status: 401, kind: 'authentication' },
   GW_ERR_AUTH_MALFORMED: { status: 401, kind: 'authentication' },
   GW_ERR_AUTH_INVALID: { status: 401, kind: 'authentication' },
+  // The console (console/): no session, or one that has ended; a change sent without its CSRF token.
+  GW_ERR_CONSOLE_SESSION: { status: 401, kind: 'authentication' },
+  GW_ERR_CONSOLE_CSRF: { status: 403, kind: 'permission' },
+  // The console's sign-in: a key without an admin scope, or a provider's answer that cannot be used.
+  GW_ERR_CONSOLE_SIGN_IN: { status: 403, kind: 'permission' },
   GW_ERR_AUTH_REVOKED: { status: 401, kind: 'authentication' },
   GW_ERR_AUTH_EXPIRED: { status: 401, kind: 'authentication' },
   // The previous secret of a rotated key, after its overlap ended (auth/authenticate.ts).

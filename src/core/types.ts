@@ -3,10 +3,25 @@
 /**
  * What a principal may do. A route needs exactly one scope; public routes need none. `admin`: the
  * admin API (/admin/v1) and nothing else (a key that should also run models needs those scopes
- * too); never a default. `keys:self`: a signed-in identity may make its own personal keys (/admin/v1/me/keys).
+ * too); never a default. `admin:read` (the console's viewer) reads everything the admin API shows;
+ * `admin:keys` (operator) also creates, changes, rotates and revokes keys; `admin` does all of it and
+ * changes policies: each includes the ones before (scopeGrants). `keys:self`: a signed-in identity
+ * may make its own personal keys (/admin/v1/me/keys).
  */
-export type Scope = 'inference' | 'models:read' | 'models:manage' | 'cloud' | 'metrics' | 'admin' | 'keys:self';
-export const ALL_SCOPES: readonly Scope[] = ['inference', 'models:read', 'models:manage', 'cloud', 'metrics', 'admin', 'keys:self'];
+export type Scope = 'inference' | 'models:read' | 'models:manage' | 'cloud' | 'metrics' | 'admin:read' | 'admin:keys' | 'admin' | 'keys:self';
+export const ALL_SCOPES: readonly Scope[] = ['inference', 'models:read', 'models:manage', 'cloud', 'metrics', 'admin:read', 'admin:keys', 'admin', 'keys:self'];
+
+/** The admin scopes, weakest first: each grants what the ones before it grant. */
+const ADMIN_LADDER: readonly Scope[] = ['admin:read', 'admin:keys', 'admin'];
+
+/** Whether `scopes` grants `needed`: held, or (admin scopes) implied by a stronger one held. */
+export function scopeGrants(scopes: ReadonlySet<Scope>, needed: Scope): boolean {
+  if (scopes.has(needed)) return true;
+  const i = ADMIN_LADDER.indexOf(needed);
+  if (i === -1) return false;
+  for (let j = i + 1; j < ADMIN_LADDER.length; j++) if (scopes.has(ADMIN_LADDER[j]!)) return true;
+  return false;
+}
 export const DEFAULT_SCOPES: readonly Scope[] = ['inference', 'models:read'];
 
 /** PATCH: admin API updates only (/admin/v1); no Ollama route takes it. */

@@ -25,6 +25,7 @@ import { Fleet } from '../fleet/fleet.js';
 import { Poller } from '../fleet/poller.js';
 import { snapshot, startSnapshots } from '../fleet/snapshot.js';
 import { AdminApi } from '../admin/api.js';
+import { consoleParts } from '../console/index.js';
 import { openAdminListener } from './admin-listener.js';
 import type { FleetDeps } from './stages/place.js';
 import { openStores, type Stores } from '../store/index.js';
@@ -132,12 +133,16 @@ async function build(o: StartOptions, undo: Array<() => unknown>): Promise<Runni
     oidc.warm((issuer, why) => log.warn({ issuer, err: why }, `the OpenID provider ${issuer} cannot be read yet (${why}); its tokens get 503 until it can`));
     jwt = oidc;
   }
+  // The console (/console/): its session cookie authenticates admin API calls without another credential.
+  const consoleSetup = consoleParts(config, { store: stores.sessions, keys, policies, clock, log, tls: d.tls });
   // Asked in this order; each claims its own credentials (auth/authenticator.ts). A certificate is
   // looked at only when the listener asks clients for one, and only without a header credential.
   const authenticators = new AuthenticatorChain([
     jwt,
     new ApiKeyAuthenticator(keys, clock, config.auth.oidc.length > 0 ? new PersonalKeyGate(config.auth.oidc, policies) : null),
     new OllamaTokenAuthenticator(ssh),
+    // Before the certificate: on an admin path, a console cookie is the browser's explicit choice.
+    ...(consoleSetup ? [consoleSetup.authenticator] : []),
     ...(config.tls.client_auth !== 'none' ? [new ClientCertAuthenticator(keys, clock)] : []),
   ]);
 
@@ -182,7 +187,8 @@ async function build(o: StartOptions, undo: Array<() => unknown>): Promise<Runni
     fleet,
     metricsEndpoint: metrics && config.metrics.listen === 'main' ? metricsEndpoint(metrics) : null,
   };
-  const gateway = new Gateway({ ...gatewayDeps, admin: config.admin.listen === 'main' ? adminApi : null });
+  const consoleHandler = consoleSetup?.handler(limiter, jwt instanceof OidcAuthenticator ? jwt : null) ?? null;
+  const gateway = new Gateway({ ...gatewayDeps, admin: config.admin.listen === 'main' ? adminApi : null, console: config.admin.listen === 'main' ? consoleHandler : null });
 
   // The route table is Gatehouse's router and the gateway reads bodies and shapes errors itself,
   // so requests go straight from node:http to it: a framework pipeline in between (routing,
@@ -209,7 +215,7 @@ async function build(o: StartOptions, undo: Array<() => unknown>): Promise<Runni
   }
   let adminListener: { server: Server; url: string } | null = null;
   if (adminApi && config.admin.listen !== 'main') {
-    adminListener = await openAdminListener(config, { ...gatewayDeps, admin: adminApi });
+    adminListener = await openAdminListener(config, { ...gatewayDeps, admin: adminApi, console: consoleHandler });
     undo.push(() => adminListener?.server.close());
     log.info({ url: adminListener.url }, 'admin API listening');
   }

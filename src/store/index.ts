@@ -1,10 +1,11 @@
 import { join } from 'node:path';
-import type { AuditStore, BlobStore, KeyStore, PolicyStore } from './types.js';
+import type { AuditStore, BlobStore, ConsoleSessionStore, KeyStore, PolicyStore } from './types.js';
 import { openSqlite, type Db } from './sqlite/open.js';
 import { SqliteKeyStore } from './sqlite/keys.js';
 import { SqlitePolicyStore } from './sqlite/policies.js';
 import { SqliteAuditStore } from './sqlite/audit.js';
 import { SqliteBlobStore } from './sqlite/blobs.js';
+import { SqliteSessionStore } from './sqlite/sessions.js';
 import { WriterThread } from './sqlite/writer-thread.js';
 import { inlineWriter } from './sqlite/writer.js';
 import { isPostgresUrl } from './postgres/url.js';
@@ -22,6 +23,8 @@ export interface Stores {
   audit: AuditStore;
   /** Blobs uploaded through Gatehouse, per uploader (what a create may reference). */
   blobs: BlobStore;
+  /** Console sign-in sessions (console/sessions.ts). */
+  sessions: ConsoleSessionStore;
   /** Where the stores live, for messages (passwords hidden). */
   location: string;
   backend: 'sqlite' | 'postgres';
@@ -86,6 +89,7 @@ export async function openStores(opts: OpenStoresOptions): Promise<Stores> {
     policies: new SqlitePolicyStore(db),
     audit: new SqliteAuditStore(db, writer),
     blobs: new SqliteBlobStore(db, writer),
+    sessions: new SqliteSessionStore(db),
     location: file,
     backend: 'sqlite',
     watchKeys: null,
@@ -98,9 +102,9 @@ export async function openStores(opts: OpenStoresOptions): Promise<Stores> {
 
 async function openPostgresStores(url: string, role: 'cli' | 'server', create: boolean): Promise<Stores> {
   // Loaded only when configured: SQLite users never load pg.
-  const [{ openPostgres }, { PostgresKeyStore }, { PostgresPolicyStore }, { PostgresAuditStore }, { PostgresBlobStore }, { KeyChangeListener }] = await Promise.all([
+  const [{ openPostgres }, { PostgresKeyStore }, { PostgresPolicyStore }, { PostgresAuditStore }, { PostgresBlobStore }, { PostgresSessionStore }, { KeyChangeListener }] = await Promise.all([
     import('./postgres/open.js'), import('./postgres/keys.js'), import('./postgres/policies.js'), import('./postgres/audit.js'), import('./postgres/blobs.js'),
-    import('./postgres/notify.js'),
+    import('./postgres/sessions.js'), import('./postgres/notify.js'),
   ]);
   const h = await openPostgres(url, { max: role === 'server' ? 5 : 2, create });
   let listener: InstanceType<typeof KeyChangeListener> | null = null;
@@ -109,6 +113,7 @@ async function openPostgresStores(url: string, role: 'cli' | 'server', create: b
     policies: new PostgresPolicyStore(h),
     audit: new PostgresAuditStore(h),
     blobs: new PostgresBlobStore(h),
+    sessions: new PostgresSessionStore(h),
     location: h.target.display,
     backend: 'postgres',
     watchKeys(onChange) {

@@ -327,3 +327,34 @@ export class PermanentStoreError extends Error {
     this.name = 'PermanentStoreError';
   }
 }
+
+/**
+ * Who a console session acts for, re-checked on every request (console/session-principal.ts): a key
+ * by id (revoking or expiring the key ends its sessions), or a signed-in identity with the policy
+ * its groups mapped to at sign-in (followed live; the rule must still give it).
+ */
+export type SessionPrincipal =
+  | { kind: 'key'; keyId: string }
+  | { kind: 'oidc'; issuer: string; subject: string; name: string; policyId: string }
+  /** A sign-in under way at the provider (console/oidc-sign-in.ts): never a session, taken once by the callback. */
+  | { kind: 'pending'; codeVerifier: string };
+
+/** A console session (console/sessions.ts): never its secret, only the secret's SHA-256. */
+export interface ConsoleSessionRecord {
+  idHash: string;
+  principal: SessionPrincipal;
+  createdAt: number;
+  lastSeenAt: number;
+  /** The absolute end, ms since the epoch; the idle end is lastSeenAt + the idle timeout. */
+  expiresAt: number;
+}
+
+/** Console sessions, shared by every process on the store (--workers, replicas on PostgreSQL). */
+export interface ConsoleSessionStore {
+  create(s: ConsoleSessionRecord): Promise<void>;
+  get(idHash: string): Promise<ConsoleSessionRecord | null>;
+  touch(idHash: string, at: number): Promise<void>;
+  remove(idHash: string): Promise<void>;
+  /** Deletes sessions whose absolute end or idle end (lastSeenAt + idleMs) has passed; returns how many. */
+  prune(now: number, idleMs: number): Promise<number>;
+}

@@ -1,7 +1,7 @@
 import { endpointAllowed } from '../../auth/ssh/authorized-keys.js';
 import { refuse, type GatewayError } from '../../core/errors.js';
 import { isModelRef, parseModelRef } from '../../policy/model-name.js';
-import type { Principal, Scope } from '../../core/types.js';
+import { scopeGrants, type Principal, type Scope } from '../../core/types.js';
 import { NOT_FOR_PERSONAL_KEYS } from '../../auth/principal.js';
 import type { Call } from '../../request/call.js';
 import type { GatewayContext } from './context.js';
@@ -23,7 +23,7 @@ export function authorize(call: Call, gw: GatewayContext): StageResult {
   if (route.gate === 'cloud' && !cfg.cloud) {
     return refuse('GW_ERR_ROUTE_DISABLED', `Ollama cloud and account routes are disabled on this gateway; the operator can enable them with routes.cloud: true`);
   }
-  if (route.scope && !p.scopes.has(route.scope)) return scopeMissing(p, route.scope, `${route.method} ${route.path}`);
+  if (route.scope && !p.scopes.has(route.scope) && !scopeGrants(p.scopes, route.scope)) return scopeMissing(p, route.scope, `${route.method} ${route.path}`);
   if (p.endpoints && !endpointAllowed(p.endpoints, call.path)) {
     return refuse('GW_ERR_ENDPOINT_NOT_ALLOWED', `this key ("${p.name}") may not call ${call.path} (its endpoint list in the authorized_keys file does not include it)`);
   }
@@ -53,7 +53,7 @@ export function authorize(call: Call, gw: GatewayContext): StageResult {
  */
 function scopeMissing(p: Principal & { policyId?: string | null; owner?: unknown }, scope: Scope, what: string): GatewayError {
   const lacks = `${p.kind === 'oidc' ? 'your identity' : 'this key'} ("${p.name}") lacks the "${scope}" scope needed for ${what}`;
-  if (p.owner !== undefined && NOT_FOR_PERSONAL_KEYS.has(scope)) return refuse('GW_ERR_SCOPE_MISSING', `${lacks}: a personal key never has the admin, keys:self or models:manage scope; use your sign-in token (JWT) for that`);
+  if (p.owner !== undefined && NOT_FOR_PERSONAL_KEYS.has(scope)) return refuse('GW_ERR_SCOPE_MISSING', `${lacks}: a personal key never has an admin scope, keys:self or models:manage; use your sign-in token (JWT) for that`);
   if (scope === 'keys:self' && p.kind !== 'oidc') return refuse('GW_ERR_SCOPE_MISSING', `${lacks}: personal keys are made by people signed in with their identity provider (a JWT from an issuer under auth.oidc whose policy has keys:self); an operator makes other keys with POST /admin/v1/keys or \`gatehouse keys create\``);
   const scopes = [...p.scopes, scope].join(',');
   if (p.policyId) return refuse('GW_ERR_SCOPE_MISSING', `${lacks}; its scopes come from policy ${p.policyId}: the operator can add it with: gatehouse policies update ${p.policyId} --scopes ${scopes}`);

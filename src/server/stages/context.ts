@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { AdminApi } from '../../admin/api.js';
 import type { AuthenticatorChain } from '../../auth/authenticator.js';
+import type { ConsoleHandler } from '../../console/handler.js';
 import type { LastUsed } from '../../auth/last-used.js';
 import type { Config } from '../../config/schema.js';
 import type { Limiter } from '../../limits/types.js';
@@ -38,6 +39,8 @@ export interface GatewayDeps {
   fleet?: FleetDeps | null;
   /** The admin API (/admin/v1) on this listener; null/absent = its paths are 404 here. */
   admin?: AdminApi | null;
+  /** The web console (/console/), where the admin API is served and admin.console.enabled; null/absent = 404. */
+  console?: ConsoleHandler | null;
   /** A listener of the admin API's own (admin.listen: HOST:PORT): every other path is 404. */
   adminOnly?: boolean;
 }

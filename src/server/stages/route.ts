@@ -1,5 +1,6 @@
 import type { Call } from '../../request/call.js';
 import { isAdminPath } from '../../admin/routes.js';
+import { isConsolePath } from '../../console/handler.js';
 import { matchRoute } from '../../routes/match.js';
 import { adminRoute } from './admin.js';
 import type { GatewayContext } from './context.js';
@@ -13,6 +14,11 @@ import { describe } from './verify.js';
  * ignored, and never forwarded.
  */
 export function route(call: Call, gw: GatewayContext): StageResult {
+  if (gw.console && isConsolePath(call.path)) {
+    // The console answers its files and sessions itself; what it shows comes from /admin/v1.
+    gw.console.answer(call);
+    return SUSPENDED;
+  }
   if (gw.adminOnly || isAdminPath(call.path)) return adminRoute(call, gw);
   const m = matchRoute(call.method, call.path);
   if (!m.ok) return noRoute(m);

@@ -131,4 +131,18 @@ export const PG_MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> = [
       ALTER TABLE keys ADD COLUMN owner jsonb;
     `,
   },
+  {
+    // Console sessions (store/types.ts ConsoleSessionRecord): only the hash of the cookie's secret.
+    version: 8,
+    sql: `
+      CREATE TABLE console_sessions (
+        id_hash text PRIMARY KEY,
+        principal jsonb NOT NULL,
+        created_at bigint NOT NULL,
+        last_seen_at bigint NOT NULL,
+        expires_at bigint NOT NULL
+      );
+      CREATE INDEX console_sessions_expiry ON console_sessions (expires_at);
+    `,
+  },
 ];

@@ -165,4 +165,19 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> = [
       ALTER TABLE keys ADD COLUMN owner TEXT;
     `,
   },
+  {
+    // Console sessions (store/types.ts ConsoleSessionRecord): only the hash of the cookie's secret.
+    // One self-contained entry, so it can be renumbered if another lands first.
+    version: 10,
+    sql: `
+      CREATE TABLE console_sessions (
+        id_hash TEXT PRIMARY KEY,
+        principal TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        last_seen_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      );
+      CREATE INDEX console_sessions_expiry ON console_sessions (expires_at);
+    `,
+  },
 ];
