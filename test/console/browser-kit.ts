@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -50,4 +51,22 @@ export async function seriousViolations(page: Page): Promise<AxeViolation[]> {
   await page.addScriptTag({ path: createRequire(import.meta.url).resolve('axe-core/axe.min.js') });
   const result = await page.evaluate<{ violations: AxeViolation[] }>('axe.run(document, { resultTypes: ["violations"] })');
   return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+}
+
+/**
+ * A listen address on a free loopback port, and the browser origin it will have. Workaround: the
+ * gateway's CORS stage refuses any request carrying an Origin not in cors.origins, its own origin
+ * included, and browsers send Origin on module-script loads and on every POST/PATCH/DELETE fetch,
+ * so the console's own origin is listed until the server accepts same-origin requests itself.
+ */
+export async function ownOrigin(): Promise<{ listen: string; origin: string }> {
+  const port = await new Promise<number>((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const a = srv.address();
+      srv.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
+  return { listen: `127.0.0.1:${port}`, origin: `http://127.0.0.1:${port}` };
 }
