@@ -42,7 +42,8 @@ export function App() {
   }, [session]);
 
   useEffect(() => {
-    if (session === null && route.page !== 'sign-in') navigate('sign-in');
+    // The 401 handler may have just set #/sign-in?error=… (its hashchange not seen yet): keep it.
+    if (session === null && route.page !== 'sign-in' && !location.hash.startsWith('#/sign-in')) navigate('sign-in');
     if (session && route.page === 'sign-in') navigate('overview');
   }, [session, route.page]);
 

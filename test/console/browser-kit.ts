@@ -20,17 +20,23 @@ export const VIEWPORT = { width: 1280, height: 800 };
 
 export interface Offline {
   context: BrowserContext;
-  /** Requests to anything but loopback, which were aborted. */
-  foreign: string[];
+  /** Requests to anything but loopback, which were aborted, and the page that made them. */
+  foreign: { url: string; from: string }[];
 }
 
 const LOOPBACK = /^(?:https?|wss?):\/\/(?:127\.\d+\.\d+\.\d+|localhost|\[::1\])(?::\d+)?\//;
 
 export async function offlineContext(browser: Browser, opts: Parameters<Browser['newContext']>[0] = {}): Promise<Offline> {
   const context = await browser.newContext({ viewport: VIEWPORT, ...opts });
-  const foreign: string[] = [];
+  const foreign: Offline['foreign'] = [];
   await context.route((url) => !LOOPBACK.test(url.href) && !url.href.startsWith('data:') && !url.href.startsWith('blob:'), (route) => {
-    foreign.push(route.request().url());
+    let from = '';
+    try {
+      from = route.request().frame().url();
+    } catch {
+      // A request of no frame (a service worker's): unknown origin.
+    }
+    foreign.push({ url: route.request().url(), from });
     return route.abort();
   });
   return { context, foreign };

@@ -16,6 +16,7 @@ import { startLoginProvider, type LoginProvider } from './login-provider.js';
  */
 
 const XSS_KEY = '<img src=x onerror=window.__xss=1>';
+/** Refused by the gateway wherever it could enter (requests, allowlists, nodes' answers): it never reaches a page. */
 const XSS_MODEL = '<script>window.__xss=2</script>';
 const PAGES = ['overview', 'keys', 'usage', 'audit', 'fleet', 'settings'] as const;
 
@@ -88,7 +89,7 @@ describe('the web console in a real browser: OpenID sign-in, pages, keys, fleet,
     statuses.push(await chat(s, xss, 'mistral'));
     assert.deepEqual(statuses, Array(10).fill(200));
     assert.equal(await chat(s, narrow, 'llama3'), 404, 'outside the allowlist: refused');
-    await chat(s, xss, XSS_MODEL);
+    assert.equal(await chat(s, xss, XSS_MODEL), 400, 'not a model name: refused before any node');
     await settle(1500); // audit batches written
     browser = await launch();
     off = await offlineContext(browser);
@@ -127,7 +128,7 @@ describe('the web console in a real browser: OpenID sign-in, pages, keys, fleet,
     await page.waitForURL(`${home}#/overview`, { timeout: 15_000 });
     await heading(page, 'Overview');
     assert.equal(await page.locator('.role').textContent(), 'admin');
-    assert.equal(await page.locator('.principal').textContent(), 'ops');
+    assert.match(await page.locator('.principal').textContent() ?? '', /^ops\b/);
   });
 
   it('the overview charts the seeded requests (uPlot draws the series on its canvases)', async (t) => {
@@ -160,9 +161,9 @@ describe('the web console in a real browser: OpenID sign-in, pages, keys, fleet,
     await page.goto(`${home}#/keys`);
     await heading(page, 'Keys & policies');
     await page.getByRole('button', { name: 'Create key' }).click();
-    await page.getByLabel('Name', { exact: true }).fill('made-in-console');
-    await page.getByLabel('Models').fill('llama3*');
-    await page.getByLabel('Requests a minute').fill('120');
+    await page.locator('#key-name').fill('made-in-console');
+    await page.locator('#key-models').fill('llama3*');
+    await page.locator('#key-rpm').fill('120');
     await page.getByRole('button', { name: 'Create key' }).last().click();
     const secretBox = page.locator('#secret-value');
     await secretBox.waitFor();
@@ -191,7 +192,7 @@ describe('the web console in a real browser: OpenID sign-in, pages, keys, fleet,
     assert.equal(await chat(s, secret, 'llama3'), 401, 'the revoked key is refused');
   });
 
-  it('key and model names carrying <script> and <img onerror> render as text, never as markup', async () => {
+  it('a key name carrying <img onerror> renders as text on every page that shows it, never as markup (model names with markup are refused by the gateway before any page could show them)', async () => {
     const checkInert = async () => {
       assert.equal(await page.evaluate<unknown>('window.__xss'), undefined);
       assert.equal(await page.locator('#app img, #app script, #app [onerror]').count(), 0);
@@ -203,7 +204,6 @@ describe('the web console in a real browser: OpenID sign-in, pages, keys, fleet,
 
     await page.goto(`${home}#/audit`);
     await heading(page, 'Audit');
-    await page.getByRole('cell', { name: XSS_MODEL, exact: true }).first().waitFor();
     await page.getByRole('cell', { name: XSS_KEY, exact: true }).first().waitFor();
     await checkInert();
     await shot(page, 'audit');
@@ -216,6 +216,7 @@ describe('the web console in a real browser: OpenID sign-in, pages, keys, fleet,
     await page.getByLabel('Group by').selectOption('key');
     await page.getByRole('rowheader', { name: XSS_KEY }).waitFor();
     await checkInert();
+
   });
 
   it('usage exports CSV built from the report, with names that could be spreadsheet formulas neutralised', async () => {
@@ -298,7 +299,7 @@ describe('the web console in a real browser: OpenID sign-in, pages, keys, fleet,
   });
 
   it('nothing was fetched from outside this machine, and no page threw or broke its CSP', () => {
-    assert.deepEqual(off.foreign.filter((u) => !u.startsWith(provider.issuer)), []);
+    assert.deepEqual(off.foreign.filter((f) => !f.from.startsWith(provider.issuer)), [], 'the provider\'s own login page asks for web fonts; the console asks for nothing');
     assert.deepEqual(problems, []);
   });
 });
@@ -385,7 +386,7 @@ describe('the web console in a real browser: admin-key sign-in and roles', { ski
     try {
       await page.goto(`${s.gw.url}/console/#/keys`);
       await page.getByRole('button', { name: 'Create policy' }).click();
-      await page.getByLabel('Name', { exact: true }).fill('team-ui');
+      await page.locator('#policy-name').fill('team-ui');
       await page.getByRole('button', { name: 'Create policy' }).last().click();
       await page.getByRole('rowheader', { name: 'team-ui' }).waitFor();
     } finally {

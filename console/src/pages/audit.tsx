@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { get } from '../api.js';
+import { TableWrap } from '../components/table-wrap.js';
 import { LoadState, Notice } from '../components/notice.js';
 import { ms, when } from '../format.js';
 import type { AuditPage as Page, AuditRecord } from '../types.js';
@@ -85,7 +86,7 @@ export function AuditPage() {
       {error && <Notice kind="error">{error.message}</Notice>}
       <LoadState loading={loading} error={null} empty={!loading && shown.length === 0} emptyText="No records." />
       {shown.length > 0 && (
-        <div class="table-wrap">
+        <TableWrap label="Audit records">
           <table class="audit">
             <thead>
               <tr><th scope="col">Time</th><th scope="col">Who</th><th scope="col">Request</th><th scope="col">Model</th><th scope="col">Decision</th><th scope="col">Status</th><th scope="col">Tokens</th><th scope="col">First byte</th><th scope="col">Node</th></tr>
@@ -106,7 +107,7 @@ export function AuditPage() {
               ))}
             </tbody>
           </table>
-        </div>
+        </TableWrap>
       )}
     </section>
   );

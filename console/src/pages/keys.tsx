@@ -1,5 +1,6 @@
 import { useState } from 'preact/hooks';
 import { get, post, seg } from '../api.js';
+import { TableWrap } from '../components/table-wrap.js';
 import { LoadState, Notice } from '../components/notice.js';
 import { SecretOnce } from '../components/secret-once.js';
 import { relative, when } from '../format.js';
@@ -92,7 +93,7 @@ export function KeysPage(props: { role: Role }) {
       </label>
       <LoadState loading={data.loading && !data.data} error={data.error} empty={!!data.data && keys.length === 0} emptyText="No keys." />
       {keys.length > 0 && (
-        <div class="table-wrap">
+        <TableWrap label="Keys">
           <table class="keys">
             <thead>
               <tr><th scope="col">Name</th><th scope="col">Status</th><th scope="col">Grants</th><th scope="col">Models</th><th scope="col">Last used</th><th scope="col">Expires</th>{manage && <th scope="col"><span class="sr-only">Actions</span></th>}</tr>
@@ -121,7 +122,7 @@ export function KeysPage(props: { role: Role }) {
               ))}
             </tbody>
           </table>
-        </div>
+        </TableWrap>
       )}
       {data.data && <PoliciesSection policies={data.data.policies} keys={data.data.keys} role={props.role} onChange={data.reload} />}
     </section>

@@ -1,5 +1,6 @@
 import { useState } from 'preact/hooks';
 import { del, seg } from '../api.js';
+import { TableWrap } from '../components/table-wrap.js';
 import { Notice } from '../components/notice.js';
 import { relative, when } from '../format.js';
 import { can } from '../session.js';
@@ -33,7 +34,7 @@ export function PoliciesSection(props: { policies: Policy[]; keys: Key[]; role: 
         <PolicyForm policy={editing === 'new' ? null : editing} onSaved={() => { setEditing(null); props.onChange(); }} onCancel={() => setEditing(null)} />
       )}
       {live.length === 0 ? <p class="empty">No policies.</p> : (
-        <div class="table-wrap">
+        <TableWrap label="Policies">
           <table>
             <thead>
               <tr><th scope="col">Name</th><th scope="col">Scopes</th><th scope="col">Models</th><th scope="col">Limits</th><th scope="col">Keys using it</th><th scope="col">Changed</th>{manage && <th scope="col"><span class="sr-only">Actions</span></th>}</tr>
@@ -57,7 +58,7 @@ export function PoliciesSection(props: { policies: Policy[]; keys: Key[]; role: 
               ))}
             </tbody>
           </table>
-        </div>
+        </TableWrap>
       )}
     </section>
   );

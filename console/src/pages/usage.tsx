@@ -1,5 +1,6 @@
 import { useState } from 'preact/hooks';
 import { get } from '../api.js';
+import { TableWrap } from '../components/table-wrap.js';
 import { LoadState } from '../components/notice.js';
 import { PeriodPicker, periodOf, type Period, type Preset } from '../components/period.js';
 import { download, toCsv } from '../csv.js';
@@ -61,7 +62,7 @@ export function UsagePage(props: { params: URLSearchParams }) {
       </div>
       <LoadState loading={report.loading && !r} error={report.error} empty={!!r && r.rows.length === 0} emptyText="No requests in this period." />
       {r && r.rows.length > 0 && (
-        <div class="table-wrap">
+        <TableWrap label="Usage report">
           <table class="usage numeric">
             <thead>
               <tr><th scope="col">{BY.find((b) => b.value === by)?.label}</th><th scope="col">Requests</th><th scope="col">Refused</th><th scope="col">Prompt tokens</th><th scope="col">Completion tokens</th><th scope="col">p50</th><th scope="col">p95</th></tr>
@@ -81,7 +82,7 @@ export function UsagePage(props: { params: URLSearchParams }) {
               </tr>
             </tfoot>
           </table>
-        </div>
+        </TableWrap>
       )}
     </section>
   );
