@@ -29,6 +29,7 @@ export function relative(t: number | string | null | undefined, now = Date.now()
   if (Number.isNaN(at)) return String(t);
   const s = Math.round((at - now) / 1000);
   const abs = Math.abs(s);
+  if (abs < 5) return 'just now';
   const text = abs < 90 ? `${abs} s` : abs < 5400 ? `${Math.round(abs / 60)} min` : abs < 172800 ? `${Math.round(abs / 3600)} h` : `${Math.round(abs / 86400)} d`;
   return s >= 0 ? `in ${text}` : `${text} ago`;
 }
