@@ -193,4 +193,16 @@ describe('console sessions', () => {
     const v = await signIn(keys.viewer!.key);
     for (const path of ['/admin/v1/config', '/admin/v1/doctor']) assert.equal((await get(path, v.cookie)).status, 403, path);
   });
+
+  it('the console page\'s own Origin is not cross-origin; any other Origin is still refused', async () => {
+    const op = await signIn(keys.operator!.key);
+    const own = new URL(s.gw.url).origin;
+    const mine = await send(s.gw.url, 'POST', '/admin/v1/keys', { headers: { cookie: op.cookie, origin: own, 'content-type': 'application/json', 'x-csrf-token': op.csrf }, body: JSON.stringify({ name: 'same-origin' }) });
+    assert.equal(mine.status, 201, mine.body);
+    const evil = await send(s.gw.url, 'POST', '/admin/v1/keys', { headers: { cookie: op.cookie, origin: 'http://evil.example', 'content-type': 'application/json', 'x-csrf-token': op.csrf }, body: JSON.stringify({ name: 'cross-origin' }) });
+    assert.equal(evil.status, 403);
+    assert.equal(json(evil).error.code, 'GW_ERR_ORIGIN_REJECTED');
+    const sneaky = await send(s.gw.url, 'POST', '/api/chat', { headers: { authorization: `Bearer ${keys.user!.key}`, origin: own, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'llama3', messages: [], stream: false }) });
+    assert.equal(sneaky.status, 403, 'the exception is for the console and the admin API only');
+  });
 });
