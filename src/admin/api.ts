@@ -8,6 +8,7 @@ import { createPolicy, deletePolicy, listPolicies, showPolicy, updatePolicy } fr
 import { fromStoreError, invalid } from './refusals.js';
 import { adminTrail, audit, nodes, usage } from './reports.js';
 import type { AdminRoute } from './routes.js';
+import { doctor, showConfig } from './settings.js';
 
 /** Route id → what answers it. Every row of ADMIN_ROUTES has one (checked at start). */
 const HANDLERS: Record<string, AdminHandler> = {
@@ -30,6 +31,8 @@ const HANDLERS: Record<string, AdminHandler> = {
   'admin.audit': audit,
   'admin.audit.admin': adminTrail,
   'admin.nodes': nodes,
+  'admin.config': showConfig,
+  'admin.doctor': doctor,
 };
 
 /** Who a change made through the API is recorded as in the admin trail: `api:<name>/<id>`. */

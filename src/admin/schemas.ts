@@ -111,6 +111,14 @@ const NodeView = z.strictObject({
 /** What `gatehouse nodes --json` prints, from this process's live fleet. */
 export const Nodes = z.strictObject({ source: z.literal('gateway'), processes: z.number().int(), queued: z.number().int(), nodes: z.array(NodeView) });
 
+/** GET /admin/v1/config: the running configuration, passwords in URLs hidden (config/redact.ts). */
+export const ConfigView = z.strictObject({ config: z.record(z.string(), z.unknown()) });
+
+const Severity = z.enum(['critical', 'warning', 'info', 'ok']);
+const Finding = z.strictObject({ id: z.string(), severity: Severity, title: z.string(), detail: z.string().optional(), fix: z.string().optional() });
+/** GET /admin/v1/doctor: the doctor's findings as the gateway sees them, most severe first. */
+export const DoctorView = z.strictObject({ ok: z.boolean(), findings: z.array(Finding), counts: z.strictObject({ critical: z.number().int(), warning: z.number().int(), info: z.number().int(), ok: z.number().int() }) });
+
 export const ErrorBody = z.strictObject({
   error: z.strictObject({ code: z.string().regex(/^GW_ERR_[A-Z_]+$/), message: z.string(), request_id: z.string() }),
 });

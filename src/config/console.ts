@@ -3,7 +3,7 @@ import { issuerProblem } from '../core/issuer-url.js';
 
 /**
  * `admin.console.oidc` (the rest of admin.console, with its durations, is in schema.ts): `admin.console`: the web console at /console/ on the listener that serves the admin API
- * (console/). Sign-in with an admin key exchanged once for a session, or, with `oidc`, through one
+ * (server/console/). Sign-in with an admin key exchanged once for a session, or, with `oidc`, through one
  * of the providers under auth.oidc (authorization code + PKCE; the provider must give a JWT access
  * token for auth.oidc's audience, which is then checked exactly as an API call's would be).
  */

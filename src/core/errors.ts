@@ -39,7 +39,7 @@ export const ERRORS = {
   GW_ERR_AUTH_MISSING: { status: 401, kind: 'authentication' },
   GW_ERR_AUTH_MALFORMED: { status: 401, kind: 'authentication' },
   GW_ERR_AUTH_INVALID: { status: 401, kind: 'authentication' },
-  // The console (console/): no session, or one that has ended; a change sent without its CSRF token.
+  // The console (server/console/): no session, or one that has ended; a change sent without its CSRF token.
   GW_ERR_CONSOLE_SESSION: { status: 401, kind: 'authentication' },
   GW_ERR_CONSOLE_CSRF: { status: 403, kind: 'permission' },
   // The console's sign-in: a key without an admin scope, or a provider's answer that cannot be used.

@@ -49,7 +49,7 @@ export interface RouteDef {
    * Gatehouse answers this route itself (health probes; /metrics when metrics.listen is `main`;
    * `verify`: a reverse proxy's forward-auth check, server/stages/verify.ts; `admin`: the admin
    * API, whose rows are in admin/routes.ts, not here: server/stages/admin.ts; `console`: the web
-   * console's files and sessions, console/handler.ts).
+   * console's files and sessions, server/console/handler.ts).
    */
   readonly local?: 'healthz' | 'readyz' | 'metrics' | 'verify' | 'admin' | 'console';
   /** Native routes stream unless `"stream": false`; OpenAI/Anthropic only with `"stream": true`. */

@@ -25,7 +25,7 @@ import { Fleet } from '../fleet/fleet.js';
 import { Poller } from '../fleet/poller.js';
 import { snapshot, startSnapshots } from '../fleet/snapshot.js';
 import { AdminApi } from '../admin/api.js';
-import { consoleParts } from '../console/index.js';
+import { consoleParts } from './console/index.js';
 import { openAdminListener } from './admin-listener.js';
 import type { FleetDeps } from './stages/place.js';
 import { openStores, type Stores } from '../store/index.js';

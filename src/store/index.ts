@@ -23,7 +23,7 @@ export interface Stores {
   audit: AuditStore;
   /** Blobs uploaded through Gatehouse, per uploader (what a create may reference). */
   blobs: BlobStore;
-  /** Console sign-in sessions (console/sessions.ts). */
+  /** Console sign-in sessions (server/console/sessions.ts). */
   sessions: ConsoleSessionStore;
   /** Where the stores live, for messages (passwords hidden). */
   location: string;

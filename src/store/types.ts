@@ -329,17 +329,17 @@ export class PermanentStoreError extends Error {
 }
 
 /**
- * Who a console session acts for, re-checked on every request (console/session-principal.ts): a key
+ * Who a console session acts for, re-checked on every request (server/console/session-principal.ts): a key
  * by id (revoking or expiring the key ends its sessions), or a signed-in identity with the policy
  * its groups mapped to at sign-in (followed live; the rule must still give it).
  */
 export type SessionPrincipal =
   | { kind: 'key'; keyId: string }
   | { kind: 'oidc'; issuer: string; subject: string; name: string; policyId: string }
-  /** A sign-in under way at the provider (console/oidc-sign-in.ts): never a session, taken once by the callback. */
+  /** A sign-in under way at the provider (server/console/oidc-sign-in.ts): never a session, taken once by the callback. */
   | { kind: 'pending'; codeVerifier: string };
 
-/** A console session (console/sessions.ts): never its secret, only the secret's SHA-256. */
+/** A console session (server/console/sessions.ts): never its secret, only the secret's SHA-256. */
 export interface ConsoleSessionRecord {
   idHash: string;
   principal: SessionPrincipal;

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
+import { OpenApiCheck } from '../admin/openapi-check.js';
 import { send, type RawResponse } from '../helpers/http.js';
 import { settle, startStack, type Stack } from '../helpers/stack.js';
 
@@ -173,5 +174,35 @@ describe('console sessions', () => {
     } finally {
       db.close();
     }
+  });
+
+  it('Settings: an admin session reads the running configuration (passwords hidden) and the doctor\'s findings; a viewer gets 403', async () => {
+    const root = await signIn(keys.root!.key);
+    const doc = new OpenApiCheck(JSON.parse((await get('/admin/v1/openapi.json', root.cookie)).body));
+    const c = await get('/admin/v1/config', root.cookie);
+    assert.equal(c.status, 200, c.body);
+    doc.check('GET', '/admin/v1/config', c.status, c.body);
+    assert.equal(json(c).config.admin.listen, 'main');
+    assert.equal(json(c).config.admin.console.session_idle, 30 * 60_000);
+    const d = await get('/admin/v1/doctor', root.cookie);
+    assert.equal(d.status, 200, d.body);
+    doc.check('GET', '/admin/v1/doctor', d.status, d.body);
+    const findings = json(d).findings as Array<{ id: string; severity: string }>;
+    assert.ok(findings.some((f) => f.id === 'upstream.ok' && f.severity === 'ok'), `the emulator answers as Ollama: ${JSON.stringify(findings.map((f) => f.id))}`);
+    assert.ok(findings.some((f) => f.id === 'upstream.exposure' && f.severity === 'info'), 'the probe around the gateway is left to gatehouse doctor on the host');
+    const v = await signIn(keys.viewer!.key);
+    for (const path of ['/admin/v1/config', '/admin/v1/doctor']) assert.equal((await get(path, v.cookie)).status, 403, path);
+  });
+
+  it('the console page\'s own Origin is not cross-origin; any other Origin is still refused', async () => {
+    const op = await signIn(keys.operator!.key);
+    const own = new URL(s.gw.url).origin;
+    const mine = await send(s.gw.url, 'POST', '/admin/v1/keys', { headers: { cookie: op.cookie, origin: own, 'content-type': 'application/json', 'x-csrf-token': op.csrf }, body: JSON.stringify({ name: 'same-origin' }) });
+    assert.equal(mine.status, 201, mine.body);
+    const evil = await send(s.gw.url, 'POST', '/admin/v1/keys', { headers: { cookie: op.cookie, origin: 'http://evil.example', 'content-type': 'application/json', 'x-csrf-token': op.csrf }, body: JSON.stringify({ name: 'cross-origin' }) });
+    assert.equal(evil.status, 403);
+    assert.equal(json(evil).error.code, 'GW_ERR_ORIGIN_REJECTED');
+    const sneaky = await send(s.gw.url, 'POST', '/api/chat', { headers: { authorization: `Bearer ${keys.user!.key}`, origin: own, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'llama3', messages: [], stream: false }) });
+    assert.equal(sneaky.status, 403, 'the exception is for the console and the admin API only');
   });
 });

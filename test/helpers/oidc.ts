@@ -28,6 +28,12 @@ export interface TestProvider {
   sign(payload: JWTPayload, header?: Partial<JWTHeaderParameters>): Promise<string>;
   publicJwk(): JWK;
   rotate(): Promise<void>;
+  /**
+   * Registers a public client for the authorization code flow with PKCE (the console's sign-in),
+   * with the provider's own login form (devInteractions: any password; the login name is a test
+   * client's id, whose groups and name the tokens carry). Consent is given by default.
+   */
+  addCodeClient(clientId: string, redirectUri: string): void;
   /** Requests the provider received, by path. */
   hits: string[];
   close(): Promise<void>;
@@ -49,13 +55,31 @@ export async function startProvider(clients: TestClient[]): Promise<TestProvider
   let key = await newKey(`key-${++n}`);
   let handler: (req: IncomingMessage, res: ServerResponse) => void;
   const hits: string[] = [];
+  const codeClients: Array<{ client_id: string; redirect_uris: string[]; grant_types: string[]; response_types: string[]; token_endpoint_auth_method: string; id_token_signed_response_alg: string }> = [];
 
   const build = () => {
     const provider = new Provider(issuer, {
-      clients: clients.map((c) => ({ client_id: c.id, client_secret: SECRET, grant_types: ['client_credentials'], redirect_uris: [], response_types: [], token_endpoint_auth_method: 'client_secret_post', id_token_signed_response_alg: 'ES256' })),
+      clients: [
+        ...clients.map((c) => ({ client_id: c.id, client_secret: SECRET, grant_types: ['client_credentials'], redirect_uris: [], response_types: [], token_endpoint_auth_method: 'client_secret_post', id_token_signed_response_alg: 'ES256' })),
+        ...codeClients,
+      ],
       jwks: { keys: [key.jwk] },
+      findAccount: (_ctx: unknown, id: string) => {
+        const c = byId.get(id);
+        return c ? { accountId: id, claims: () => ({ sub: id, groups: c.groups, ...(c.name ? { preferred_username: c.name } : {}) }) } : undefined;
+      },
+      // The console's sign-in asks for the API's scope on the gateway's resource: granted without a consent page.
+      loadExistingGrant: async (ctx: any) => {
+        const accountId = ctx.oidc.session?.accountId;
+        if (!accountId) return undefined;
+        const grant = new ctx.oidc.provider.Grant({ clientId: ctx.oidc.client.clientId, accountId });
+        grant.addOIDCScope('openid');
+        grant.addResourceScope('urn:gatehouse', 'api');
+        await grant.save();
+        return grant;
+      },
       features: {
-        devInteractions: { enabled: false },
+        devInteractions: { enabled: codeClients.length > 0 },
         clientCredentials: { enabled: true },
         resourceIndicators: {
           enabled: true,
@@ -67,8 +91,8 @@ export async function startProvider(clients: TestClient[]): Promise<TestProvider
         },
       },
       ttl: { ClientCredentials: 600 },
-      extraTokenClaims: (_ctx: unknown, token: { clientId: string }) => {
-        const c = byId.get(token.clientId);
+      extraTokenClaims: (_ctx: unknown, token: { clientId: string; accountId?: string }) => {
+        const c = byId.get(token.accountId ?? token.clientId);
         return c ? { groups: c.groups, ...(c.name ? { preferred_username: c.name } : {}) } : {};
       },
     });
@@ -100,6 +124,10 @@ export async function startProvider(clients: TestClient[]): Promise<TestProvider
       return new SignJWT(payload).setProtectedHeader({ alg: 'ES256', kid: key.jwk.kid!, typ: 'at+jwt', ...header }).sign(key.priv);
     },
     publicJwk: () => key.pub,
+    addCodeClient(clientId, redirectUri) {
+      codeClients.push({ client_id: clientId, redirect_uris: [redirectUri], grant_types: ['authorization_code'], response_types: ['code'], token_endpoint_auth_method: 'none', id_token_signed_response_alg: 'ES256' });
+      build();
+    },
     async rotate() {
       key = await newKey(`key-${++n}`);
       build();

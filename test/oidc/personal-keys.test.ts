@@ -110,7 +110,7 @@ describe('self-service keys: /admin/v1/me/keys', () => {
     const k = await admin('GET', '/admin/v1/keys', c.json.secret);
     assert.equal(k.status, 403);
     assert.equal(k.code, 'GW_ERR_SCOPE_MISSING');
-    assert.match(k.json.error.message, /lacks the "admin" scope needed for GET \/admin\/v1\/keys: a personal key never has an admin scope, keys:self or models:manage; use your sign-in token/);
+    assert.match(k.json.error.message, /lacks the "admin:read" scope needed for GET \/admin\/v1\/keys: a personal key never has an admin scope, keys:self or models:manage; use your sign-in token/);
     assert.equal((await call(s.gw, 'GET', '/api/tags', c.json.secret)).status, 200, 'the policy\'s other scopes hold');
     // Management on the nodes: the identity may copy a model, its personal key may not, and nothing reaches Ollama.
     assert.equal((await call(s.gw, 'POST', '/api/copy', jwt.pat!, { source: 'llama3', destination: 'llama3-copy' })).status, 200, 'the identity itself manages models');

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { AdminApi } from '../../admin/api.js';
 import type { AuthenticatorChain } from '../../auth/authenticator.js';
-import type { ConsoleHandler } from '../../console/handler.js';
+import type { ConsoleHandler } from '../console/handler.js';
 import type { LastUsed } from '../../auth/last-used.js';
 import type { Config } from '../../config/schema.js';
 import type { Limiter } from '../../limits/types.js';

@@ -5,6 +5,7 @@ import { Call } from '../../request/call.js';
 import { RequestScope } from '../../request/scope.js';
 import { dialectForPath, ollama } from '../../dialects/index.js';
 import { matchRoute } from '../../routes/match.js';
+import { derived } from '../../config/resolved.js';
 import type { GatewayContext } from './context.js';
 import { CONTINUE, SUSPENDED, type StageResult } from './stage.js';
 
@@ -56,7 +57,7 @@ export function edge(call: Call, gw: GatewayContext): StageResult {
   call.dialect = dialectForPath(call.path);
 
   const origin = req.headers.origin;
-  if (origin !== undefined) {
+  if (origin !== undefined && !(gw.console && isConsoleOrigin(origin, call.path, req, gw))) {
     if (!gw.cors.enabled || !gw.cors.allows(origin)) {
       return refuse('GW_ERR_ORIGIN_REJECTED', `browser origin ${JSON.stringify(origin.slice(0, 100))} is not allowed; the operator can list it in cors.origins`);
     }
@@ -75,4 +76,16 @@ function preflight(call: Call, gw: GatewayContext, origin: string): StageResult 
   call.res.writeHead(204, { ...gw.cors.preflightHeaders(origin, undefined, undefined), 'x-request-id': call.scope.id, 'content-length': 0 });
   call.res.end();
   return SUSPENDED;
+}
+
+/**
+ * The console's own page calling its session endpoints and the admin API: the browser sends Origin
+ * on those POSTs, and it is this gateway's own origin, not a cross-origin request (CORS does not
+ * apply). The Host it is compared with has passed the Host allowlist above, so a page at a
+ * rebinding name (whose Origin matches its own Host) has already been refused there.
+ */
+function isConsoleOrigin(origin: string, path: string, req: IncomingMessage, gw: GatewayContext): boolean {
+  if (!path.startsWith('/console/') && !path.startsWith('/admin/v1/')) return false;
+  const host = req.headers.host;
+  return host !== undefined && origin === `${derived(gw.config).tls ? 'https' : 'http'}://${host}`;
 }

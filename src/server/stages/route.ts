@@ -1,6 +1,6 @@
 import type { Call } from '../../request/call.js';
 import { isAdminPath } from '../../admin/routes.js';
-import { isConsolePath } from '../../console/handler.js';
+import { isConsolePath } from '../console/handler.js';
 import { matchRoute } from '../../routes/match.js';
 import { adminRoute } from './admin.js';
 import type { GatewayContext } from './context.js';

@@ -1,11 +1,11 @@
-import { refuse, type GatewayError } from '../core/errors.js';
-import type { Clock } from '../core/clock.js';
-import type { KeyCache } from '../auth/key-cache.js';
-import type { PolicyCache } from '../auth/policy-cache.js';
-import type { ResolvedPrincipal } from '../auth/principal.js';
-import { principalId } from '../auth/oidc/identity.js';
-import { API_KEY_STANDING, checkStanding } from '../auth/standing.js';
-import type { SessionPrincipal } from '../store/types.js';
+import { refuse, type GatewayError } from '../../core/errors.js';
+import type { Clock } from '../../core/clock.js';
+import type { KeyCache } from '../../auth/key-cache.js';
+import type { PolicyCache } from '../../auth/policy-cache.js';
+import type { ResolvedPrincipal } from '../../auth/principal.js';
+import { principalId } from '../../auth/oidc/identity.js';
+import { API_KEY_STANDING, checkStanding } from '../../auth/standing.js';
+import type { SessionPrincipal } from '../../store/types.js';
 
 /**
  * Who a console session acts for, worked out again on every request from what is current: a key's

@@ -25,8 +25,8 @@ const TYPES: Record<string, string> = {
   '.json': 'application/json; charset=utf-8',
 };
 
-/** dist/src/console/static-files.js → dist/console. */
-export const CONSOLE_DIR = fileURLToPath(new URL('../../console/', import.meta.url));
+/** dist/src/server/console/static-files.js → dist/console. */
+export const CONSOLE_DIR = fileURLToPath(new URL('../../../console/', import.meta.url));
 
 export interface ConsoleFiles {
   /** index.html, or null when the console was not built. */

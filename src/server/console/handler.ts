@@ -1,18 +1,18 @@
 import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import type { Authenticator } from '../auth/authenticator.js';
-import { authenticateApiKey } from '../auth/authenticate.js';
-import type { KeyCache } from '../auth/key-cache.js';
-import type { ResolvedPrincipal } from '../auth/principal.js';
-import type { Clock } from '../core/clock.js';
-import { GatewayError, refuse } from '../core/errors.js';
-import type { HttpMethod } from '../core/types.js';
-import { admin as adminDialect } from '../dialects/admin.js';
-import type { Limiter } from '../limits/types.js';
-import type { Call } from '../request/call.js';
-import type { RouteDef } from '../routes/table.js';
-import { readBody } from '../server/read-body.js';
-import { sendRefusal } from '../server/stages/refusal.js';
+import type { Authenticator } from '../../auth/authenticator.js';
+import { authenticateApiKey } from '../../auth/authenticate.js';
+import type { KeyCache } from '../../auth/key-cache.js';
+import type { ResolvedPrincipal } from '../../auth/principal.js';
+import type { Clock } from '../../core/clock.js';
+import { GatewayError, refuse } from '../../core/errors.js';
+import type { HttpMethod } from '../../core/types.js';
+import { admin as adminDialect } from '../../dialects/admin.js';
+import type { Limiter } from '../../limits/types.js';
+import type { Call } from '../../request/call.js';
+import type { RouteDef } from '../../routes/table.js';
+import { readBody } from '../read-body.js';
+import { sendRefusal } from '../stages/refusal.js';
 import { clearCookie, flowCookie, readCookie, sessionCookie, type CookieNames } from './cookies.js';
 import { newCodeVerifier, type OidcSignIn } from './oidc-sign-in.js';
 import { roleOf } from './roles.js';
@@ -23,7 +23,7 @@ import type { ConsoleFiles, StaticFile } from './static-files.js';
 /**
  * The web console at /console/ (on the listener that serves the admin API): its built files and
  * its session endpoints under /console/api/. Everything the console shows or changes goes through
- * the admin API (/admin/v1), authenticated by the session cookie (console/session-authenticator.ts).
+ * the admin API (/admin/v1), authenticated by the session cookie (session-authenticator.ts).
  * Every answer carries a Content-Security-Policy that allows only this origin's scripts and styles
  * (no inline script, no eval) and no framing.
  */

@@ -1,7 +1,7 @@
-import { GatewayError, refuse } from '../core/errors.js';
-import type { AuthAnswer, AuthRequest, AuthResult, Authenticator } from '../auth/authenticator.js';
-import type { Credential } from '../auth/credentials.js';
-import { ADMIN_PREFIX } from '../admin/routes.js';
+import { GatewayError, refuse } from '../../core/errors.js';
+import type { AuthAnswer, AuthRequest, AuthResult, Authenticator } from '../../auth/authenticator.js';
+import type { Credential } from '../../auth/credentials.js';
+import { ADMIN_PREFIX } from '../../admin/routes.js';
 import { readCookie, type CookieNames } from './cookies.js';
 import type { SessionPrincipals } from './session-principal.js';
 import { csrfMatches, type ConsoleSessions } from './sessions.js';

@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
-import type { Authenticator } from '../auth/authenticator.js';
-import type { KeyCache } from '../auth/key-cache.js';
-import type { PolicyCache } from '../auth/policy-cache.js';
-import type { Clock } from '../core/clock.js';
-import type { Config } from '../config/schema.js';
-import type { Limiter } from '../limits/types.js';
-import type { ConsoleSessionStore } from '../store/types.js';
+import type { Authenticator } from '../../auth/authenticator.js';
+import type { KeyCache } from '../../auth/key-cache.js';
+import type { PolicyCache } from '../../auth/policy-cache.js';
+import type { Clock } from '../../core/clock.js';
+import type { Config } from '../../config/schema.js';
+import type { Limiter } from '../../limits/types.js';
+import type { ConsoleSessionStore } from '../../store/types.js';
 import { cookieNames } from './cookies.js';
 import { ConsoleHandler } from './handler.js';
 import { OidcSignIn } from './oidc-sign-in.js';

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { issuerProblem } from '../core/issuer-url.js';
+import { issuerProblem } from '../../core/issuer-url.js';
 
 /**
  * The console's sign-in through an OpenID provider: the authorization code flow with PKCE (S256),

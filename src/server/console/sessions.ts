@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Clock } from '../core/clock.js';
-import type { ConsoleSessionRecord, ConsoleSessionStore, SessionPrincipal } from '../store/types.js';
+import type { Clock } from '../../core/clock.js';
+import type { ConsoleSessionRecord, ConsoleSessionStore, SessionPrincipal } from '../../store/types.js';
 
 /**
  * Server-side console sessions. The cookie carries 256 random bits; the store keeps only their

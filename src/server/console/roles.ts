@@ -1,4 +1,4 @@
-import type { Scope } from '../core/types.js';
+import type { Scope } from '../../core/types.js';
 
 /**
  * The console's roles, from the admin scopes (core/types.ts scopeGrants): a viewer reads every
