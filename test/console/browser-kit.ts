@@ -1,5 +1,4 @@
 import { existsSync, mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -59,20 +58,3 @@ export async function seriousViolations(page: Page): Promise<AxeViolation[]> {
   return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
 }
 
-/**
- * A listen address on a free loopback port, and the browser origin it will have. Workaround: the
- * gateway's CORS stage refuses any request carrying an Origin not in cors.origins, its own origin
- * included, and browsers send Origin on module-script loads and on every POST/PATCH/DELETE fetch,
- * so the console's own origin is listed until the server accepts same-origin requests itself.
- */
-export async function ownOrigin(): Promise<{ listen: string; origin: string }> {
-  const port = await new Promise<number>((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      srv.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-  return { listen: `127.0.0.1:${port}`, origin: `http://127.0.0.1:${port}` };
-}

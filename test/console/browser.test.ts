@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { startEmulator, type Emulator } from '../emulator/index.js';
 import { settle, startStack, type Stack } from '../helpers/stack.js';
-import { CHROMIUM, offlineContext, ownOrigin, seriousViolations, shot, SKIP, type Offline } from './browser-kit.js';
+import { CHROMIUM, offlineContext, seriousViolations, shot, SKIP, type Offline } from './browser-kit.js';
 import { startLoginProvider, type LoginProvider } from './login-provider.js';
 
 /**
@@ -63,11 +63,8 @@ describe('the web console in a real browser: OpenID sign-in, pages, keys, fleet,
   before(async () => {
     provider = await startLoginProvider({ ops: ['console-admins'] });
     nodes = await Promise.all([['llama3:latest', 'qwen2.5:7b'], ['llama3:latest', 'phi3:latest'], ['mistral:latest', 'phi3:latest']].map((models) => startEmulator({ models })));
-    const own = await ownOrigin();
     s = await startStack({
       config: {
-        listen: own.listen,
-        cors: { origins: [own.origin] },
         upstreams: nodes.map((n, i) => ({ name: `gpu-${'abc'[i]}`, url: n.url, parallel: 2, max_loaded: 2 })),
         fleet: { ps_interval: '200ms', tags_interval: '1s' },
         auth: { oidc: [{ issuer: provider.issuer, audience: 'gatehouse', rules: [{ group: 'console-admins', policy: 'console-admin' }] }] },
@@ -310,8 +307,7 @@ describe('the web console in a real browser: admin-key sign-in and roles', { ski
   let keys: Record<'viewer' | 'operator' | 'admin', string>;
 
   before(async () => {
-    const own = await ownOrigin();
-    s = await startStack({ config: { listen: own.listen, cors: { origins: [own.origin] }, admin: { listen: 'main' } } });
+    s = await startStack({ config: { admin: { listen: 'main' } } });
     keys = {
       viewer: (await s.createKey('console-viewer', ['--scopes', 'admin:read'], { wait: false })).key,
       operator: (await s.createKey('console-operator', ['--scopes', 'admin:keys'], { wait: false })).key,
