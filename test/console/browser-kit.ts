@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { REPO } from '../helpers/stack.js';
+import { tmpdir } from 'node:os';
 
 /**
  * What the console's browser tests share: finding Chromium (Debian's /usr/bin/chromium, or
@@ -41,9 +42,13 @@ export async function offlineContext(browser: Browser, opts: Parameters<Browser[
   return { context, foreign };
 }
 
-const SHOTS = join(REPO, 'docs/screenshots');
+/**
+ * With GATEHOUSE_SCREENSHOTS=1 (how the README's are made): docs/screenshots; otherwise a
+ * temporary directory, so that `npm test` takes every screenshot but leaves the checkout as it was.
+ */
+const SHOTS = process.env.GATEHOUSE_SCREENSHOTS === '1' ? join(REPO, 'docs/screenshots') : join(tmpdir(), 'gatehouse-console-screenshots');
 
-/** docs/screenshots/console-<name>.png, the viewport only (1280×800, small). */
+/** console-<name>.png, the viewport only (1280×800, small). */
 export async function shot(page: Page, name: string): Promise<void> {
   mkdirSync(SHOTS, { recursive: true });
   await page.screenshot({ path: join(SHOTS, `console-${name}.png`), animations: 'disabled', caret: 'hide' });
