@@ -1,0 +1,110 @@
+import { HIST_BOUNDS } from '../histogram.js';
+import { GRAIN_MS, GRAINS, type RollupDelta, type LabelDelta } from '../rollups.js';
+
+/**
+ * The PostgreSQL side of the roll-ups (store/rollups.ts): tables, the two SQL functions (a value's
+ * bin, by width_bucket over the same bounds the writer uses; two histograms added), and the
+ * backfill from audit rows. Histograms are integer[] pairs `{bin,count,…}`.
+ */
+
+export const PG_ROLLUP_TABLES = `
+  CREATE TABLE rollups (
+    grain integer NOT NULL,
+    bucket bigint NOT NULL,
+    principal_id text NOT NULL,
+    model text NOT NULL,
+    node text NOT NULL,
+    requests bigint NOT NULL,
+    refused bigint NOT NULL,
+    prompt_tokens bigint NOT NULL,
+    completion_tokens bigint NOT NULL,
+    ttft integer[] NOT NULL,
+    duration integer[] NOT NULL,
+    PRIMARY KEY (grain, bucket, principal_id, model, node)
+  );
+  CREATE TABLE rollup_labels (
+    principal_id text PRIMARY KEY,
+    name text NOT NULL,
+    at bigint NOT NULL
+  );
+  CREATE FUNCTION gh_bin(v double precision) RETURNS integer LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT width_bucket(v, '{${HIST_BOUNDS.map(String).join(',')}}'::double precision[]) $$;
+  CREATE FUNCTION gh_hist_add(a integer[], b integer[]) RETURNS integer[] LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN cardinality(b) = 0 THEN a WHEN cardinality(a) = 0 THEN b ELSE (
+      SELECT array_agg(x ORDER BY t.bin, v.k) FROM (
+        SELECT bin, SUM(c)::integer AS c FROM (
+          SELECT a[i] AS bin, a[i + 1] AS c FROM generate_series(1, cardinality(a), 2) AS i
+          UNION ALL SELECT b[i], b[i + 1] FROM generate_series(1, cardinality(b), 2) AS i
+        ) s GROUP BY bin
+      ) t, LATERAL (VALUES (0, t.bin), (1, t.c)) AS v(k, x)
+    ) END
+  $$;
+`;
+
+const histUpdate = (size: number, metric: 0 | 1, column: string): string => `
+  UPDATE rollups SET ${column} = h.pairs FROM (
+    SELECT b, p, m, n, array_agg(x ORDER BY t.bin, v.k) AS pairs FROM (
+      SELECT (bucket / ${size}) * ${size} AS b, p, m, n, bin, SUM(c)::integer AS c FROM gh_bins WHERE metric = ${metric} GROUP BY 1, 2, 3, 4, 5
+    ) t, LATERAL (VALUES (0, t.bin), (1, t.c)) AS v(k, x) GROUP BY b, p, m, n
+  ) AS h
+  WHERE rollups.grain = ${size} AND rollups.bucket = h.b AND rollups.principal_id = h.p AND rollups.model = h.m AND rollups.node = h.n;`;
+
+/** Roll-ups rebuilt from every audit row, as in sqlite/rollups.ts (migration 7 and the benchmark). */
+export const PG_ROLLUP_BACKFILL = `
+  DELETE FROM rollups;
+  DELETE FROM rollup_labels;
+  CREATE TEMP TABLE gh_counts AS
+    SELECT (at / 60000) * 60000 AS bucket, COALESCE(principal_id, '') AS p, COALESCE(model, '') AS m, COALESCE(node, '') AS n,
+      COUNT(*) AS requests, COUNT(*) FILTER (WHERE decision = 'refused') AS refused, COALESCE(SUM(prompt_tokens), 0) AS pt, COALESCE(SUM(completion_tokens), 0) AS ct
+    FROM audit GROUP BY 1, 2, 3, 4;
+  CREATE TEMP TABLE gh_bins AS
+    SELECT (at / 60000) * 60000 AS bucket, COALESCE(principal_id, '') AS p, COALESCE(model, '') AS m, COALESCE(node, '') AS n, 0 AS metric, gh_bin(ttfb_ms) AS bin, COUNT(*) AS c
+    FROM audit WHERE decision = 'allowed' AND ttfb_ms IS NOT NULL GROUP BY 1, 2, 3, 4, 6
+    UNION ALL
+    SELECT (at / 60000) * 60000, COALESCE(principal_id, ''), COALESCE(model, ''), COALESCE(node, ''), 1, gh_bin(duration_ms), COUNT(*)
+    FROM audit WHERE decision = 'allowed' GROUP BY 1, 2, 3, 4, 6;
+  ${GRAINS.map((g) => GRAIN_MS[g]).map((size) => `
+  INSERT INTO rollups (grain, bucket, principal_id, model, node, requests, refused, prompt_tokens, completion_tokens, ttft, duration)
+    SELECT ${size}, (bucket / ${size}) * ${size}, p, m, n, SUM(requests), SUM(refused), SUM(pt), SUM(ct), '{}', '{}' FROM gh_counts GROUP BY 2, 3, 4, 5;
+  ${histUpdate(size, 0, 'ttft')}
+  ${histUpdate(size, 1, 'duration')}`).join('\n')}
+  INSERT INTO rollup_labels (principal_id, name, at)
+    SELECT DISTINCT ON (principal_id) principal_id, principal_name, at FROM audit
+    WHERE principal_id IS NOT NULL AND principal_name IS NOT NULL ORDER BY principal_id, at DESC;
+  DROP TABLE gh_counts;
+  DROP TABLE gh_bins;
+`;
+
+/**
+ * The batch's roll-up rows and labels, as CTEs to run in the statement that inserts the batch
+ * (store/postgres/audit.ts): one round trip, one transaction. `first` is the number of the first
+ * parameter these take (11 arrays of rows, 3 of labels).
+ */
+export function rollupCtes(first: number): string {
+  const $ = (i: number): string => `$${first + i}`;
+  return `r AS (
+    INSERT INTO rollups (grain, bucket, principal_id, model, node, requests, refused, prompt_tokens, completion_tokens, ttft, duration)
+    SELECT g, b, p, m, n, rq, rf, pt, ct, h1::integer[], h2::integer[]
+    FROM unnest(${$(0)}::integer[], ${$(1)}::bigint[], ${$(2)}::text[], ${$(3)}::text[], ${$(4)}::text[], ${$(5)}::bigint[], ${$(6)}::bigint[], ${$(7)}::bigint[], ${$(8)}::bigint[], ${$(9)}::text[], ${$(10)}::text[])
+      AS u(g, b, p, m, n, rq, rf, pt, ct, h1, h2)
+    ON CONFLICT (grain, bucket, principal_id, model, node) DO UPDATE SET
+      requests = rollups.requests + excluded.requests, refused = rollups.refused + excluded.refused,
+      prompt_tokens = rollups.prompt_tokens + excluded.prompt_tokens, completion_tokens = rollups.completion_tokens + excluded.completion_tokens,
+      ttft = gh_hist_add(rollups.ttft, excluded.ttft), duration = gh_hist_add(rollups.duration, excluded.duration)
+  ), l AS (
+    INSERT INTO rollup_labels (principal_id, name, at) SELECT * FROM unnest(${$(11)}::text[], ${$(12)}::text[], ${$(13)}::bigint[])
+    ON CONFLICT (principal_id) DO UPDATE SET name = excluded.name, at = excluded.at WHERE excluded.at >= rollup_labels.at
+  )`;
+}
+
+const pgArray = (pairs: readonly number[]): string => `{${pairs.join(',')}}`;
+
+/** The parameters rollupCtes reads, column arrays in its order. */
+export function rollupParams(rows: readonly RollupDelta[], labels: readonly LabelDelta[]): unknown[] {
+  return [
+    rows.map((r) => r.grain), rows.map((r) => r.bucket), rows.map((r) => r.principalId), rows.map((r) => r.model), rows.map((r) => r.node),
+    rows.map((r) => r.requests), rows.map((r) => r.refused), rows.map((r) => r.promptTokens), rows.map((r) => r.completionTokens),
+    rows.map((r) => pgArray(r.ttft)), rows.map((r) => pgArray(r.duration)),
+    labels.map((l) => l.principalId), labels.map((l) => l.name), labels.map((l) => l.at),
+  ];
+}
