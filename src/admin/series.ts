@@ -34,7 +34,9 @@ export const usageSeries: AdminHandler = async (d, r) => {
   }
   const by = q.by ?? 'key';
   const principalId = q.key !== undefined ? (await findKey(d, q.key)).id : undefined;
-  const series = await seriesFromRollups((rq) => d.audit.rollups(rq), {
+  const read = d.audit.rollups?.bind(d.audit);
+  if (!read) throw new Error('the audit store keeps no roll-ups');
+  const series = await seriesFromRollups(read, {
     since: from, until: to, grain, by,
     ...(principalId !== undefined ? { principalId } : {}), ...(q.model !== undefined ? { model: q.model } : {}), ...(q.node !== undefined ? { node: q.node } : {}),
   });

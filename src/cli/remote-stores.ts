@@ -73,7 +73,6 @@ export function remoteStores(c: AdminClient): RemoteStores {
     append: localOnly('append'),
     prune: localOnly('prune'),
     recordAdmin: localOnly('recordAdmin'),
-    rollups: localOnly('rollups'),
     usage: async (q) => {
       const r = await c.get<{ rows: UsageRow[] }>('/usage', { since: q.since, until: q.until, by: q.by, key: q.principalId });
       return r.rows;

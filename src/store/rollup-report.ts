@@ -71,26 +71,38 @@ function groupOf(by: UsageGroupBy, r: RollupRow): string | number | null {
 
 /** The usage report (store/types.ts UsageRow: p50/p95 of duration, allowed requests) from roll-ups. */
 export async function usageFromRollups(read: ReadRollups, q: UsageQuery): Promise<UsageRow[]> {
+  return (await usageWithTotal(read, q)).rows;
+}
+
+/**
+ * The report's rows and the whole period's total (its own percentiles, which no sum of rows
+ * gives), from one read of the roll-ups.
+ */
+export async function usageWithTotal(read: ReadRollups, q: UsageQuery): Promise<{ rows: UsageRow[]; total: UsageRow | null }> {
   const parts = decompose(q.since, q.until, q.by === 'hour' ? 'hour' : 'day');
   const filter = q.principalId !== undefined ? { principalId: q.principalId } : {};
-  const chunks = await Promise.all(parts.map((p) => read({ ...p, ...filter })));
+  const chunks = await Promise.all(parts.map((p) => read({ ...p, ...filter, hist: 'duration' })));
   const groups = new Map<string | number | null, Group>();
+  const total = newGroup(null);
   for (const rows of chunks) {
     for (const r of rows) {
       const k = groupOf(q.by, r);
       let g = groups.get(k);
       if (!g) groups.set(k, (g = newGroup(k)));
       add(g, r);
+      if (q.by !== 'all') add(total, r);
     }
   }
-  const out = [...groups.values()].map((g): UsageRow => ({
+  const view = (g: Group): UsageRow => ({
     group: g.key, label: q.by === 'key' && g.key !== null ? g.label : null, requests: g.requests, refused: g.refused,
     promptTokens: g.promptTokens, completionTokens: g.completionTokens,
     p50Ms: g.duration ? percentile(g.duration, 50) : null, p95Ms: g.duration ? percentile(g.duration, 95) : null,
-  }));
+  });
+  const out = [...groups.values()].map(view);
   if (q.by === 'day' || q.by === 'hour') out.sort((a, b) => (a.group as number) - (b.group as number));
   else out.sort((a, b) => b.requests - a.requests || (a.group === null ? 1 : 0) - (b.group === null ? 1 : 0) || String(a.group).localeCompare(String(b.group)));
-  return out;
+  const t = q.by === 'all' ? (out[0] ?? null) : total.requests > 0 ? { ...view(total), label: null } : null;
+  return { rows: out, total: t };
 }
 
 export type SeriesBy = 'key' | 'model' | 'node' | 'none';
@@ -131,7 +143,7 @@ export async function seriesFromRollups(read: ReadRollups, q: SeriesQuery): Prom
   const size = GRAIN_MS[q.grain];
   const n = Math.max(0, Math.round((q.until - q.since) / size));
   const rows = await read({
-    grain: q.grain, from: q.since, to: q.until,
+    grain: q.grain, from: q.since, to: q.until, hist: 'ttft',
     ...(q.principalId !== undefined ? { principalId: q.principalId } : {}), ...(q.model !== undefined ? { model: q.model } : {}), ...(q.node !== undefined ? { node: q.node } : {}),
   });
   const by: UsageGroupBy = q.by === 'none' ? 'all' : q.by;

@@ -107,6 +107,8 @@ export interface RollupQuery {
   principalId?: string;
   model?: string;
   node?: string;
+  /** Only this histogram (the other comes back empty): a report reads one, and parsing is most of its cost. */
+  hist?: 'ttft' | 'duration';
 }
 
 /** '' (stored "none") → null. */
@@ -129,7 +131,7 @@ export function rollupFromRow(r: Record<string, unknown>, hist: (v: unknown) => 
   return {
     bucket: Number(r.bucket), principalId: none(r.principal_id), label: (r.label as string | null) ?? null, model: none(r.model), node: none(r.node),
     requests: Number(r.requests), refused: Number(r.refused), promptTokens: Number(r.prompt_tokens), completionTokens: Number(r.completion_tokens),
-    ttft: hist(r.ttft), duration: hist(r.duration),
+    ttft: r.ttft === undefined ? [] : hist(r.ttft), duration: r.duration === undefined ? [] : hist(r.duration),
   };
 }
 
@@ -154,7 +156,8 @@ export function rollupSelectSql(q: RollupQuery, ph: (i: number) => string): { sq
   if (q.principalId !== undefined) where.push(`r.principal_id = ${p(q.principalId)}`);
   if (q.model !== undefined) where.push(`r.model = ${p(q.model)}`);
   if (q.node !== undefined) where.push(`r.node = ${p(q.node)}`);
-  const sql = `SELECT r.bucket, r.principal_id, l.name AS label, r.model, r.node, r.requests, r.refused, r.prompt_tokens, r.completion_tokens, r.ttft, r.duration
+  const hists = q.hist === 'ttft' ? 'r.ttft' : q.hist === 'duration' ? 'r.duration' : 'r.ttft, r.duration';
+  const sql = `SELECT r.bucket, r.principal_id, l.name AS label, r.model, r.node, r.requests, r.refused, r.prompt_tokens, r.completion_tokens, ${hists}
     FROM rollups r LEFT JOIN rollup_labels l ON l.principal_id = r.principal_id WHERE ${where.join(' AND ')}`;
   return { sql, params };
 }

@@ -295,8 +295,11 @@ export interface AuditStore {
   query(q: AuditQuery): Promise<AuditRecord[]>;
   /** From the roll-ups (store/rollup-report.ts): exact counts for any period, percentiles within 5%. */
   usage(q: UsageQuery): Promise<UsageRow[]>;
-  /** Roll-up rows of one grain, or audit records as such rows (`raw`): what reports add up. */
-  rollups(q: RollupQuery): Promise<RollupRow[]>;
+  /**
+   * Roll-up rows of one grain, or audit records as such rows (`raw`): what reports add up. Every
+   * backend has it; a store reached through a gateway's admin API (cli/remote-stores.ts) has not.
+   */
+  rollups?(q: RollupQuery): Promise<RollupRow[]>;
   recordAdmin(e: Omit<AdminEvent, 'id'>): Promise<void>;
   adminEvents(q: AdminQuery): Promise<AdminEvent[]>;
   /**

@@ -77,7 +77,7 @@ function groupKey(by: UsageGroupBy, r: NewAuditRecord): string | number | null {
 async function allRollups(s: Stores): Promise<string[]> {
   const out: string[] = [];
   for (const g of GRAINS) {
-    for (const r of await s.audit.rollups({ grain: g, from: 0, to: 2 ** 50 })) out.push(`${g} ${JSON.stringify(normal(r))}`);
+    for (const r of await s.audit.rollups!({ grain: g, from: 0, to: 2 ** 50 })) out.push(`${g} ${JSON.stringify(normal(r))}`);
   }
   return out.sort();
 }
@@ -151,7 +151,7 @@ export function rollupContract(b: RollupBackend): void {
         }
       }
       await s.audit.append(records);
-      const series = await seriesFromRollups((q) => s.audit.rollups(q), { since: T0 - HOUR, until: T0 + 4 * HOUR, grain: 'hour', by: 'key' });
+      const series = await seriesFromRollups((q) => s.audit.rollups!(q), { since: T0 - HOUR, until: T0 + 4 * HOUR, grain: 'hour', by: 'key' });
       assert.equal(series.length, 11);
       assert.deepEqual(series.slice(0, 10).map((x) => x.group), Array.from({ length: 10 }, (_, i) => `key_${String(i).padStart(2, '0')}`));
       assert.equal(series[0]!.label, 'k0');
@@ -178,11 +178,11 @@ export function rollupContract(b: RollupBackend): void {
       await s.audit.append([auditRec({ at: T0 + 10 }), auditRec({ at: T0 + 2 * HOUR + 5 * MIN }), auditRec({ at: T0 + 3 * HOUR + 30 * MIN })]);
       const cut = T0 + 3 * HOUR + 15 * MIN;
       assert.equal(await s.audit.prune(cut), 2);
-      const buckets = async (g: 'minute' | 'hour' | 'day') => (await s.audit.rollups({ grain: g, from: 0, to: 2 ** 50 })).map((r) => r.bucket - T0);
+      const buckets = async (g: 'minute' | 'hour' | 'day') => (await s.audit.rollups!({ grain: g, from: 0, to: 2 ** 50 })).map((r) => r.bucket - T0);
       assert.deepEqual(await buckets('minute'), [3 * HOUR + 30 * MIN]);
       assert.deepEqual(await buckets('hour'), [3 * HOUR]);
       assert.deepEqual(await buckets('day'), [0]);
-      assert.equal((await s.audit.rollups({ grain: 'day', from: 0, to: 2 ** 50 }))[0]!.requests, 3);
+      assert.equal((await s.audit.rollups!({ grain: 'day', from: 0, to: 2 ** 50 }))[0]!.requests, 3);
       void GRAIN_MS;
     }));
   });

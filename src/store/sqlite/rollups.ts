@@ -40,14 +40,21 @@ export const ROLLUP_TABLES = `
   ) WITHOUT ROWID;
 `;
 
-/** Histograms of one metric per roll-up row of one grain, from the per-minute bins in gh_bins. */
-const histUpdate = (size: number, metric: 0 | 1, column: string): string => `
-  UPDATE rollups SET ${column} = h.pairs FROM (
-    SELECT b, p, m, n, '[' || group_concat(bin || ',' || c) || ']' AS pairs FROM (
-      SELECT (bucket / ${size}) * ${size} AS b, p, m, n, bin, SUM(c) AS c FROM gh_bins WHERE metric = ${metric} GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
-    ) GROUP BY b, p, m, n
-  ) AS h
-  WHERE rollups.grain = ${size} AND rollups.bucket = h.b AND rollups.principal_id = h.p AND rollups.model = h.m AND rollups.node = h.n;`;
+/**
+ * One grain's rows: its histograms first into an indexed temporary table (pairs text per key and
+ * metric), then the counts joined to them (an UPDATE … FROM here was a nested loop: quadratic).
+ */
+const grainRows = (size: number): string => `
+  INSERT INTO gh_hists (b, p, m, n, metric, pairs)
+    SELECT b, p, m, n, metric, '[' || group_concat(bin || ',' || c) || ']' FROM (
+      SELECT (bucket / ${size}) * ${size} AS b, p, m, n, metric, bin, SUM(c) AS c FROM gh_bins GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6
+    ) GROUP BY b, p, m, n, metric;
+  INSERT INTO rollups (grain, bucket, principal_id, model, node, requests, refused, prompt_tokens, completion_tokens, ttft, duration)
+    SELECT ${size}, c.b, c.p, c.m, c.n, c.requests, c.refused, c.pt, c.ct, COALESCE(t.pairs, '[]'), COALESCE(d.pairs, '[]')
+    FROM (SELECT (bucket / ${size}) * ${size} AS b, p, m, n, SUM(requests) AS requests, SUM(refused) AS refused, SUM(pt) AS pt, SUM(ct) AS ct FROM gh_counts GROUP BY 1, 2, 3, 4) c
+    LEFT JOIN gh_hists t ON t.b = c.b AND t.p = c.p AND t.m = c.m AND t.n = c.n AND t.metric = 0
+    LEFT JOIN gh_hists d ON d.b = c.b AND d.p = c.p AND d.m = c.m AND d.n = c.n AND d.metric = 1;
+  DELETE FROM gh_hists;`;
 
 /**
  * Roll-ups rebuilt from every audit row, in SQL: one pass over the audit table to per-minute
@@ -67,15 +74,13 @@ export const ROLLUP_BACKFILL = `
     UNION ALL
     SELECT (at / 60000) * 60000, COALESCE(principal_id, ''), COALESCE(model, ''), COALESCE(node, ''), 1, gh_bin(duration_ms), COUNT(*)
     FROM audit WHERE decision = 'allowed' GROUP BY 1, 2, 3, 4, 6;
-  ${GRAINS.map((g) => GRAIN_MS[g]).map((size) => `
-  INSERT INTO rollups (grain, bucket, principal_id, model, node, requests, refused, prompt_tokens, completion_tokens, ttft, duration)
-    SELECT ${size}, (bucket / ${size}) * ${size}, p, m, n, SUM(requests), SUM(refused), SUM(pt), SUM(ct), '[]', '[]' FROM gh_counts GROUP BY 2, 3, 4, 5;
-  ${histUpdate(size, 0, 'ttft')}
-  ${histUpdate(size, 1, 'duration')}`).join('\n')}
+  CREATE TEMP TABLE gh_hists (b INTEGER, p TEXT, m TEXT, n TEXT, metric INTEGER, pairs TEXT, PRIMARY KEY (b, p, m, n, metric)) WITHOUT ROWID;
+  ${GRAINS.map((g) => grainRows(GRAIN_MS[g])).join('\n')}
   INSERT INTO rollup_labels (principal_id, name, at)
     SELECT principal_id, principal_name, MAX(at) FROM audit WHERE principal_id IS NOT NULL AND principal_name IS NOT NULL GROUP BY principal_id;
   DROP TABLE gh_counts;
   DROP TABLE gh_bins;
+  DROP TABLE gh_hists;
 `;
 
 /** A batch's additions to one roll-up row (store/rollups.ts RollupDelta, in column order). */
