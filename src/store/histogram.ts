@@ -57,11 +57,23 @@ export function toPairs(m: ReadonlyMap<number, number>): number[] {
   return out;
 }
 
-/** Two stored pair lists added (SQLite's gh_hist_add on upserts). */
+/**
+ * Two stored pair lists added (SQLite's gh_hist_add on upserts, on every batch: kept to one linear
+ * pass). Both are stored bins ascending; were one not, a bin could appear twice, which readers
+ * (addPairs) still add up correctly.
+ */
 export function mergePairs(a: readonly number[], b: readonly number[]): number[] {
-  const m = new Map<number, number>();
-  for (const p of [a, b]) for (let i = 0; i + 1 < p.length; i += 2) m.set(p[i]!, (m.get(p[i]!) ?? 0) + p[i + 1]!);
-  return toPairs(m);
+  const out: number[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    if (a[i]! === b[j]!) (out.push(a[i]!, a[i + 1]! + b[j + 1]!), (i += 2), (j += 2));
+    else if (a[i]! < b[j]!) (out.push(a[i]!, a[i + 1]!), (i += 2));
+    else (out.push(b[j]!, b[j + 1]!), (j += 2));
+  }
+  for (; i < a.length; i += 2) out.push(a[i]!, a[i + 1]!);
+  for (; j < b.length; j += 2) out.push(b[j]!, b[j + 1]!);
+  return out;
 }
 
 /** Nearest-rank percentile p (0–100) of a histogram: the bin of the ceil(p·n/100)-th value; null when empty. */

@@ -14,7 +14,7 @@ export function registerRollupFunctions(db: Db): void {
   db.function('gh_hist_add', { deterministic: true }, (a: unknown, b: unknown) => {
     if (b === '[]' || b === null) return a;
     if (a === '[]' || a === null) return b;
-    return JSON.stringify(mergePairs(JSON.parse(a as string) as number[], JSON.parse(b as string) as number[]));
+    return `[${mergePairs(JSON.parse(a as string) as number[], JSON.parse(b as string) as number[]).join(',')}]`;
   });
 }
 
