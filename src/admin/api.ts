@@ -7,6 +7,7 @@ import { openApiDocument } from './openapi.js';
 import { createPolicy, deletePolicy, listPolicies, showPolicy, updatePolicy } from './policies.js';
 import { fromStoreError, invalid } from './refusals.js';
 import { adminTrail, audit, nodes, usage } from './reports.js';
+import { usageSeries } from './series.js';
 import type { AdminRoute } from './routes.js';
 import { doctor, showConfig } from './settings.js';
 
@@ -28,6 +29,7 @@ const HANDLERS: Record<string, AdminHandler> = {
   'admin.policies.update': updatePolicy,
   'admin.policies.delete': deletePolicy,
   'admin.usage': usage,
+  'admin.usage.series': usageSeries,
   'admin.audit': audit,
   'admin.audit.admin': adminTrail,
   'admin.nodes': nodes,

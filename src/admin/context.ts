@@ -27,7 +27,9 @@ export interface AdminRequest<Q = unknown, B = unknown> {
 
 export interface AdminAnswer {
   status: number;
+  /** Sent as JSON, or as it is (a string) when `contentType` is set. */
   body: unknown;
+  contentType?: string;
 }
 
 /** Query and body arrive validated by the route's schemas (api.ts); each handler reads them as its schema's output. */

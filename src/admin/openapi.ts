@@ -21,7 +21,7 @@ const errorResponse = (description: string): Json => ({ description, content: { 
 
 /** Statuses any admin route can answer, whatever it does (edge, authentication, scope, body, limits). */
 const COMMON_ERRORS: Record<number, string> = {
-  400: 'Invalid query or body (GW_ERR_ADMIN_INVALID, GW_ERR_BODY_INVALID_JSON) or a Host that cannot be read',
+  400: 'Invalid query or body (GW_ERR_ADMIN_INVALID, GW_ERR_BODY_INVALID_JSON; usage/series: a period before its start, or more than 2000 points per series) or a Host that cannot be read',
   401: 'No credential, or one that is not valid (GW_ERR_AUTH_*)',
   403: 'Authenticated without the scope the route needs (GW_ERR_SCOPE_MISSING: admin:read to read, admin:keys to change keys, admin for the rest, or keys:self for /me/keys, which also needs a signed-in identity), or a console request that changes something without its X-CSRF-Token (GW_ERR_CONSOLE_CSRF), or a Host or Origin not allowed',
   404: 'No such resource (GW_ERR_ADMIN_NOT_FOUND)',
@@ -39,7 +39,9 @@ function operation(r: AdminRoute): Json {
   const parameters: Json[] = [];
   for (const m of r.path.matchAll(/\{(\w+)\}/g)) parameters.push({ name: m[1], in: 'path', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9._~:@-]{1,200}$' }, description: 'id, or unique name' });
   for (const [name, s] of Object.entries(shape)) parameters.push({ name, in: 'query', required: false, schema: schemaOf(s, 'input') });
-  const responses: Json = { [r.ok.status]: { description: r.ok.description, content: { 'application/json': { schema: schemaOf(r.ok.schema, 'output') } } } };
+  const content: Json = { 'application/json': { schema: schemaOf(r.ok.schema, 'output') } };
+  if (r.ok.csv) content['text/csv'] = { schema: { type: 'string', description: 'format=csv: a header row, then one row per group' } };
+  const responses: Json = { [r.ok.status]: { description: r.ok.description, content } };
   for (const [status, text] of Object.entries(COMMON_ERRORS)) responses[status] = errorResponse(text);
   if (r.errors.includes(409)) responses[409] = errorResponse('Conflicts with what is stored (GW_ERR_ADMIN_CONFLICT): a name taken, a policy in use, a key that cannot rotate');
   return {

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { usageCsv } from '../store/usage-csv.js';
 import { usageReport } from '../store/usage-report.js';
 import type { AdminDeps, AdminHandler } from './context.js';
 import { findKey } from './keys.js';
@@ -17,6 +18,10 @@ export const usage: AdminHandler = async (d, r) => {
   const since = q.since ?? until - DAY;
   const by = q.by ?? 'key';
   const principalId = q.key !== undefined ? (await findKey(d, q.key)).id : undefined;
+  if (q.format === 'csv') {
+    const rows = await d.audit.usage({ since, until, by, ...(principalId ? { principalId } : {}) });
+    return { status: 200, body: usageCsv(by, rows), contentType: 'text/csv; charset=utf-8' };
+  }
   const { rows, total } = await usageReport(d.audit, { since, until, by, ...(principalId ? { principalId } : {}) });
   return { status: 200, body: { since, until, by, key: principalId ?? null, rows, total } };
 };

@@ -27,7 +27,8 @@ export interface AdminRoute {
   readonly query: z.ZodType;
   /** null: the route takes no body (one sent is refused). */
   readonly body: z.ZodType | null;
-  readonly ok: { readonly status: 200 | 201; readonly schema: z.ZodType; readonly description: string };
+  /** `csv`: with format=csv the same answer comes as text/csv. */
+  readonly ok: { readonly status: 200 | 201; readonly schema: z.ZodType; readonly description: string; readonly csv?: boolean };
   /** Error statuses this route answers itself, besides those every admin route can (400 query, 401, 403, 404 route, 413, 429, 503). */
   readonly errors: readonly number[];
   /** Whether it changes stored state (written to the admin trail). */
@@ -74,7 +75,8 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = Object.freeze([
   row({ id: 'admin.policies.show', method: 'GET', path: `${P}/{id}`, summary: 'One policy, by id or name', body: null, ok: { status: 200, schema: S.Policy, description: 'The policy' }, errors: [], changes: false }),
   row({ id: 'admin.policies.update', method: 'PATCH', path: `${P}/{id}`, summary: 'Change a policy (every key that uses it follows within a second)', body: S.PolicyUpdate, ok: { status: 200, schema: S.Policy, description: 'The policy as changed' }, errors: [409], changes: true }),
   row({ id: 'admin.policies.delete', method: 'DELETE', path: `${P}/{id}`, summary: 'Delete a policy no key that is not revoked uses', body: null, ok: { status: 200, schema: S.Policy, description: 'The policy, deleted' }, errors: [409], changes: true }),
-  row({ id: 'admin.usage', method: 'GET', path: `${ADMIN_PREFIX}/usage`, summary: 'Requests, refusals, tokens and latency per key, model, day or hour (what `gatehouse usage` shows)', query: S.UsageQuery, body: null, ok: { status: 200, schema: S.UsageReport, description: 'The report' }, errors: [], changes: false }),
+  row({ id: 'admin.usage', method: 'GET', path: `${ADMIN_PREFIX}/usage`, summary: 'Requests, refusals, tokens and latency per key, model, node, day or hour (what `gatehouse usage` shows)', query: S.UsageQuery, body: null, ok: { status: 200, schema: S.UsageReport, description: 'The report (format=csv: its rows as text/csv)', csv: true }, errors: [], changes: false }),
+  row({ id: 'admin.usage.series', method: 'GET', path: `${ADMIN_PREFIX}/usage/series`, summary: 'Requests, refusals, tokens and TTFT p50/p95 over time, per key, model or node (the console\'s charts)', query: S.SeriesQuery, body: null, ok: { status: 200, schema: S.UsageSeries, description: 'One series per group (top 10 by requests, then "other"), one point per bucket' }, errors: [], changes: false }),
   row({ id: 'admin.audit', method: 'GET', path: `${ADMIN_PREFIX}/audit`, summary: 'Request records, paginated with afterId/limit (what `gatehouse audit` shows)', query: S.AuditQuery, body: null, ok: { status: 200, schema: S.AuditPage, description: 'One page of records' }, errors: [], changes: false }),
   row({ id: 'admin.audit.admin', method: 'GET', path: `${ADMIN_PREFIX}/audit/admin`, summary: 'The admin trail: who changed keys, policies and configuration (`gatehouse audit --admin`)', query: S.AdminEventQuery, body: null, ok: { status: 200, schema: S.AdminEventPage, description: 'One page of events' }, errors: [], changes: false }),
   row({ id: 'admin.config', scope: 'admin', method: 'GET', path: `${ADMIN_PREFIX}/config`, summary: 'The configuration this gateway runs with (passwords in URLs hidden; `gatehouse config check --json`)', body: null, ok: { status: 200, schema: S.ConfigView, description: 'The effective configuration' }, errors: [], changes: false }),

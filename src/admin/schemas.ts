@@ -82,10 +82,35 @@ const UsageRow = z.strictObject({
 export const UsageReport = z.strictObject({
   since: ms,
   until: ms,
-  by: z.enum(['key', 'model', 'day', 'hour', 'all']),
+  by: z.enum(['key', 'model', 'node', 'day', 'hour', 'all']),
   key: z.string().nullable(),
   rows: z.array(UsageRow),
   total: UsageRow,
+});
+
+const Grain = z.enum(['minute', 'hour', 'day']);
+const SeriesBy = z.enum(['key', 'model', 'node', 'none']);
+/** One bucket of a series: its start, counts, and TTFT percentiles of allowed requests (within 5%). */
+const SeriesPoint = z.strictObject({
+  t: ms,
+  requests: ms,
+  refused: ms,
+  promptTokens: ms,
+  completionTokens: ms,
+  ttftP50Ms: z.number().nullable(),
+  ttftP95Ms: z.number().nullable(),
+});
+/**
+ * Time series for the console's charts. `since`/`until` are the period as answered: rounded out to
+ * whole buckets of `grain`. `group` is the key id, model or node (null: requests without one, and
+ * the "other" series, labelled "other", summing the groups past the top 10 by requests).
+ */
+export const UsageSeries = z.strictObject({
+  since: ms,
+  until: ms,
+  grain: Grain,
+  by: SeriesBy,
+  series: z.array(z.strictObject({ group: z.string().nullable(), label: z.string().nullable(), points: z.array(SeriesPoint) })),
 });
 
 const AuditRecord = z.strictObject({
@@ -168,8 +193,21 @@ const queryInt = (max: number) => z.string().regex(/^[1-9]\d{0,6}$/, 'a positive
 export const UsageQuery = z.strictObject({
   since: queryTime.optional(),
   until: queryTime.optional(),
-  by: z.enum(['key', 'model', 'day', 'hour', 'all']).optional(),
+  by: z.enum(['key', 'model', 'node', 'day', 'hour', 'all']).optional(),
   key: id.optional(),
+  /** csv: text/csv with a header row (the rows, no total), as `gatehouse usage --csv`. */
+  format: z.enum(['json', 'csv']).optional(),
+});
+
+/** Default period: the last 24 hours; default grain: the finest giving at most 500 points. */
+export const SeriesQuery = z.strictObject({
+  since: queryTime.optional(),
+  until: queryTime.optional(),
+  grain: Grain.optional(),
+  by: SeriesBy.optional(),
+  key: id.optional(),
+  model: z.string().min(1).max(300).optional(),
+  node: z.string().min(1).max(200).optional(),
 });
 
 export const AuditQuery = z.strictObject({

@@ -10,7 +10,7 @@ Usage:
   gatehouse policies list|show|create|update|delete ...   named scopes, models, limits and clamps for keys
   gatehouse config check [--config FILE]
   gatehouse config schema                       JSON Schema of gatehouse.yaml, for editors
-  gatehouse usage [--since 24h|7d|DATE] [--until ..] [--by key|model|day|hour] [--key ID] [--json|--csv]
+  gatehouse usage [--since 24h|7d|DATE] [--until ..] [--by key|model|node|day|hour] [--key ID] [--json|--csv]
   gatehouse audit [--since ..] [--key ID] [--denied] [--follow] [--json] [--admin]
   gatehouse doctor [--config FILE] [--json]     check a deployment; exits 1 on critical findings
   gatehouse nodes [--config FILE] [--json]      the Ollama nodes: health, in flight, loaded models

@@ -1,4 +1,5 @@
 import type { PrincipalClamps, PrincipalKind, PrincipalLimits, Scope } from '../core/types.js';
+import type { RollupQuery, RollupRow } from './rollups.js';
 
 /**
  * Storage contracts. Backends (sqlite/, postgres/) implement these; nothing outside store/ imports
@@ -261,7 +262,7 @@ export interface AdminQuery {
 }
 
 /** `all`: one row for the whole period (the report's total, with its percentiles). */
-export type UsageGroupBy = 'key' | 'model' | 'day' | 'hour' | 'all';
+export type UsageGroupBy = 'key' | 'model' | 'node' | 'day' | 'hour' | 'all';
 
 export interface UsageQuery {
   since: number;
@@ -270,9 +271,12 @@ export interface UsageQuery {
   principalId?: string;
 }
 
-/** One group of a usage report. Latency percentiles are over allowed requests (nearest rank). */
+/**
+ * One group of a usage report. Latency percentiles are over allowed requests (nearest rank), read
+ * from the roll-ups' histograms: within 5% (store/histogram.ts).
+ */
 export interface UsageRow {
-  /** Principal id, model, or the bucket start (ms, UTC) for day/hour; null = none (unauthenticated, no model). */
+  /** Principal id, model, node, or the bucket start (ms, UTC) for day/hour; null = none (unauthenticated, no model, no node). */
   group: string | number | null;
   /** by key: the principal's name. */
   label: string | null;
@@ -289,10 +293,20 @@ export interface AuditStore {
   /** Appends a batch in one transaction: all or none. */
   append(records: readonly NewAuditRecord[]): Promise<void>;
   query(q: AuditQuery): Promise<AuditRecord[]>;
+  /** From the roll-ups (store/rollup-report.ts): exact counts for any period, percentiles within 5%. */
   usage(q: UsageQuery): Promise<UsageRow[]>;
+  /**
+   * Roll-up rows of one grain, or audit records as such rows (`raw`): what reports add up. Every
+   * backend has it; a store reached through a gateway's admin API (cli/remote-stores.ts) has not.
+   */
+  rollups?(q: RollupQuery): Promise<RollupRow[]>;
   recordAdmin(e: Omit<AdminEvent, 'id'>): Promise<void>;
   adminEvents(q: AdminQuery): Promise<AdminEvent[]>;
-  /** Deletes request records with at < before, in bounded batches; returns how many. */
+  /**
+   * Deletes request records with at < before, in bounded batches, and the minute and hour roll-ups
+   * that end by then (day roll-ups are kept: one row per key, model and node a day); returns how
+   * many request records.
+   */
   prune(before: number): Promise<number>;
 }
 

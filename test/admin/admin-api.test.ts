@@ -180,6 +180,50 @@ describe('admin API: policies, usage, audit, nodes', () => {
     assert.equal((await admin('GET', '/admin/v1/audit?limit=2&limit=3')).status, 400);
   });
 
+  it('usage: by node, and as CSV (text/csv, documented) with a header row', async () => {
+    const since = Date.now() - 3_600_000;
+    const n = await admin('GET', `/admin/v1/usage?by=node&since=${since}`);
+    assert.equal(n.status, 200);
+    assert.equal(n.json.by, 'node');
+    assert.deepEqual(n.json.rows.map((r: { group: unknown }) => r.group), [null]); // one upstream: no node
+    const c = await send(stack.gw.url, 'GET', `/admin/v1/usage?by=key&format=csv&since=${since}`, { headers: { authorization: `Bearer ${root.key}` } });
+    assert.equal(c.status, 200);
+    assert.match(String(c.headers['content-type']), /^text\/csv/);
+    const lines = c.body.split('\n');
+    assert.equal(lines[0], 'group,name,requests,refused,prompt_tokens,completion_tokens,p50_ms,p95_ms');
+    assert.ok(lines.some((l) => l.startsWith(`${user.id},user,`)), c.body);
+    const d = (await admin('GET', '/admin/v1/openapi.json')).json;
+    assert.ok(d.paths['/admin/v1/usage'].get.responses['200'].content['text/csv']);
+  });
+
+  it('usage/series: whole buckets, one point each, TTFT percentiles; refused when too many points or backwards', async () => {
+    for (let i = 0; i < 2; i++) await tags(user.key);
+    await new Promise((res) => setTimeout(res, 1500));
+    const until = Date.now() + 1;
+    const s = await admin('GET', `/admin/v1/usage/series?since=${until - 3_600_000}&until=${until}&by=key`);
+    assert.equal(s.status, 200);
+    assert.equal(s.json.grain, 'minute'); // 60 minutes: the finest grain within 500 points
+    assert.equal(s.json.since % 60_000, 0);
+    assert.equal(s.json.until % 60_000, 0);
+    const mine = s.json.series.find((x: { group: string }) => x.group === user.id);
+    assert.ok(mine, JSON.stringify(s.json.series.map((x: { group: string }) => x.group)));
+    assert.equal(mine.label, 'user');
+    assert.equal(mine.points.length, (s.json.until - s.json.since) / 60_000);
+    assert.ok(mine.points.reduce((n: number, p: { requests: number }) => n + p.requests, 0) >= 2);
+    const day = await admin('GET', `/admin/v1/usage/series?since=${until - 86_400_000}&until=${until}&by=none`);
+    assert.deepEqual([day.json.grain, day.json.series.length, day.json.series[0].label], ['hour', 1, 'all']);
+    assert.equal(day.json.series[0].points.length, 25);
+    const byDefault = await admin('GET', '/admin/v1/usage/series?model=nothing-here&node=n1');
+    assert.equal(byDefault.status, 200);
+    assert.deepEqual(byDefault.json.series, []);
+    const many = await admin('GET', `/admin/v1/usage/series?since=${until - 30 * 86_400_000}&until=${until}&grain=minute`);
+    assert.equal(many.status, 400);
+    assert.match(many.json.error.message, /more than 2000 points per series; ask for a coarser grain/);
+    assert.equal((await admin('GET', `/admin/v1/usage/series?since=${until}&until=${until - 1}`)).status, 400);
+    assert.equal((await admin('GET', '/admin/v1/usage/series?grain=week')).status, 400);
+    assert.equal((await admin('GET', '/admin/v1/usage/series?key=nobody')).status, 404);
+  });
+
   it('nodes: 404 without upstreams', async () => {
     const n = await admin('GET', '/admin/v1/nodes');
     assert.equal(n.status, 404);

@@ -24,6 +24,7 @@ class FakeStore implements AuditStore {
   }
   async query() { return []; }
   async usage() { return []; }
+  async rollups() { return []; }
   async recordAdmin() {}
   async adminEvents() { return []; }
   async prune(before: number) {

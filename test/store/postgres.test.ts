@@ -7,6 +7,8 @@ import { PermanentStoreError } from '../../src/store/types.js';
 import { keyRotationContract } from '../contract/key-rotation.contract.js';
 import { auditRec, newKey, storeContract, waitFor, type ContractBackend } from '../contract/store.contract.js';
 import { PG_BASE, freshSchema, pgUnavailable, type TestSchema } from './pg.js';
+import { rollupContract } from '../contract/rollups.contract.js';
+import { PG_ROLLUP_BACKFILL } from '../../src/store/postgres/rollups.js';
 
 const skip = (await pgUnavailable()) ?? false;
 
@@ -21,6 +23,29 @@ const backend: ContractBackend = {
 };
 storeContract(backend);
 keyRotationContract(backend);
+
+rollupContract({
+  name: 'postgres',
+  skip,
+  async target() {
+    const s = freshSchema('rollups');
+    return {
+      open: () => openStores({ dataDir: '/nonexistent', store: s.url }),
+      async backfill() {
+        const c = new pg.Client({ connectionString: PG_BASE, options: `-c search_path=${s.schema}` });
+        await c.connect();
+        try {
+          await c.query('BEGIN');
+          await c.query(PG_ROLLUP_BACKFILL);
+          await c.query('COMMIT');
+        } finally {
+          await c.end();
+        }
+      },
+      cleanup: () => s.drop(),
+    };
+  },
+});
 
 describe('postgres specifics', { skip }, () => {
   const schemas: TestSchema[] = [];

@@ -7,6 +7,9 @@ import { describe, it } from 'node:test';
 import { openStores } from '../../src/store/index.js';
 import { keyRotationContract } from '../contract/key-rotation.contract.js';
 import { storeContract, type ContractBackend } from '../contract/store.contract.js';
+import { rollupContract } from '../contract/rollups.contract.js';
+import { openSqlite } from '../../src/store/sqlite/open.js';
+import { ROLLUP_BACKFILL } from '../../src/store/sqlite/rollups.js';
 
 /** The contract on a fresh data dir, opened as the CLI opens it or as the server does. */
 function sqliteContract(name: string, role: 'cli' | 'server'): void {
@@ -27,6 +30,26 @@ function sqliteContract(name: string, role: 'cli' | 'server'): void {
 }
 
 sqliteContract('sqlite', 'cli');
+
+rollupContract({
+  name: 'sqlite',
+  skip: false,
+  async target() {
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-rollups-'));
+    return {
+      open: () => openStores({ dataDir: dir, role: 'server' }),
+      async backfill() {
+        const db = openSqlite(join(dir, 'gatehouse.db'), { migrate: false });
+        try {
+          db.transaction(() => db.exec(ROLLUP_BACKFILL)).immediate();
+        } finally {
+          db.close();
+        }
+      },
+      cleanup: async () => rmSync(dir, { recursive: true, force: true }),
+    };
+  },
+});
 // The server's role makes its background writes on a thread with its own connection: the same contract.
 sqliteContract('sqlite, server role (writer thread)', 'server');
 

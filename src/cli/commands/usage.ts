@@ -1,4 +1,5 @@
 import { parseDuration } from '../../config/units.js';
+import { usageCsv } from '../../store/usage-csv.js';
 import { usageReport } from '../../store/usage-report.js';
 import type { Stores } from '../../store/index.js';
 import type { UsageGroupBy, UsageRow } from '../../store/types.js';
@@ -9,18 +10,19 @@ import { openCommandStores } from '../store.js';
 export const USAGE_HELP = `gatehouse usage: requests, refusals, tokens and latency per key, model, day or hour
 
 Usage:
-  gatehouse usage [--since 24h|7d|DATE] [--until WHEN] [--by key|model|day|hour] [--key ID] [--json|--csv]
+  gatehouse usage [--since 24h|7d|DATE] [--until WHEN] [--by key|model|node|day|hour] [--key ID] [--json|--csv]
 
 Computed from the audit records (kept for audit.retention, default 90 days), so it covers every
 replica sharing the store. REQUESTS counts everything, REFUSED the part Gatehouse refused; tokens
 are what Ollama reported (estimated when a stream was cut short). P50/P95 are nearest-rank
-percentiles of allowed requests, arrival to the end of the response (whole streams).
+percentiles of allowed requests, arrival to the end of the response (whole streams), read from
+the roll-ups' histograms: within 5% of the exact value. Counts are exact for any period.
 
 Options:
   --since WHEN     start: a duration back from now (30m, 24h, 7d) or a UTC date/time
                    (2025-01-31, 2025-01-31T12:00); default 24h
   --until WHEN     end (exclusive), same forms; default now
-  --by GROUP       key (default), model, day or hour (UTC)
+  --by GROUP       key (default), model, node (with upstreams), day or hour (UTC)
   --key ID         only this key (key id or unique name)
   --json           {"since","until","by","rows":[…],"total":{…}}
   --csv            CSV with a header row
@@ -38,7 +40,7 @@ export async function usageCommand(argv: string[]): Promise<number> {
   if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}" (see gatehouse usage --help)`);
   if (values.json && values.csv) throw new UsageError('choose one of --json and --csv');
   const by = (values.by ?? 'key') as UsageGroupBy;
-  if (!['key', 'model', 'day', 'hour'].includes(by)) throw new UsageError(`--by: "${values.by}" is not one of key, model, day, hour`);
+  if (!['key', 'model', 'node', 'day', 'hour'].includes(by)) throw new UsageError(`--by: "${values.by}" is not one of key, model, node, day, hour`);
   const now = Date.now();
   const since = parseWhen(values.since ?? '24h', now, '--since');
   const until = values.until !== undefined ? parseWhen(values.until, now, '--until') : now;
@@ -51,7 +53,7 @@ export async function usageCommand(argv: string[]): Promise<number> {
     if (values.json) {
       console.log(JSON.stringify({ since: iso(since), until: iso(until), by, ...(principalId ? { key: principalId } : {}), rows: rows.map((r) => jsonRow(by, r)), total: jsonRow(by, total) }));
     } else if (values.csv) {
-      console.log(toCsv([['group', 'name', 'requests', 'refused', 'prompt_tokens', 'completion_tokens', 'p50_ms', 'p95_ms'], ...rows.map((r) => csvRow(by, r))]));
+      console.log(usageCsv(by, rows));
     } else {
       console.log(`Usage by ${by}, ${shortTime(since)} → ${shortTime(until)} UTC${principalId ? `, key ${principalId}` : ''}\n`);
       if (rows.length === 0) console.log('no requests in this period');
@@ -88,7 +90,7 @@ export async function resolveKeyId(stores: Stores, idOrName: string): Promise<st
 
 
 function groupText(by: UsageGroupBy, g: UsageRow['group']): string {
-  if (g === null) return by === 'key' ? '(no key)' : by === 'model' ? '(no model)' : '-';
+  if (g === null) return by === 'key' ? '(no key)' : by === 'model' ? '(no model)' : by === 'node' ? '(no node)' : '-';
   if (by === 'day') return new Date(g as number).toISOString().slice(0, 10);
   if (by === 'hour') return new Date(g as number).toISOString().slice(0, 13) + ':00Z';
   return by === 'model' ? shortModel(String(g)) : String(g);
@@ -100,11 +102,6 @@ function jsonRow(by: UsageGroupBy, r: UsageRow): Record<string, unknown> {
     [by]: group, ...(by === 'key' ? { name: r.label } : {}), requests: r.requests, refused: r.refused,
     prompt_tokens: r.promptTokens, completion_tokens: r.completionTokens, p50_ms: r.p50Ms, p95_ms: r.p95Ms,
   };
-}
-
-function csvRow(by: UsageGroupBy, r: UsageRow): string[] {
-  const group = r.group === null ? '' : by === 'day' || by === 'hour' ? iso(r.group as number) : String(r.group);
-  return [group, r.label ?? '', String(r.requests), String(r.refused), String(r.promptTokens), String(r.completionTokens), r.p50Ms === null ? '' : String(r.p50Ms), r.p95Ms === null ? '' : String(r.p95Ms)];
 }
 
 function usageTable(by: UsageGroupBy, rows: UsageRow[], total: UsageRow): string {
@@ -126,14 +123,7 @@ function alignTable(rows: string[][], textColumns: number): string {
   return rows.map((r) => r.map((c, i) => (i < textColumns ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd()).join('\n');
 }
 
-/** RFC 4180 quoting; cells that a spreadsheet would run as a formula get a leading quote. */
-export function toCsv(rows: string[][]): string {
-  const cell = (c: string): string => {
-    const v = /^[=+\-@\t\r]/.test(c) && !/^-?\d+(\.\d+)?$/.test(c) ? `'${c}` : c;
-    return /[",\n\r]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
-  };
-  return rows.map((r) => r.map(cell).join(',')).join('\n');
-}
+export { toCsv } from '../../store/usage-csv.js';
 
 export function shortModel(m: string): string {
   return m.replace(/^registry\.ollama\.ai\/library\//, '').replace(/:latest$/, '');

@@ -14,7 +14,7 @@ import { CONTINUE, SUSPENDED, type StageResult } from './stage.js';
  * matches the path exactly against admin/routes.ts and puts the row on the call, so the usual
  * stages run: authenticate (the whole chain; failures count against the address), authorize (the
  * row's scope, `admin` or `keys:self` for /me/keys: 403 without it). `admin`, right after authorize, then reads the body (JSON only,
- * 64 KiB at most), lets admin/api.ts answer, and writes its JSON. Nothing is ever forwarded; the
+ * 64 KiB at most), lets admin/api.ts answer, and writes its JSON (or the CSV a report was asked as). Nothing is ever forwarded; the
  * audit record carries the route id (`admin.keys.create`, …) like any other request.
  */
 
@@ -68,8 +68,8 @@ async function answer(call: Call, gw: GatewayContext, api: AdminApi, body: Buffe
   }
   const res = call.res;
   if (res.destroyed) return;
-  const text = JSON.stringify(out.body);
-  const headers: Record<string, string | number> = { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', 'x-request-id': call.scope.id };
+  const text = out.contentType ? String(out.body) : JSON.stringify(out.body);
+  const headers: Record<string, string | number> = { 'content-type': out.contentType ?? 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', 'x-request-id': call.scope.id };
   if (call.cors) Object.assign(headers, call.cors);
   res.writeHead(out.status, headers);
   res.end(call.method === 'HEAD' ? undefined : text);

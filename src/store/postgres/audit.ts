@@ -1,6 +1,9 @@
-import { AUDIT_COLUMNS, PRUNE_SLICE, adminFromRow, auditFromRow, auditValues, mergeUsage, usageSql } from '../audit-shared.js';
+import { AUDIT_COLUMNS, PRUNE_SLICE, adminFromRow, auditFromRow, auditValues } from '../audit-shared.js';
+import { usageFromRollups } from '../rollup-report.js';
+import { GRAIN_MS, rawAsRollup, rollupBatch, rollupFromRow, rollupSelectSql, type RollupQuery, type RollupRow } from '../rollups.js';
 import { PermanentStoreError, type AdminEvent, type AdminQuery, type AuditQuery, type AuditRecord, type AuditStore, type NewAuditRecord, type UsageQuery, type UsageRow } from '../types.js';
 import { isPermanentPgError, type PgHandle } from './open.js';
+import { rollupCtes, rollupParams } from './rollups.js';
 
 /** PostgreSQL array type of each audit column, for the one-statement batch insert. */
 const PG_TYPES: Record<(typeof AUDIT_COLUMNS)[number], string> = {
@@ -11,12 +14,14 @@ const PG_TYPES: Record<(typeof AUDIT_COLUMNS)[number], string> = {
 };
 
 /**
- * Audit records and the admin trail on PostgreSQL. A batch is one INSERT … SELECT FROM unnest(…)
- * with one array parameter per column: one round trip and 25 parameters whatever the batch size.
+ * Audit records and the admin trail on PostgreSQL. A batch is one statement: INSERT … SELECT FROM
+ * unnest(…) with one array parameter per column, and the roll-ups' upserts as CTEs beside it: one
+ * round trip, one transaction, and 40 parameters whatever the batch size.
  */
 export class PostgresAuditStore implements AuditStore {
   readonly #h: PgHandle;
-  readonly #insert = `INSERT INTO audit (${AUDIT_COLUMNS.join(', ')}) SELECT * FROM unnest(${AUDIT_COLUMNS.map((c, i) => `$${i + 1}::${PG_TYPES[c]}[]`).join(', ')})`;
+  readonly #insert = `WITH a AS (INSERT INTO audit (${AUDIT_COLUMNS.join(', ')}) SELECT * FROM unnest(${AUDIT_COLUMNS.map((c, i) => `$${i + 1}::${PG_TYPES[c]}[]`).join(', ')})),
+    ${rollupCtes(AUDIT_COLUMNS.length + 1)} SELECT 1`;
 
   constructor(h: PgHandle) {
     this.#h = h;
@@ -26,8 +31,9 @@ export class PostgresAuditStore implements AuditStore {
     if (records.length === 0) return;
     const cols: unknown[][] = AUDIT_COLUMNS.map(() => new Array(records.length));
     records.forEach((r, i) => auditValues(r).forEach((v, c) => (cols[c]![i] = v)));
+    const { rows, labels } = rollupBatch(records);
     try {
-      await this.#h.pool.query(this.#insert, cols);
+      await this.#h.pool.query(this.#insert, [...cols, ...rollupParams(rows, labels)]);
     } catch (err) {
       if (isPermanentPgError(err)) throw new PermanentStoreError(`audit batch rejected: ${(err as Error).message}`, { cause: err });
       throw err;
@@ -47,10 +53,14 @@ export class PostgresAuditStore implements AuditStore {
     return (await this.#h.pool.query(sql, params)).rows.map(auditFromRow);
   }
 
-  async usage(q: UsageQuery): Promise<UsageRow[]> {
-    const { totals, percentiles, params } = usageSql(q, (i) => `$${i + 1}`);
-    const [t, p] = await Promise.all([this.#h.pool.query(totals, params), this.#h.pool.query(percentiles, params)]);
-    return mergeUsage(q.by, t.rows, p.rows);
+  usage(q: UsageQuery): Promise<UsageRow[]> {
+    return usageFromRollups((r) => this.rollups(r), q);
+  }
+
+  async rollups(q: RollupQuery): Promise<RollupRow[]> {
+    const { sql, params } = rollupSelectSql(q, (i) => `$${i + 1}`);
+    const rows = (await this.#h.pool.query(sql, params)).rows as Record<string, unknown>[];
+    return q.grain === 'raw' ? rows.map(rawAsRollup) : rows.map((r) => rollupFromRow(r, (v) => v as number[]));
   }
 
   async recordAdmin(e: Omit<AdminEvent, 'id'>): Promise<void> {
@@ -78,7 +88,18 @@ export class PostgresAuditStore implements AuditStore {
     for (;;) {
       const r = await this.#h.pool.query(`DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < $1 ORDER BY at LIMIT ${PRUNE_SLICE})`, [before]);
       total += r.rowCount ?? 0;
-      if ((r.rowCount ?? 0) < PRUNE_SLICE) return total;
+      if ((r.rowCount ?? 0) < PRUNE_SLICE) break;
     }
+    // Minute and hour roll-ups that end by the cut-off, a few buckets per statement; day roll-ups stay.
+    for (const size of [GRAIN_MS.minute, GRAIN_MS.hour]) {
+      const end = before - size + 1;
+      for (;;) {
+        const o = await this.#h.pool.query<{ b: string | null }>('SELECT MIN(bucket) AS b FROM rollups WHERE grain = $1', [size]);
+        const oldest = o.rows[0]?.b == null ? null : Number(o.rows[0].b);
+        if (oldest === null || oldest >= end) break;
+        await this.#h.pool.query('DELETE FROM rollups WHERE grain = $1 AND bucket < $2', [size, Math.min(oldest + 5 * size, end)]);
+      }
+    }
+    return total;
   }
 }

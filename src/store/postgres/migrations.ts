@@ -1,3 +1,5 @@
+import { PG_ROLLUP_BACKFILL, PG_ROLLUP_TABLES } from './rollups.js';
+
 /**
  * PostgreSQL schema, versioned like the SQLite one: append only, a shipped version is never
  * edited. All pending versions run in one transaction under an advisory lock, so replicas that
@@ -130,6 +132,13 @@ export const PG_MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> = [
     sql: `
       ALTER TABLE keys ADD COLUMN owner jsonb;
     `,
+  },
+  {
+    // Roll-ups (store/rollups.ts) per minute, hour and day, kept by every append from now on and
+    // built here from the audit rows already stored (about a minute per million rows on a 2-core
+    // machine: the first start of this version waits for it).
+    version: 7,
+    sql: PG_ROLLUP_TABLES + PG_ROLLUP_BACKFILL,
   },
   {
     // Console sessions (store/types.ts ConsoleSessionRecord): only the hash of the cookie's secret.

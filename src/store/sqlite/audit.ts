@@ -1,5 +1,7 @@
 import type { Statement } from 'better-sqlite3';
-import { adminFromRow, auditFromRow, mergeUsage, usageSql } from '../audit-shared.js';
+import { adminFromRow, auditFromRow } from '../audit-shared.js';
+import { usageFromRollups } from '../rollup-report.js';
+import { rawAsRollup, rollupFromRow, rollupSelectSql, type RollupQuery, type RollupRow } from '../rollups.js';
 import type { AdminEvent, AdminQuery, AuditQuery, AuditRecord, AuditStore, NewAuditRecord, UsageQuery, UsageRow } from '../types.js';
 import type { Db } from './open.js';
 import type { SqliteWriter } from './writer.js';
@@ -38,11 +40,14 @@ export class SqliteAuditStore implements AuditStore {
     return (this.#stmt(sql).all(...params) as Record<string, unknown>[]).map(auditFromRow);
   }
 
-  async usage(q: UsageQuery): Promise<UsageRow[]> {
-    const { totals, percentiles, params } = usageSql(q, () => '?');
-    const t = this.#stmt(totals).all(...params) as Record<string, unknown>[];
-    const p = this.#stmt(percentiles).all(...params) as Record<string, unknown>[];
-    return mergeUsage(q.by, t, p);
+  usage(q: UsageQuery): Promise<UsageRow[]> {
+    return usageFromRollups((r) => this.rollups(r), q);
+  }
+
+  async rollups(q: RollupQuery): Promise<RollupRow[]> {
+    const { sql, params } = rollupSelectSql(q, () => '?');
+    const rows = this.#stmt(sql).all(...params) as Record<string, unknown>[];
+    return q.grain === 'raw' ? rows.map(rawAsRollup) : rows.map((r) => rollupFromRow(r, parseHist));
   }
 
   recordAdmin(e: Omit<AdminEvent, 'id'>): Promise<void> {
@@ -75,3 +80,6 @@ export class SqliteAuditStore implements AuditStore {
     return s;
   }
 }
+
+/** Histograms are stored as JSON text (sqlite/rollups.ts). */
+const parseHist = (v: unknown): readonly number[] => (v === '[]' ? [] : (JSON.parse(v as string) as number[]));

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { chmodSync, existsSync } from 'node:fs';
 import { MIGRATIONS } from './migrations.js';
+import { registerRollupFunctions } from './rollups.js';
 
 export type Db = Database.Database;
 
@@ -8,7 +9,8 @@ export type Db = Database.Database;
  * Opens (creating if needed) the SQLite database in the data dir: WAL so the CLI and a running
  * server can use it at once, a busy timeout instead of SQLITE_BUSY errors, synchronous=NORMAL
  * (WAL keeps that crash-safe: a power cut may lose the last commits, never corrupt the file), and
- * versioned migrations applied in one transaction each (`migrate: false` for a second connection
+ * versioned migrations applied in one transaction each (the roll-ups' SQL functions are registered
+ * first: their upserts and backfill use them) (`migrate: false` for a second connection
  * to a file that the first has already migrated).
  */
 export function openSqlite(file: string, o: { migrate?: boolean } = {}): Db {
@@ -19,6 +21,7 @@ export function openSqlite(file: string, o: { migrate?: boolean } = {}): Db {
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 5000');
   db.pragma('foreign_keys = ON');
+  registerRollupFunctions(db);
   if (o.migrate !== false) migrate(db);
   return db;
 }

@@ -1,7 +1,9 @@
 import type { Statement } from 'better-sqlite3';
 import { AUDIT_COLUMNS, auditValues } from '../audit-shared.js';
+import { GRAIN_MS, rollupBatch, type RollupSource } from '../rollups.js';
 import type { AdminEvent, BlobUpload, NewAuditRecord } from '../types.js';
 import type { Db } from './open.js';
+import { OLDEST_ROLLUP, PRUNE_ROLLUPS, UPSERT_LABEL, UPSERT_ROLLUP } from './rollups.js';
 
 /**
  * Rows deleted per prune transaction. Each slice holds the write lock: 1000 rows hold it for a few
@@ -26,6 +28,10 @@ export class SqliteWrites {
   readonly #insertAdmin: Statement;
   readonly #touch: Statement;
   readonly #blob: Statement;
+  readonly #upsertRollup: Statement;
+  readonly #upsertLabel: Statement;
+  readonly #oldestRollup: Statement;
+  readonly #pruneRollups: Statement;
 
   constructor(db: Db) {
     this.#db = db;
@@ -36,9 +42,13 @@ export class SqliteWrites {
     this.#insertAdmin = db.prepare(INSERT_ADMIN_EVENT);
     this.#touch = db.prepare('UPDATE keys SET last_used_at = MAX(COALESCE(last_used_at, 0), @at) WHERE id = @id');
     this.#blob = db.prepare('INSERT OR IGNORE INTO blob_uploads (digest, principal_id, principal_name, uploaded_at) VALUES (?, ?, ?, ?)');
+    this.#upsertRollup = db.prepare(UPSERT_ROLLUP);
+    this.#upsertLabel = db.prepare(UPSERT_LABEL);
+    this.#oldestRollup = db.prepare(OLDEST_ROLLUP).pluck();
+    this.#pruneRollups = db.prepare(PRUNE_ROLLUPS);
   }
 
-  /** One IMMEDIATE transaction: all rows or none. */
+  /** One IMMEDIATE transaction: all rows (and their roll-ups) or none. */
   append(records: readonly NewAuditRecord[]): void {
     this.appendRows(auditRows(records));
   }
@@ -55,6 +65,8 @@ export class SqliteWrites {
     if (!Number.isInteger(rows)) throw new Error(`audit rows: ${values.length} values is not a whole number of ${width}-column rows`);
     const insert = this.#insert;
     const insertMany = this.#insertMany;
+    // Added up per roll-up row before the transaction: one upsert per (grain, bucket, key, model, node).
+    const { rows: deltas, labels } = rollupBatch(sourcesOf(values, rows));
     this.#db
       .transaction(() => {
         // Rows go in MULTI_ROWS at a time: one statement call per group instead of per row saves
@@ -68,21 +80,39 @@ export class SqliteWrites {
           for (; i + MULTI_ROWS <= rows; i += MULTI_ROWS) insertMany.run(...values.slice(i * width, i * width + group));
         }
         for (; i < rows; i++) insert.run(...values.slice(i * width, (i + 1) * width));
+        for (const d of deltas) {
+          this.#upsertRollup.run(d.grain, d.bucket, d.principalId, d.model, d.node, d.requests, d.refused, d.promptTokens, d.completionTokens,
+            JSON.stringify(d.ttft), JSON.stringify(d.duration));
+        }
+        for (const l of labels) this.#upsertLabel.run(l.principalId, l.name, l.at);
       })
       .immediate();
     return rows;
   }
 
-  /** Deletes records with at < before, a slice per transaction, yielding in between; returns how many. */
+  /**
+   * Deletes records with at < before, a slice per transaction, yielding in between, then the
+   * minute and hour roll-ups that end by then (a few buckets per slice); returns how many records.
+   */
   async prune(before: number): Promise<number> {
     let total = 0;
     for (;;) {
       const n = this.#pruneSlice.run(before).changes;
       total += n;
-      if (n < PRUNE_SLICE) return total;
+      if (n < PRUNE_SLICE) break;
       // Other work on this thread (requests, or queued appends on the writer thread) runs in between.
       await new Promise((r) => setImmediate(r));
     }
+    for (const size of [GRAIN_MS.minute, GRAIN_MS.hour]) {
+      const end = before - size + 1; // bucket + size <= before
+      for (;;) {
+        const oldest = this.#oldestRollup.get(size) as number | null;
+        if (oldest === null || oldest >= end) break;
+        this.#pruneRollups.run(size, Math.min(oldest + ROLLUP_PRUNE_BUCKETS * size, end));
+        await new Promise((r) => setImmediate(r));
+      }
+    }
+    return total;
   }
 
   recordAdmin(e: Omit<AdminEvent, 'id'>): void {
@@ -101,6 +131,26 @@ export class SqliteWrites {
       for (const [id, at] of lastUsed) this.#touch.run({ id, at });
     })();
   }
+}
+
+/** Roll-up buckets deleted per prune slice: a few hundred rows per bucket at most (keys × models × nodes). */
+const ROLLUP_PRUNE_BUCKETS = 5;
+
+const COL = Object.fromEntries(AUDIT_COLUMNS.map((c, i) => [c, i])) as Record<(typeof AUDIT_COLUMNS)[number], number>;
+
+/** The fields roll-ups read, from flattened rows (the writer thread gets nothing else). */
+function sourcesOf(values: readonly SqliteValue[], rows: number): RollupSource[] {
+  const width = AUDIT_COLUMNS.length;
+  const out: RollupSource[] = new Array(rows);
+  for (let i = 0, o = 0; i < rows; i++, o += width) {
+    out[i] = {
+      at: Number(values[o + COL.at]), principalId: values[o + COL.principal_id] as string | null, principalName: values[o + COL.principal_name] as string | null,
+      model: values[o + COL.model] as string | null, node: values[o + COL.node] as string | null, decision: values[o + COL.decision] as 'allowed' | 'refused',
+      promptTokens: values[o + COL.prompt_tokens] as number | null, completionTokens: values[o + COL.completion_tokens] as number | null,
+      ttfbMs: values[o + COL.ttfb_ms] as number | null, durationMs: Number(values[o + COL.duration_ms]),
+    };
+  }
+  return out;
 }
 
 /** What better-sqlite3 binds: booleans become 0/1. */

@@ -1,0 +1,163 @@
+import { binOf, toPairs } from './histogram.js';
+import type { NewAuditRecord } from './types.js';
+
+/**
+ * Roll-ups: per minute, hour and day (bucket start, ms UTC), per principal, model and node, the
+ * counts and histograms (store/histogram.ts) the usage reports and the console's charts read
+ * instead of the audit rows. Both backends keep them in the transaction that appends a batch;
+ * this module turns a batch into the rows to add, so each (grain, bucket, principal, model, node)
+ * is upserted once per batch. A missing principal, model or node is stored as '' (key columns
+ * cannot be NULL) and read back as null.
+ */
+
+export const GRAIN_MS = { minute: 60_000, hour: 3_600_000, day: 86_400_000 } as const;
+export type Grain = keyof typeof GRAIN_MS;
+export const GRAINS: readonly Grain[] = ['minute', 'hour', 'day'];
+
+/** One roll-up row's additions from a batch. Histograms as sparse pairs, bins ascending. */
+export interface RollupDelta {
+  grain: number;
+  bucket: number;
+  principalId: string;
+  model: string;
+  node: string;
+  requests: number;
+  refused: number;
+  promptTokens: number;
+  completionTokens: number;
+  ttft: number[];
+  duration: number[];
+}
+
+/** The latest name seen for a principal in a batch (labels in reports). */
+export interface LabelDelta {
+  principalId: string;
+  name: string;
+  at: number;
+}
+
+interface Acc extends Omit<RollupDelta, 'ttft' | 'duration'> {
+  ttft: Map<number, number>;
+  duration: Map<number, number>;
+}
+
+const bump = (m: Map<number, number>, bin: number): void => void m.set(bin, (m.get(bin) ?? 0) + 1);
+
+/** The fields of an audit record the roll-ups read. */
+export type RollupSource = Pick<NewAuditRecord, 'at' | 'principalId' | 'principalName' | 'model' | 'node' | 'decision' | 'promptTokens' | 'completionTokens' | 'ttfbMs' | 'durationMs'>;
+
+/** A batch of audit records → the roll-up rows to add (sorted by key, so concurrent writers lock rows in one order) and labels. */
+export function rollupBatch(records: readonly RollupSource[]): { rows: RollupDelta[]; labels: LabelDelta[] } {
+  const acc = new Map<string, Acc>();
+  const labels = new Map<string, LabelDelta>();
+  for (const r of records) {
+    const p = r.principalId ?? '';
+    const model = r.model ?? '';
+    const node = r.node ?? '';
+    const allowed = r.decision === 'allowed';
+    const tBin = allowed && r.ttfbMs !== null ? binOf(r.ttfbMs) : -1;
+    const dBin = allowed ? binOf(r.durationMs) : -1;
+    for (const g of GRAINS) {
+      const size = GRAIN_MS[g];
+      const bucket = Math.floor(r.at / size) * size;
+      const key = `${size}\u0000${bucket}\u0000${p}\u0000${model}\u0000${node}`;
+      let a = acc.get(key);
+      if (!a) acc.set(key, (a = { grain: size, bucket, principalId: p, model, node, requests: 0, refused: 0, promptTokens: 0, completionTokens: 0, ttft: new Map(), duration: new Map() }));
+      a.requests++;
+      if (!allowed) a.refused++;
+      a.promptTokens += r.promptTokens ?? 0;
+      a.completionTokens += r.completionTokens ?? 0;
+      if (tBin >= 0) bump(a.ttft, tBin);
+      if (dBin >= 0) bump(a.duration, dBin);
+    }
+    if (r.principalId !== null && r.principalName !== null) {
+      const l = labels.get(r.principalId);
+      if (!l || r.at >= l.at) labels.set(r.principalId, { principalId: r.principalId, name: r.principalName, at: r.at });
+    }
+  }
+  const keys = [...acc.keys()].sort();
+  const rows = keys.map((k) => {
+    const a = acc.get(k)!;
+    return { ...a, ttft: toPairs(a.ttft), duration: toPairs(a.duration) };
+  });
+  return { rows, labels: [...labels.values()].sort((x, y) => (x.principalId < y.principalId ? -1 : 1)) };
+}
+
+/** What a report reads: one stored roll-up row, or one audit record in the same shape (the period's ragged edges). */
+export interface RollupRow {
+  bucket: number;
+  principalId: string | null;
+  /** The principal's latest name. */
+  label: string | null;
+  model: string | null;
+  node: string | null;
+  requests: number;
+  refused: number;
+  promptTokens: number;
+  completionTokens: number;
+  ttft: readonly number[];
+  duration: readonly number[];
+}
+
+/** Rows of one grain with from ≤ bucket < to, or (`raw`) audit records with from ≤ at < to, filtered. */
+export interface RollupQuery {
+  grain: Grain | 'raw';
+  from: number;
+  to: number;
+  principalId?: string;
+  model?: string;
+  node?: string;
+  /** Only this histogram (the other comes back empty): a report reads one, and parsing is most of its cost. */
+  hist?: 'ttft' | 'duration';
+}
+
+/** '' (stored "none") → null. */
+export const none = (v: unknown): string | null => (v === '' || v === null || v === undefined ? null : String(v));
+
+/** An audit row (SELECT of RAW_COLUMNS) as a roll-up row of one request. */
+export function rawAsRollup(r: Record<string, unknown>): RollupRow {
+  const allowed = r.decision === 'allowed';
+  const ttfb = r.ttfb_ms === null || r.ttfb_ms === undefined ? null : Number(r.ttfb_ms);
+  return {
+    bucket: Number(r.at), principalId: none(r.principal_id), label: (r.label as string | null) ?? (r.principal_name as string | null) ?? null,
+    model: none(r.model), node: none(r.node), requests: 1, refused: allowed ? 0 : 1,
+    promptTokens: Number(r.prompt_tokens ?? 0), completionTokens: Number(r.completion_tokens ?? 0),
+    ttft: allowed && ttfb !== null ? [binOf(ttfb), 1] : [], duration: allowed ? [binOf(Number(r.duration_ms)), 1] : [],
+  };
+}
+
+/** Stored roll-up row (either backend: pg gives int8 as text) → RollupRow; `hist` parses the stored histogram. */
+export function rollupFromRow(r: Record<string, unknown>, hist: (v: unknown) => readonly number[]): RollupRow {
+  return {
+    bucket: Number(r.bucket), principalId: none(r.principal_id), label: (r.label as string | null) ?? null, model: none(r.model), node: none(r.node),
+    requests: Number(r.requests), refused: Number(r.refused), promptTokens: Number(r.prompt_tokens), completionTokens: Number(r.completion_tokens),
+    ttft: r.ttft === undefined ? [] : hist(r.ttft), duration: r.duration === undefined ? [] : hist(r.duration),
+  };
+}
+
+/** Columns of an audit row a `raw` read needs (rawAsRollup). */
+const RAW_COLUMNS = 'a.at, a.principal_id, a.principal_name, l.name AS label, a.model, a.node, a.decision, a.prompt_tokens, a.completion_tokens, a.ttfb_ms, a.duration_ms';
+
+/**
+ * The one SELECT of a RollupQuery, for either backend (`ph(i)` renders the i-th placeholder,
+ * 0-based). Stored rows are found by their key's prefix (grain, bucket); audit rows by `at`.
+ */
+export function rollupSelectSql(q: RollupQuery, ph: (i: number) => string): { sql: string; params: unknown[] } {
+  const params: unknown[] = [];
+  const p = (v: unknown): string => (params.push(v), ph(params.length - 1));
+  if (q.grain === 'raw') {
+    const where = [`a.at >= ${p(q.from)}`, `a.at < ${p(q.to)}`];
+    if (q.principalId !== undefined) where.push(`a.principal_id = ${p(q.principalId)}`);
+    if (q.model !== undefined) where.push(q.model === '' ? 'a.model IS NULL' : `a.model = ${p(q.model)}`);
+    if (q.node !== undefined) where.push(q.node === '' ? 'a.node IS NULL' : `a.node = ${p(q.node)}`);
+    return { sql: `SELECT ${RAW_COLUMNS} FROM audit a LEFT JOIN rollup_labels l ON l.principal_id = a.principal_id WHERE ${where.join(' AND ')}`, params };
+  }
+  const where = [`r.grain = ${p(GRAIN_MS[q.grain])}`, `r.bucket >= ${p(q.from)}`, `r.bucket < ${p(q.to)}`];
+  if (q.principalId !== undefined) where.push(`r.principal_id = ${p(q.principalId)}`);
+  if (q.model !== undefined) where.push(`r.model = ${p(q.model)}`);
+  if (q.node !== undefined) where.push(`r.node = ${p(q.node)}`);
+  const hists = q.hist === 'ttft' ? 'r.ttft' : q.hist === 'duration' ? 'r.duration' : 'r.ttft, r.duration';
+  const sql = `SELECT r.bucket, r.principal_id, l.name AS label, r.model, r.node, r.requests, r.refused, r.prompt_tokens, r.completion_tokens, ${hists}
+    FROM rollups r LEFT JOIN rollup_labels l ON l.principal_id = r.principal_id WHERE ${where.join(' AND ')}`;
+  return { sql, params };
+}
