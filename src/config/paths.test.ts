@@ -29,7 +29,16 @@ describe('path settings: one rule, applied at load', () => {
   });
 
   it('lists every path setting of the schema', () => {
-    assert.deepEqual([...PATH_SETTINGS].sort(), ['data_dir', 'ssh.authorized_keys', 'tls.cert', 'tls.client_ca', 'tls.key']);
+    assert.deepEqual([...PATH_SETTINGS].sort(), ['admin.console.oidc.client_secret_file', 'data_dir', 'ssh.authorized_keys', 'tls.cert', 'tls.client_ca', 'tls.key']);
+  });
+
+  it('a setting nested deeper (admin.console.oidc.client_secret_file) follows the same rule', () => {
+    const file = fileWith([
+      'auth: { oidc: [{ issuer: "http://127.0.0.1:9", audience: gatehouse, rules: [{ group: g, policy: p }] }] }',
+      'admin: { listen: main, console: { oidc: { issuer: "http://127.0.0.1:9", client_id: console, client_secret_file: secrets/console } } }',
+    ].join('\n'));
+    const { config } = loadConfig({ configPath: file, env: {}, cwd, systemConfig: null });
+    assert.equal(config.admin.console.oidc?.client_secret_file, join(root, 'secrets/console'));
   });
 
   it('written in the config file: relative to the file\'s directory; ~ is home; absolute kept', () => {

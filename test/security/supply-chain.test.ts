@@ -39,9 +39,12 @@ describe('threats F4: supply chain', () => {
     assert.deepEqual(foreign, []);
   });
 
-  it('F4: runtime dependencies stay few, and only better-sqlite3 runs an install script', () => {
+  it('F4: runtime dependencies stay few; of them only better-sqlite3 runs an install script, and of the build tools only esbuild', () => {
     assert.ok(Object.keys(pkg.dependencies).length <= 12, `${Object.keys(pkg.dependencies).length} runtime dependencies`);
-    const scripts = installed.filter(([, e]) => e.hasInstallScript).map(([p]) => p.replace(/^.*node_modules\//, ''));
-    assert.deepEqual(scripts, ['better-sqlite3']);
+    const scripts = (dev: boolean) => installed.filter(([, e]) => e.hasInstallScript && Boolean(e.dev) === dev).map(([p]) => p.replace(/^.*node_modules\//, ''));
+    assert.deepEqual(scripts(false), ['better-sqlite3'], 'installed with the package: only the native SQLite binding');
+    // esbuild (bundles the console in `npm run build`, never installed with the package): its
+    // install script checks the platform binary, itself an optional dependency pinned by integrity.
+    assert.deepEqual(scripts(true), ['esbuild'], 'development only');
   });
 });
