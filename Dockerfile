@@ -18,6 +18,10 @@ RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
 RUN npx tsc -p tsconfig.json
+# The web console (console/ → dist/console, esbuild; its JS API needs no install script).
+COPY scripts/build-console.mjs ./scripts/build-console.mjs
+COPY console ./console
+RUN node scripts/build-console.mjs
 
 # --- 2. Production dependencies only; better-sqlite3 is native and is built here, where the ------
 #        compiler is (the full image has python3, make and g++), for the same Node and glibc.
@@ -35,6 +39,7 @@ ENV NODE_ENV=production \
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /src/dist/src ./dist/src
+COPY --from=build /src/dist/console ./dist/console
 COPY package.json ./
 COPY deploy/docker/healthcheck.mjs ./deploy/docker/healthcheck.mjs
 COPY deploy/docker/gatehouse.yaml /etc/gatehouse/gatehouse.yaml
