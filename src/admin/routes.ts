@@ -47,13 +47,15 @@ export interface AdminRoute {
 const defaultScope = (r: { method: HttpMethod; path: string }): AdminRoute['scope'] =>
   r.method === 'GET' || r.method === 'HEAD' ? 'admin:read' : r.path.startsWith(`${ADMIN_PREFIX}/keys`) ? 'admin:keys' : 'admin';
 
-const row = (r: Omit<AdminRoute, 'def' | 'query' | 'scope'> & { query?: z.ZodType; scope?: AdminRoute['scope'] }): AdminRoute =>
-  Object.freeze({
+const row = (r: Omit<AdminRoute, 'def' | 'query' | 'scope'> & { query?: z.ZodType; scope?: AdminRoute['scope'] }): AdminRoute => {
+  const scope = r.scope ?? defaultScope(r);
+  return Object.freeze({
     ...r,
     query: r.query ?? S.NoQuery,
-    scope: r.scope ?? defaultScope(r),
-    def: Object.freeze<RouteDef>({ id: r.id, method: r.method, path: r.path, scope: r.scope ?? defaultScope(r), body: 'none', dialect: adminDialect, modelFields: [], accounting: 'none', local: 'admin' }),
+    scope,
+    def: Object.freeze<RouteDef>({ id: r.id, method: r.method, path: r.path, scope, body: 'none', dialect: adminDialect, modelFields: [], accounting: 'none', local: 'admin' }),
   });
+};
 
 const K = `${ADMIN_PREFIX}/keys`;
 const P = `${ADMIN_PREFIX}/policies`;

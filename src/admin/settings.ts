@@ -2,7 +2,8 @@ import { redactConfig } from '../config/redact.js';
 import { configChecks } from '../doctor/config-checks.js';
 import { keyChecks } from '../doctor/keys.js';
 import { oidcChecks } from '../doctor/oidc.js';
-import { SEVERITIES, type Finding, type Severity } from '../doctor/types.js';
+import { summarize } from '../doctor/run.js';
+import type { Finding } from '../doctor/types.js';
 import { upstreamChecks } from '../doctor/upstream.js';
 import type { AdminHandler } from './context.js';
 
@@ -29,8 +30,5 @@ export const doctor: AdminHandler = async (d) => {
       ? { id: 'upstream.exposure', severity: 'info', title: 'Whether Ollama also answers around the gateway is probed by `gatehouse doctor` on the gateway\'s host', fix: 'Run `gatehouse doctor` there (as the gateway\'s user, with its config).' }
       : f);
   }
-  const rank = (s: Severity) => SEVERITIES.indexOf(s);
-  findings.sort((a, b) => rank(a.severity) - rank(b.severity));
-  const counts = Object.fromEntries(SEVERITIES.map((s) => [s, findings.filter((f) => f.severity === s).length])) as Record<Severity, number>;
-  return { status: 200, body: { ok: counts.critical === 0, findings, counts } };
+  return { status: 200, body: summarize(findings) };
 };

@@ -1,6 +1,7 @@
 import { refuse, type GatewayError } from '../core/errors.js';
 import type { IssuerRules } from './oidc/identity.js';
 import type { PolicyCache } from './policy-cache.js';
+import { IssuerPolicies } from './policy-mapping.js';
 import type { ResolvedPrincipal } from './principal.js';
 
 /**
@@ -15,26 +16,20 @@ import type { ResolvedPrincipal } from './principal.js';
  * from a group at the provider does not disable their keys; the operator revokes them (README).
  */
 export class PersonalKeyGate {
-  /** issuer → the policy names its rules give. */
-  readonly #mapped = new Map<string, ReadonlySet<string>>();
-  readonly #policies: PolicyCache;
+  readonly #given: IssuerPolicies;
 
   constructor(issuers: readonly IssuerRules[], policies: PolicyCache) {
-    for (const i of issuers) this.#mapped.set(i.issuer, new Set(i.rules.map((r) => r.policy)));
-    this.#policies = policies;
+    this.#given = new IssuerPolicies(issuers, policies);
   }
 
   /** null: the key may be used; else why not. Only personal keys (with an owner) are checked. */
   check(p: ResolvedPrincipal): GatewayError | null {
     const owner = p.owner;
     if (!owner) return null;
-    const mapped = this.#mapped.get(owner.issuer);
-    if (!mapped) return disabled(p, `its owner's identity provider (${owner.issuer}) is no longer configured on this gateway`);
-    const policy = p.policyId === null ? undefined : this.#policies.byId(p.policyId);
-    if (!policy || !mapped.has(policy.name)) {
-      return disabled(p, `its policy${policy ? ` "${policy.name}"` : ''} is no longer given by any rule of ${owner.issuer} under auth.oidc[].rules`);
-    }
-    return null;
+    const g = this.#given.given(owner.issuer, p.policyId);
+    if ('policy' in g) return null;
+    if (g.missing === 'issuer') return disabled(p, `its owner's identity provider (${owner.issuer}) is no longer configured on this gateway`);
+    return disabled(p, `its policy${g.name ? ` "${g.name}"` : ''} is no longer given by any rule of ${owner.issuer} under auth.oidc[].rules`);
   }
 }
 

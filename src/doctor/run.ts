@@ -36,11 +36,15 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
   findings.push(...oidcChecks(keys, o.config));
   const net = await upstreamChecks({ config: o.config, probeAddresses: o.probeAddresses, timeoutMs: o.timeoutMs, ...(o.maxSkewMs !== undefined ? { maxSkewMs: o.maxSkewMs } : {}) });
   findings.push(...net.findings);
+  return { ...summarize(findings), config_file: o.configFile, probe: net.probe };
+}
 
+/** Findings most severe first, counted by severity; ok when none is critical (also the admin API's /doctor). */
+export function summarize(findings: Finding[]): Pick<DoctorReport, 'ok' | 'findings' | 'counts'> {
   const rank = (s: Severity) => SEVERITIES.indexOf(s);
   findings.sort((a, b) => rank(a.severity) - rank(b.severity));
   const counts = Object.fromEntries(SEVERITIES.map((s) => [s, findings.filter((f) => f.severity === s).length])) as Record<Severity, number>;
-  return { ok: counts.critical === 0, config_file: o.configFile, probe: net.probe, findings, counts };
+  return { ok: counts.critical === 0, findings, counts };
 }
 
 /**

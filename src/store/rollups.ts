@@ -161,3 +161,24 @@ export function rollupSelectSql(q: RollupQuery, ph: (i: number) => string): { sq
     FROM rollups r LEFT JOIN rollup_labels l ON l.principal_id = r.principal_id WHERE ${where.join(' AND ')}`;
   return { sql, params };
 }
+
+/** Buckets of one grain deleted per prune statement: a few hundred rows per bucket at most (keys × models × nodes), so each holds the write lock briefly. */
+const PRUNE_BUCKETS = 5;
+
+/**
+ * Deletes the minute and hour roll-ups that end by `before` (bucket + size <= before), a few
+ * buckets per statement, oldest first; day roll-ups stay. `oldest` reads the first bucket of a grain,
+ * `remove` deletes that grain's buckets below a bound; `pause` runs between statements. Both
+ * backends' prune (sqlite/writes.ts, postgres/audit.ts).
+ */
+export async function pruneRollups(before: number, o: { oldest(size: number): Promise<number | null> | number | null; remove(size: number, below: number): Promise<unknown> | unknown; pause?: () => Promise<void> }): Promise<void> {
+  for (const size of [GRAIN_MS.minute, GRAIN_MS.hour]) {
+    const end = before - size + 1;
+    for (;;) {
+      const oldest = await o.oldest(size);
+      if (oldest === null || oldest >= end) break;
+      await o.remove(size, Math.min(oldest + PRUNE_BUCKETS * size, end));
+      await o.pause?.();
+    }
+  }
+}

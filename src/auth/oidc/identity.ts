@@ -67,9 +67,14 @@ export function principalName(id: Identity): string {
 
 /** `validUntil`: the token's exp plus the tolerated clock skew, in ms. */
 export function principalOf(id: Identity, policy: ResolvedPolicy, validUntil: number): ResolvedPrincipal {
+  return identityPrincipal(id.issuer, id.subject, principalName(id), policy, validUntil);
+}
+
+/** The principal of an identity whose name is already shown (principalName): also a console session's (server/console/). */
+export function identityPrincipal(issuer: string, subject: string, name: string, policy: ResolvedPolicy, validUntil: number): ResolvedPrincipal {
   return Object.freeze({
-    id: principalId(id.issuer, id.subject),
-    name: principalName(id),
+    id: principalId(issuer, subject),
+    name,
     kind: 'oidc' as const,
     expiresAt: validUntil,
     scopes: policy.scopes,
@@ -79,8 +84,8 @@ export function principalOf(id: Identity, policy: ResolvedPolicy, validUntil: nu
     allowlist: policy.allowlist,
     revokedAt: null,
     policyId: policy.id,
-    issuer: id.issuer,
-    subject: id.subject,
+    issuer,
+    subject,
   });
 }
 

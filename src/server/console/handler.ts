@@ -12,6 +12,7 @@ import type { Limiter } from '../../limits/types.js';
 import type { Call } from '../../request/call.js';
 import type { RouteDef } from '../../routes/table.js';
 import { readBody } from '../read-body.js';
+import { countedFailure } from '../stages/authenticate.js';
 import { sendRefusal } from '../stages/refusal.js';
 import { clearCookie, flowCookie, readCookie, sessionCookie, type CookieNames } from './cookies.js';
 import { newCodeVerifier, type OidcSignIn } from './oidc-sign-in.js';
@@ -160,11 +161,7 @@ export class ConsoleHandler {
     const key = typeof body.key === 'string' ? body.key.trim() : '';
     if (!key || Object.keys(body).some((k) => k !== 'key')) throw refuse('GW_ERR_ADMIN_INVALID', 'send {"key": "gatehouse_…"}: an API key with an admin scope (admin:read, admin:keys or admin)');
     const r = authenticateApiKey(key, this.#d.keys, this.#d.clock);
-    if (!r.ok) {
-      const retryAfter = this.#d.limiter.authFailure(call.scope.clientIp);
-      if (retryAfter > 0) throw refuse('GW_ERR_AUTH_TOO_MANY_FAILURES', `too many failed sign-ins from your address; try again in ${retryAfter} s`, { headers: { 'retry-after': String(retryAfter) } });
-      throw r.error;
-    }
+    if (!r.ok) throw countedFailure(this.#d.limiter, call.scope.clientIp, r.error);
     const p = r.principal;
     call.principal = p;
     call.scope.principal = p;

@@ -2,8 +2,9 @@ import { refuse, type GatewayError } from '../../core/errors.js';
 import type { Clock } from '../../core/clock.js';
 import type { KeyCache } from '../../auth/key-cache.js';
 import type { PolicyCache } from '../../auth/policy-cache.js';
+import { IssuerPolicies } from '../../auth/policy-mapping.js';
 import type { ResolvedPrincipal } from '../../auth/principal.js';
-import { principalId } from '../../auth/oidc/identity.js';
+import { identityPrincipal } from '../../auth/oidc/identity.js';
 import { API_KEY_STANDING, checkStanding } from '../../auth/standing.js';
 import type { SessionPrincipal } from '../../store/types.js';
 
@@ -15,16 +16,13 @@ import type { SessionPrincipal } from '../../store/types.js';
  */
 export class SessionPrincipals {
   readonly #keys: KeyCache;
-  readonly #policies: PolicyCache;
   readonly #clock: Clock;
-  /** issuer → the policy names its rules give. */
-  readonly #mapped: ReadonlyMap<string, ReadonlySet<string>>;
+  readonly #given: IssuerPolicies;
 
   constructor(keys: KeyCache, policies: PolicyCache, clock: Clock, issuers: readonly { issuer: string; rules: readonly { policy: string }[] }[]) {
     this.#keys = keys;
-    this.#policies = policies;
     this.#clock = clock;
-    this.#mapped = new Map(issuers.map((i) => [i.issuer, new Set(i.rules.map((r) => r.policy))]));
+    this.#given = new IssuerPolicies(issuers, policies);
   }
 
   resolve(p: SessionPrincipal, sessionEnd: number): ResolvedPrincipal | GatewayError {
@@ -35,14 +33,10 @@ export class SessionPrincipals {
       return r.ok ? r.principal : ended(r.error.message);
     }
     if (p.kind !== 'oidc') return ended('it was never completed');
-    const policy = this.#policies.byId(p.policyId);
-    if (!policy || !this.#mapped.get(p.issuer)?.has(policy.name)) return ended(`no rule of ${p.issuer} under auth.oidc gives its policy any more`);
-    // As auth/oidc/identity.ts principalOf builds it from a token, with the name shown at sign-in.
-    return Object.freeze({
-      id: principalId(p.issuer, p.subject), name: p.name, kind: 'oidc' as const, expiresAt: sessionEnd,
-      scopes: policy.scopes, models: policy.models, limits: policy.limits, clamps: policy.clamps, allowlist: policy.allowlist,
-      revokedAt: null, policyId: policy.id, issuer: p.issuer, subject: p.subject,
-    });
+    const g = this.#given.given(p.issuer, p.policyId);
+    if (!('policy' in g)) return ended(`no rule of ${p.issuer} under auth.oidc gives its policy any more`);
+    // As a token's principal is built, with the name shown at sign-in and the policy as it is now.
+    return identityPrincipal(p.issuer, p.subject, p.name, g.policy, sessionEnd);
   }
 }
 

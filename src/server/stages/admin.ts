@@ -13,7 +13,7 @@ import { CONTINUE, SUSPENDED, type StageResult } from './stage.js';
  * The admin API (/admin/v1, admin/) on the request path. `adminRoute` (from the route stage)
  * matches the path exactly against admin/routes.ts and puts the row on the call, so the usual
  * stages run: authenticate (the whole chain; failures count against the address), authorize (the
- * row's scope, `admin` or `keys:self` for /me/keys: 403 without it). `admin`, right after authorize, then reads the body (JSON only,
+ * row's scope: `admin:read`, `admin:keys` or `admin`, `keys:self` for /me/keys; 403 without it). `admin`, right after authorize, then reads the body (JSON only,
  * 64 KiB at most), lets admin/api.ts answer, and writes its JSON (or the CSV a report was asked as). Nothing is ever forwarded; the
  * audit record carries the route id (`admin.keys.create`, …) like any other request.
  */

@@ -1,5 +1,6 @@
 import type { AuthResult } from '../../auth/authenticator.js';
 import { refuse, type GatewayError } from '../../core/errors.js';
+import type { Limiter } from '../../limits/types.js';
 import type { Call } from '../../request/call.js';
 import type { GatewayContext } from './context.js';
 import { sendRefusal } from './refusal.js';
@@ -35,11 +36,7 @@ function settled(call: Call, gw: GatewayContext, auth: AuthResult): typeof CONTI
   if (!auth.ok) {
     // A provider that cannot be reached is not the client's failure (503): it is not counted.
     if (auth.error.status === 503) return auth.error;
-    const retryAfter = gw.limiter.authFailure(call.scope.clientIp);
-    if (retryAfter > 0) {
-      return refuse('GW_ERR_AUTH_TOO_MANY_FAILURES', `too many failed authentications from your address; try again in ${retryAfter} s`, { headers: { 'retry-after': String(retryAfter) } });
-    }
-    return auth.error;
+    return countedFailure(gw.limiter, call.scope.clientIp, auth.error);
   }
   const principal = auth.principal;
   call.principal = principal;
@@ -47,4 +44,17 @@ function settled(call: Call, gw: GatewayContext, auth: AuthResult): typeof CONTI
   // OIDC identities are not keys: there is no key row whose last use to note.
   if (principal.kind !== 'oidc') gw.lastUsed?.note(principal.id, call.scope.startedAt);
   return CONTINUE;
+}
+
+/**
+ * A failed authentication, counted against the client's address (limits/auth-failures.ts): the
+ * refusal itself, or 429 with Retry-After once the address is past the limit. Also the console's
+ * key sign-in (server/console/handler.ts).
+ */
+export function countedFailure(limiter: Limiter, clientIp: string, error: GatewayError): GatewayError {
+  const retryAfter = limiter.authFailure(clientIp);
+  if (retryAfter > 0) {
+    return refuse('GW_ERR_AUTH_TOO_MANY_FAILURES', `too many failed authentications from your address; try again in ${retryAfter} s`, { headers: { 'retry-after': String(retryAfter) } });
+  }
+  return error;
 }

@@ -1,6 +1,6 @@
 import { AUDIT_COLUMNS, PRUNE_SLICE, adminFromRow, auditFromRow, auditValues } from '../audit-shared.js';
 import { usageFromRollups } from '../rollup-report.js';
-import { GRAIN_MS, rawAsRollup, rollupBatch, rollupFromRow, rollupSelectSql, type RollupQuery, type RollupRow } from '../rollups.js';
+import { pruneRollups, rawAsRollup, rollupBatch, rollupFromRow, rollupSelectSql, type RollupQuery, type RollupRow } from '../rollups.js';
 import { PermanentStoreError, type AdminEvent, type AdminQuery, type AuditQuery, type AuditRecord, type AuditStore, type NewAuditRecord, type UsageQuery, type UsageRow } from '../types.js';
 import { isPermanentPgError, type PgHandle } from './open.js';
 import { rollupCtes, rollupParams } from './rollups.js';
@@ -90,16 +90,13 @@ export class PostgresAuditStore implements AuditStore {
       total += r.rowCount ?? 0;
       if ((r.rowCount ?? 0) < PRUNE_SLICE) break;
     }
-    // Minute and hour roll-ups that end by the cut-off, a few buckets per statement; day roll-ups stay.
-    for (const size of [GRAIN_MS.minute, GRAIN_MS.hour]) {
-      const end = before - size + 1;
-      for (;;) {
+    await pruneRollups(before, {
+      oldest: async (size) => {
         const o = await this.#h.pool.query<{ b: string | null }>('SELECT MIN(bucket) AS b FROM rollups WHERE grain = $1', [size]);
-        const oldest = o.rows[0]?.b == null ? null : Number(o.rows[0].b);
-        if (oldest === null || oldest >= end) break;
-        await this.#h.pool.query('DELETE FROM rollups WHERE grain = $1 AND bucket < $2', [size, Math.min(oldest + 5 * size, end)]);
-      }
-    }
+        return o.rows[0]?.b == null ? null : Number(o.rows[0].b);
+      },
+      remove: (size, below) => this.#h.pool.query('DELETE FROM rollups WHERE grain = $1 AND bucket < $2', [size, below]),
+    });
     return total;
   }
 }

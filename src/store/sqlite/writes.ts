@@ -1,6 +1,6 @@
 import type { Statement } from 'better-sqlite3';
 import { AUDIT_COLUMNS, auditValues } from '../audit-shared.js';
-import { GRAIN_MS, rollupBatch, type RollupSource } from '../rollups.js';
+import { pruneRollups, rollupBatch, type RollupSource } from '../rollups.js';
 import type { AdminEvent, BlobUpload, NewAuditRecord } from '../types.js';
 import type { Db } from './open.js';
 import { OLDEST_ROLLUP, PRUNE_ROLLUPS, UPSERT_LABEL, UPSERT_ROLLUP } from './rollups.js';
@@ -103,15 +103,11 @@ export class SqliteWrites {
       // Other work on this thread (requests, or queued appends on the writer thread) runs in between.
       await new Promise((r) => setImmediate(r));
     }
-    for (const size of [GRAIN_MS.minute, GRAIN_MS.hour]) {
-      const end = before - size + 1; // bucket + size <= before
-      for (;;) {
-        const oldest = this.#oldestRollup.get(size) as number | null;
-        if (oldest === null || oldest >= end) break;
-        this.#pruneRollups.run(size, Math.min(oldest + ROLLUP_PRUNE_BUCKETS * size, end));
-        await new Promise((r) => setImmediate(r));
-      }
-    }
+    await pruneRollups(before, {
+      oldest: (size) => this.#oldestRollup.get(size) as number | null,
+      remove: (size, below) => this.#pruneRollups.run(size, below),
+      pause: () => new Promise((r) => setImmediate(r)),
+    });
     return total;
   }
 
@@ -132,9 +128,6 @@ export class SqliteWrites {
     })();
   }
 }
-
-/** Roll-up buckets deleted per prune slice: a few hundred rows per bucket at most (keys × models × nodes). */
-const ROLLUP_PRUNE_BUCKETS = 5;
 
 const COL = Object.fromEntries(AUDIT_COLUMNS.map((c, i) => [c, i])) as Record<(typeof AUDIT_COLUMNS)[number], number>;
 
