@@ -21,6 +21,12 @@ export function whenUnauthorized(fn: (message: string) => void): void {
   onUnauthorized = fn;
 }
 
+/**
+ * The gateway's base_path: whatever comes before `/console/` in the page's own path (the page is
+ * only ever served there). Every request the console makes is prefixed with it.
+ */
+export const BASE = ((p: string) => p.slice(0, Math.max(0, p.lastIndexOf('/console/'))))(location.pathname);
+
 type Query = Record<string, string | number | boolean | null | undefined>;
 
 /** `/admin/v1/keys` + `{ by: 'model' }` → `/admin/v1/keys?by=model` (null/undefined/'' dropped). */
@@ -60,7 +66,7 @@ export async function request<T>(method: string, path: string, body?: unknown, o
   if (body !== undefined) init.body = JSON.stringify(body);
   let r: Response;
   try {
-    r = await fetch(path, init);
+    r = await fetch(BASE + path, init);
   } catch {
     throw new ApiError(0, 'NETWORK', 'The gateway could not be reached.');
   }

@@ -1,4 +1,4 @@
-import { ApiError, get, post, setCsrf } from './api.js';
+import { ApiError, BASE, get, post, setCsrf } from './api.js';
 import type { Role, Session, SignInOptions } from './types.js';
 
 /** The console session: probed at start, made by sign-in, ended by sign-out or the server. */
@@ -28,7 +28,7 @@ export function signInOptions(): Promise<SignInOptions> {
 }
 
 /** Where the browser goes (top-level) to sign in with provider `id`. */
-export const oidcSignInUrl = (id: string): string => `/console/api/sign-in/oidc/${encodeURIComponent(id)}`;
+export const oidcSignInUrl = (id: string): string => `${BASE}/console/api/sign-in/oidc/${encodeURIComponent(id)}`;
 
 export async function signOut(): Promise<void> {
   try {

@@ -392,3 +392,44 @@ describe('the web console in a real browser: admin-key sign-in and roles', { ski
     }
   });
 });
+
+describe('the web console in a real browser under base_path', { skip: SKIP }, () => {
+  let s: Stack;
+  let browser: Browser;
+  let admin: string;
+
+  before(async () => {
+    s = await startStack({ config: { admin: { listen: 'main' }, base_path: '/gh' } });
+    admin = (await s.createKey('console-admin', ['--scopes', 'admin'])).key;
+    browser = await launch();
+  });
+  after(async () => {
+    await browser?.close();
+    await s?.close();
+  });
+
+  it('is served under the prefix: its files, sign-in, pages and sign-out all carry it; nothing answers outside it', async () => {
+    const { context } = await offlineContext(browser);
+    const page = await context.newPage();
+    const problems = watch(page);
+    const failed: string[] = [];
+    page.on('response', (r) => void (r.status() >= 400 && failed.push(`${r.status()} ${r.url()}`)));
+    try {
+      await page.goto(`${s.gw.url}/gh/console`);
+      assert.equal(new URL(page.url()).pathname, '/gh/console/', 'redirected to the page with its trailing slash, under the prefix');
+      await page.getByLabel('Admin key').fill(admin);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await heading(page, 'Overview');
+      await page.goto(`${s.gw.url}/gh/console/#/keys`);
+      await page.getByRole('rowheader', { name: 'console-admin' }).waitFor();
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await page.getByLabel('Admin key').waitFor();
+      assert.equal(await page.evaluate<number>(`fetch('/gh/console/api/session').then((r) => r.status)`), 401, 'signed out');
+      assert.deepEqual(failed.filter((f) => !f.endsWith('/gh/console/api/session')), [], 'every file and call answered (401s only from the session probe)');
+      assert.deepEqual(problems, []);
+      assert.equal((await fetch(`${s.gw.url}/console/`)).status, 404, 'nothing outside base_path');
+    } finally {
+      await context.close();
+    }
+  });
+});

@@ -11,12 +11,15 @@ export interface CookieNames {
   session: string;
   flow: string;
   secure: boolean;
+  /** The sign-in callback's path (under base_path), what the flow cookie is scoped to without TLS. */
+  callbackPath: string;
 }
 
-export function cookieNames(tls: boolean): CookieNames {
+export function cookieNames(tls: boolean, basePath = ''): CookieNames {
+  const callbackPath = `${basePath}/console/api/callback`;
   return tls
-    ? { session: '__Host-gatehouse_console', flow: '__Host-gatehouse_console_flow', secure: true }
-    : { session: 'gatehouse_console', flow: 'gatehouse_console_flow', secure: false };
+    ? { session: '__Host-gatehouse_console', flow: '__Host-gatehouse_console_flow', secure: true, callbackPath }
+    : { session: 'gatehouse_console', flow: 'gatehouse_console_flow', secure: false, callbackPath };
 }
 
 /** One cookie's value from a Cookie header; undefined when absent or sent twice (ambiguous: refused). */
@@ -38,10 +41,10 @@ export function sessionCookie(n: CookieNames, value: string, maxAgeS: number): s
 
 export function flowCookie(n: CookieNames, value: string): string {
   // `__Host-` needs Path=/; without TLS the flow cookie is still scoped to the callback.
-  return `${n.flow}=${value}; Path=${n.secure ? '/' : '/console/api/callback'}; HttpOnly; SameSite=Lax; Max-Age=${FLOW_MAX_AGE_S}${n.secure ? '; Secure' : ''}`;
+  return `${n.flow}=${value}; Path=${n.secure ? '/' : n.callbackPath}; HttpOnly; SameSite=Lax; Max-Age=${FLOW_MAX_AGE_S}${n.secure ? '; Secure' : ''}`;
 }
 
 export function clearCookie(n: CookieNames, which: 'session' | 'flow'): string {
-  const path = which === 'flow' && !n.secure ? '/console/api/callback' : '/';
+  const path = which === 'flow' && !n.secure ? n.callbackPath : '/';
   return `${which === 'session' ? n.session : n.flow}=; Path=${path}; HttpOnly; SameSite=${which === 'session' ? 'Strict' : 'Lax'}; Max-Age=0${n.secure ? '; Secure' : ''}`;
 }

@@ -49,6 +49,8 @@ export interface ConsoleDeps {
   limiter: Limiter;
   log: Logger;
   tls: boolean;
+  /** base_path: the console's own links and redirects carry it (requests arrive with it, the edge strips it). */
+  basePath: string;
   bodyTimeoutMs: number;
   /** Sign-in through the provider (admin.console.oidc), and the authenticator that checks its tokens. */
   oidc: { signIn: OidcSignIn; tokens: Authenticator } | null;
@@ -87,7 +89,7 @@ export class ConsoleHandler {
     call.dialect = adminDialect;
     const path = call.path;
     const method = call.method === 'HEAD' ? 'GET' : call.method;
-    if (path === '/console') return this.#send(call, 308, { location: '/console/' }, null);
+    if (path === '/console') return this.#send(call, 308, { location: `${this.#d.basePath}/console/` }, null);
     if (path.startsWith('/console/assets/')) {
       call.scope.route = ASSET;
       if (method !== 'GET') return this.#refuse(call, refuse('GW_ERR_METHOD_NOT_ALLOWED', 'method not allowed: the console\'s files are read with GET', { headers: { allow: 'GET, HEAD' } }));
@@ -179,7 +181,7 @@ export class ConsoleHandler {
   }
 
   #redirectUri(call: Call): string {
-    return `${this.#d.tls ? 'https' : 'http'}://${call.req.headers.host}/console/api/callback`;
+    return `${this.#d.tls ? 'https' : 'http'}://${call.req.headers.host}${this.#d.basePath}/console/api/callback`;
   }
 
   async #oidcStart(call: Call): Promise<void> {
@@ -225,7 +227,7 @@ export class ConsoleHandler {
     if (!role || p.kind !== 'oidc' || !p.issuer || !p.subject || !p.policyId) return this.#toSignIn(call, noRole(p).message);
     const s = await this.#d.sessions.open({ kind: 'oidc', issuer: p.issuer, subject: p.subject, name: p.name, policyId: p.policyId });
     this.#send(call, 303, {
-      location: '/console/#/overview',
+      location: `${this.#d.basePath}/console/#/overview`,
       'set-cookie': [sessionCookie(this.#d.cookies, s.secret, Math.ceil(this.#d.sessions.maxMs / 1000)), clearCookie(this.#d.cookies, 'flow')],
     }, null);
   }
@@ -234,7 +236,7 @@ export class ConsoleHandler {
   #toSignIn(call: Call, why: string): void {
     call.scope.decision = 'refused';
     call.scope.reason = 'GW_ERR_CONSOLE_SIGN_IN';
-    this.#send(call, 303, { location: `/console/#/sign-in?error=${encodeURIComponent(why.slice(0, 400))}`, 'set-cookie': clearCookie(this.#d.cookies, 'flow') }, null);
+    this.#send(call, 303, { location: `${this.#d.basePath}/console/#/sign-in?error=${encodeURIComponent(why.slice(0, 400))}`, 'set-cookie': clearCookie(this.#d.cookies, 'flow') }, null);
   }
 
   #file(call: Call, f: StaticFile): void {

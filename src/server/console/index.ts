@@ -29,7 +29,7 @@ export function consoleParts(config: Config, deps: { store: ConsoleSessionStore;
   if (config.admin.listen === 'off' || !c.enabled) return null;
   const sessions = new ConsoleSessions(deps.store, deps.clock, { idleMs: c.session_idle, maxMs: c.session_max });
   const principals = new SessionPrincipals(deps.keys, deps.policies, deps.clock, config.auth.oidc);
-  const cookies = cookieNames(deps.tls);
+  const cookies = cookieNames(deps.tls, config.base_path);
   const signIn = c.oidc ? new OidcSignIn(c.oidc) : null;
   const files = loadConsoleFiles();
   if (!files.index) deps.log.warn('the console was not built into this installation (dist/console is missing): /console/ answers 404; run npm run build');
@@ -37,7 +37,7 @@ export function consoleParts(config: Config, deps: { store: ConsoleSessionStore;
     authenticator: new ConsoleSessionAuthenticator(sessions, principals, cookies),
     handler: (limiter, tokens) =>
       new ConsoleHandler({
-        sessions, principals, cookies, files, keys: deps.keys, clock: deps.clock, limiter, log: deps.log, tls: deps.tls,
+        sessions, principals, cookies, files, keys: deps.keys, clock: deps.clock, limiter, log: deps.log, tls: deps.tls, basePath: config.base_path,
         bodyTimeoutMs: config.timeouts.client_body,
         oidc: signIn && tokens ? { signIn, tokens } : null,
       }),
