@@ -1,5 +1,5 @@
 import { addPairs, newHist, percentile, type Hist } from './histogram.js';
-import { GRAIN_MS, type Grain, type RollupQuery, type RollupRow } from './rollups.js';
+import { GRAIN_MS, type Dim, type Grain, type RollupQuery, type RollupRow } from './rollups.js';
 import type { UsageGroupBy, UsageQuery, UsageRow } from './types.js';
 
 /**
@@ -34,6 +34,26 @@ export function decompose(since: number, until: number, coarsest: Grain): Array<
   walk(since, until, coarsest);
   return out;
 }
+
+/** The filters a report may set. */
+type Filters = Pick<RollupQuery, 'principalId' | 'model' | 'node'>;
+
+/**
+ * Which roll-ups by one dimension (store/rollups.ts DIMS) answer a report grouped by `by` (null:
+ * by time or not at all) under `filters`, or undefined when only the full rows do: grouped by a
+ * dimension, with no filter but on that one; by time, with at most one filter (or none: the node
+ * rows, fewest, added up).
+ */
+export function dimFor(by: Dim | null, filters: Filters): Dim | undefined {
+  const set: Dim[] = [];
+  if (filters.principalId !== undefined) set.push('key');
+  if (filters.model !== undefined) set.push('model');
+  if (filters.node !== undefined) set.push('node');
+  if (by !== null) return set.every((d) => d === by) ? by : undefined;
+  return set.length === 0 ? 'node' : set.length === 1 ? set[0] : undefined;
+}
+
+const dimOfGroup = (by: UsageGroupBy): Dim | null => (by === 'key' || by === 'model' || by === 'node' ? by : null);
 
 interface Group {
   key: string | number | null;
@@ -80,8 +100,9 @@ export async function usageFromRollups(read: ReadRollups, q: UsageQuery): Promis
  */
 export async function usageWithTotal(read: ReadRollups, q: UsageQuery): Promise<{ rows: UsageRow[]; total: UsageRow | null }> {
   const parts = decompose(q.since, q.until, q.by === 'hour' ? 'hour' : 'day');
-  const filter = q.principalId !== undefined ? { principalId: q.principalId } : {};
-  const chunks = await Promise.all(parts.map((p) => read({ ...p, ...filter, hist: 'duration' })));
+  const filter: Filters = q.principalId !== undefined ? { principalId: q.principalId } : {};
+  const dim = dimFor(dimOfGroup(q.by), filter);
+  const chunks = await Promise.all(parts.map((p) => read({ ...p, ...filter, ...(dim ? { dim } : {}), hist: 'duration' })));
   const groups = new Map<string | number | null, Group>();
   const total = newGroup(null);
   for (const rows of chunks) {
@@ -142,11 +163,12 @@ export const SERIES_TOP = 10;
 export async function seriesFromRollups(read: ReadRollups, q: SeriesQuery): Promise<Series[]> {
   const size = GRAIN_MS[q.grain];
   const n = Math.max(0, Math.round((q.until - q.since) / size));
-  const rows = await read({
-    grain: q.grain, from: q.since, to: q.until, hist: 'ttft',
+  const filters: Filters = {
     ...(q.principalId !== undefined ? { principalId: q.principalId } : {}), ...(q.model !== undefined ? { model: q.model } : {}), ...(q.node !== undefined ? { node: q.node } : {}),
-  });
+  };
   const by: UsageGroupBy = q.by === 'none' ? 'all' : q.by;
+  const dim = dimFor(dimOfGroup(by), filters);
+  const rows = await read({ grain: q.grain, from: q.since, to: q.until, hist: 'ttft', ...filters, ...(dim ? { dim } : {}) });
   const totals = new Map<string | number | null, { requests: number; label: string | null }>();
   for (const r of rows) {
     const k = groupOf(by, r);

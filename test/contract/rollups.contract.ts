@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { Stores } from '../../src/store/index.js';
-import { seriesFromRollups } from '../../src/store/rollup-report.js';
-import { GRAIN_MS, GRAINS, type RollupRow } from '../../src/store/rollups.js';
+import { seriesFromRollups, type SeriesBy } from '../../src/store/rollup-report.js';
+import { DIMS, GRAIN_MS, GRAINS, type Dim, type RollupRow } from '../../src/store/rollups.js';
 import type { NewAuditRecord, UsageGroupBy } from '../../src/store/types.js';
 import { auditRec, near } from './store.contract.js';
 
@@ -18,6 +18,8 @@ export interface RollupTarget {
   open(): Promise<Stores>;
   /** Runs the backfill the migration runs (rebuilds every roll-up from the audit rows). */
   backfill(): Promise<void>;
+  /** Takes the store back to before the migration that adds the roll-ups by one dimension (closed stores only); opening it again runs that migration. */
+  undoDimMigration(): Promise<void>;
   cleanup(): Promise<void>;
 }
 
@@ -73,11 +75,12 @@ function groupKey(by: UsageGroupBy, r: NewAuditRecord): string | number | null {
   }
 }
 
-/** Every stored roll-up row of every grain, as comparable values. */
+/** Every stored roll-up row of every grain, full and by one dimension, as comparable values. */
 async function allRollups(s: Stores): Promise<string[]> {
   const out: string[] = [];
   for (const g of GRAINS) {
     for (const r of await s.audit.rollups!({ grain: g, from: 0, to: 2 ** 50 })) out.push(`${g} ${JSON.stringify(normal(r))}`);
+    for (const dim of DIMS) for (const r of await s.audit.rollups!({ grain: g, dim, from: 0, to: 2 ** 50 })) out.push(`${g} by ${dim} ${JSON.stringify(normal(r))}`);
   }
   return out.sort();
 }
@@ -164,6 +167,77 @@ export function rollupContract(b: RollupBackend): void {
       assert.equal(series[0]!.points[0]!.ttftP50Ms, null);
     }));
 
+    it('roll-ups by one dimension equal the full rows added up by it, for every grain', withTarget(async (s) => {
+      const [records] = fc.sample(recordsArb(T0), { numRuns: 1, seed: 11 });
+      for (let i = 0; i < records!.length; i += 40) await s.audit.append(records!.slice(i, i + 40));
+      const valueOf = (r: RollupRow, dim: Dim) => (dim === 'key' ? r.principalId : dim === 'model' ? r.model : r.node);
+      for (const grain of GRAINS) {
+        const full = await s.audit.rollups!({ grain, from: 0, to: 2 ** 50 });
+        for (const dim of DIMS) {
+          const want = new Map<string, { requests: number; refused: number; pt: number; ct: number; ttft: Map<number, number>; duration: Map<number, number> }>();
+          for (const r of full) {
+            const k = `${r.bucket} ${valueOf(r, dim)}`;
+            const w = want.get(k) ?? { requests: 0, refused: 0, pt: 0, ct: 0, ttft: new Map(), duration: new Map() };
+            want.set(k, w);
+            w.requests += r.requests;
+            w.refused += r.refused;
+            w.pt += r.promptTokens;
+            w.ct += r.completionTokens;
+            for (const [h, p] of [[w.ttft, r.ttft], [w.duration, r.duration]] as const) for (let i = 0; i < p.length; i += 2) h.set(p[i]!, (h.get(p[i]!) ?? 0) + p[i + 1]!);
+          }
+          const got = await s.audit.rollups!({ grain, dim, from: 0, to: 2 ** 50 });
+          assert.equal(got.length, want.size, `${grain} by ${dim}`);
+          for (const r of got) {
+            const w = want.get(`${r.bucket} ${valueOf(r, dim)}`);
+            assert.ok(w, `${grain} by ${dim}: no full rows for ${r.bucket} ${valueOf(r, dim)}`);
+            assert.deepEqual([r.requests, r.refused, r.promptTokens, r.completionTokens], [w.requests, w.refused, w.pt, w.ct]);
+            assert.deepEqual(pairs(r.ttft), [...w.ttft].sort((a, b) => a[0] - b[0]));
+            assert.deepEqual(pairs(r.duration), [...w.duration].sort((a, b) => a[0] - b[0]));
+            for (const other of DIMS) if (other !== dim) assert.equal(valueOf(r, other), null);
+            if (dim === 'key' && r.principalId !== null) assert.equal(r.label, `name-of-${r.principalId}`);
+          }
+        }
+      }
+    }));
+
+    it('series by any group under any filters equal the audit rows added up, whichever roll-ups answer (property)', withTarget(async (s) => {
+      let run = 0;
+      await fc.assert(fc.asyncProperty(
+        fc.constantFrom<SeriesBy>('key', 'model', 'node', 'none'), fc.constantFrom<'minute' | 'hour' | 'day'>('hour', 'day'),
+        fc.option(fc.constantFrom('key_a', 'key_b'), { nil: undefined }), fc.option(fc.constantFrom('llama3:latest', ''), { nil: undefined }), fc.option(fc.constantFrom('n1', ''), { nil: undefined }),
+        recordsArb(0),
+        async (by, grain, principalId, model, node, recs) => {
+          const base = T0 + 400 * DAY + run++ * 10 * DAY;
+          const records = recs.map((r) => ({ ...r, at: r.at + base }));
+          await s.audit.append(records);
+          const size = GRAIN_MS[grain];
+          const since = Math.floor(base / size) * size;
+          const until = since + 4 * DAY;
+          const series = await seriesFromRollups((q) => s.audit.rollups!(q), {
+            since, until, grain, by, ...(principalId !== undefined ? { principalId } : {}), ...(model !== undefined ? { model } : {}), ...(node !== undefined ? { node } : {}),
+          });
+          const inside = records.filter((r) => (principalId === undefined || r.principalId === principalId) && (model === undefined || (r.model ?? '') === model) && (node === undefined || (r.node ?? '') === node));
+          const groupOf = (r: NewAuditRecord) => (by === 'key' ? r.principalId : by === 'model' ? r.model : by === 'node' ? r.node : null);
+          const groups = new Set(inside.map(groupOf));
+          if (groups.size <= 10) assert.equal(series.length, groups.size);
+          for (const x of series.filter((x) => x.label !== 'other')) {
+            const mine = inside.filter((r) => groupOf(r) === x.group);
+            assert.ok(mine.length > 0, `series ${String(x.group)} has no records`);
+            for (const p of x.points) {
+              const inBucket = mine.filter((r) => r.at >= p.t && r.at < p.t + size);
+              assert.equal(p.requests, inBucket.length);
+              assert.equal(p.refused, inBucket.filter((r) => r.decision === 'refused').length);
+              assert.equal(p.promptTokens, inBucket.reduce((n, r) => n + (r.promptTokens ?? 0), 0));
+              const exact = exactRank(inBucket.filter((r) => r.decision === 'allowed' && r.ttfbMs !== null).map((r) => r.ttfbMs!), 50);
+              if (exact === null) assert.equal(p.ttftP50Ms, null);
+              else assert.ok(near(p.ttftP50Ms, exact) || (exact < 0.1 && p.ttftP50Ms! <= 0.1), `p50 ${p.ttftP50Ms} vs exact ${exact}`);
+            }
+          }
+          assert.equal(series.reduce((n, x) => n + x.points.reduce((m, p) => m + p.requests, 0), 0), inside.length);
+        },
+      ), { numRuns: 16, seed: 23 });
+    }));
+
     it('the migration\'s backfill builds exactly the roll-ups the appends kept', withTarget(async (s, t) => {
       const [records] = fc.sample(recordsArb(T0), { numRuns: 1, seed: 7 });
       const more = fc.sample(recordsArb(T0), { numRuns: 3, seed: 8 }).flat();
@@ -174,6 +248,27 @@ export function rollupContract(b: RollupBackend): void {
       assert.deepEqual(await allRollups(s), incremental);
     }));
 
+    it('the migration that adds roll-ups by one dimension builds them from the full roll-ups already stored', async () => {
+      const t = await b.target();
+      try {
+        let s = await t.open();
+        const [records] = fc.sample(recordsArb(T0), { numRuns: 1, seed: 12 });
+        await s.audit.append(records!);
+        const before = await allRollups(s);
+        assert.ok(before.some((r) => r.includes(' by key ')));
+        await s.close();
+        await t.undoDimMigration();
+        s = await t.open();
+        try {
+          assert.deepEqual(await allRollups(s), before);
+        } finally {
+          await s.close();
+        }
+      } finally {
+        await t.cleanup();
+      }
+    });
+
     it('prune drops minute and hour roll-ups that end by the cut-off, keeps day roll-ups', withTarget(async (s) => {
       await s.audit.append([auditRec({ at: T0 + 10 }), auditRec({ at: T0 + 2 * HOUR + 5 * MIN }), auditRec({ at: T0 + 3 * HOUR + 30 * MIN })]);
       const cut = T0 + 3 * HOUR + 15 * MIN;
@@ -183,6 +278,10 @@ export function rollupContract(b: RollupBackend): void {
       assert.deepEqual(await buckets('hour'), [3 * HOUR]);
       assert.deepEqual(await buckets('day'), [0]);
       assert.equal((await s.audit.rollups!({ grain: 'day', from: 0, to: 2 ** 50 }))[0]!.requests, 3);
+      const byNode = async (g: 'minute' | 'hour' | 'day') => (await s.audit.rollups!({ grain: g, dim: 'node', from: 0, to: 2 ** 50 })).map((r) => r.bucket - T0);
+      assert.deepEqual(await byNode('minute'), [3 * HOUR + 30 * MIN]);
+      assert.deepEqual(await byNode('hour'), [3 * HOUR]);
+      assert.deepEqual(await byNode('day'), [0]);
       void GRAIN_MS;
     }));
   });

@@ -9,6 +9,7 @@ import { auditRec, newKey, storeContract, waitFor, type ContractBackend } from '
 import { PG_BASE, freshSchema, pgUnavailable, type TestSchema } from './pg.js';
 import { rollupContract } from '../contract/rollups.contract.js';
 import { PG_ROLLUP_BACKFILL } from '../../src/store/postgres/rollups.js';
+import { DIM_BACKFILL } from '../../src/store/rollups.js';
 
 const skip = (await pgUnavailable()) ?? false;
 
@@ -36,8 +37,17 @@ rollupContract({
         await c.connect();
         try {
           await c.query('BEGIN');
-          await c.query(PG_ROLLUP_BACKFILL);
+          await c.query(PG_ROLLUP_BACKFILL + DIM_BACKFILL);
           await c.query('COMMIT');
+        } finally {
+          await c.end();
+        }
+      },
+      async undoDimMigration() {
+        const c = new pg.Client({ connectionString: PG_BASE, options: `-c search_path=${s.schema}` });
+        await c.connect();
+        try {
+          await c.query('DROP TABLE rollups_by; DROP AGGREGATE gh_hist_sum(integer[]); DELETE FROM schema_migrations WHERE version = 9');
         } finally {
           await c.end();
         }

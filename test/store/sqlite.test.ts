@@ -10,6 +10,7 @@ import { storeContract, type ContractBackend } from '../contract/store.contract.
 import { rollupContract } from '../contract/rollups.contract.js';
 import { openSqlite } from '../../src/store/sqlite/open.js';
 import { ROLLUP_BACKFILL } from '../../src/store/sqlite/rollups.js';
+import { DIM_BACKFILL } from '../../src/store/rollups.js';
 
 /** The contract on a fresh data dir, opened as the CLI opens it or as the server does. */
 function sqliteContract(name: string, role: 'cli' | 'server'): void {
@@ -41,7 +42,15 @@ rollupContract({
       async backfill() {
         const db = openSqlite(join(dir, 'gatehouse.db'), { migrate: false });
         try {
-          db.transaction(() => db.exec(ROLLUP_BACKFILL)).immediate();
+          db.transaction(() => db.exec(ROLLUP_BACKFILL + DIM_BACKFILL)).immediate();
+        } finally {
+          db.close();
+        }
+      },
+      async undoDimMigration() {
+        const db = openSqlite(join(dir, 'gatehouse.db'), { migrate: false });
+        try {
+          db.exec('DROP TABLE rollups_by; DELETE FROM schema_migrations WHERE version = 11');
         } finally {
           db.close();
         }

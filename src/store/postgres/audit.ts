@@ -31,9 +31,9 @@ export class PostgresAuditStore implements AuditStore {
     if (records.length === 0) return;
     const cols: unknown[][] = AUDIT_COLUMNS.map(() => new Array(records.length));
     records.forEach((r, i) => auditValues(r).forEach((v, c) => (cols[c]![i] = v)));
-    const { rows, labels } = rollupBatch(records);
+    const { rows, dims, labels } = rollupBatch(records);
     try {
-      await this.#h.pool.query(this.#insert, [...cols, ...rollupParams(rows, labels)]);
+      await this.#h.pool.query(this.#insert, [...cols, ...rollupParams(rows, dims, labels)]);
     } catch (err) {
       if (isPermanentPgError(err)) throw new PermanentStoreError(`audit batch rejected: ${(err as Error).message}`, { cause: err });
       throw err;
@@ -95,7 +95,8 @@ export class PostgresAuditStore implements AuditStore {
         const o = await this.#h.pool.query<{ b: string | null }>('SELECT MIN(bucket) AS b FROM rollups WHERE grain = $1', [size]);
         return o.rows[0]?.b == null ? null : Number(o.rows[0].b);
       },
-      remove: (size, below) => this.#h.pool.query('DELETE FROM rollups WHERE grain = $1 AND bucket < $2', [size, below]),
+      // One statement, so both tables lose the same buckets together.
+      remove: (size, below) => this.#h.pool.query('WITH d AS (DELETE FROM rollups_by WHERE grain = $1 AND bucket < $2) DELETE FROM rollups WHERE grain = $1 AND bucket < $2', [size, below]),
     });
     return total;
   }

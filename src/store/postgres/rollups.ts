@@ -1,10 +1,11 @@
 import { HIST_BOUNDS } from '../histogram.js';
-import { GRAIN_MS, GRAINS, type RollupDelta, type LabelDelta } from '../rollups.js';
+import { GRAIN_MS, GRAINS, type DimDelta, type RollupDelta, type LabelDelta } from '../rollups.js';
 
 /**
  * The PostgreSQL side of the roll-ups (store/rollups.ts): tables, the two SQL functions (a value's
- * bin, by width_bucket over the same bounds the writer uses; two histograms added), and the
- * backfill from audit rows. Histograms are integer[] pairs `{bin,count,…}`.
+ * bin, by width_bucket over the same bounds the writer uses; two histograms added) and the
+ * aggregate built on the second, and the backfill from audit rows. Histograms are integer[] pairs
+ * `{bin,count,…}`.
  */
 
 export const PG_ROLLUP_TABLES = `
@@ -54,6 +55,24 @@ export const PG_ROLLUP_TABLES = `
   $$;
 `;
 
+/** Roll-ups by one dimension (store/rollups.ts DIMS), and the aggregate that adds histograms up over a group (their backfill). */
+export const PG_DIM_TABLES = `
+  CREATE TABLE rollups_by (
+    grain integer NOT NULL,
+    dim text NOT NULL,
+    bucket bigint NOT NULL,
+    value text NOT NULL,
+    requests bigint NOT NULL,
+    refused bigint NOT NULL,
+    prompt_tokens bigint NOT NULL,
+    completion_tokens bigint NOT NULL,
+    ttft integer[] NOT NULL,
+    duration integer[] NOT NULL,
+    PRIMARY KEY (grain, dim, bucket, value)
+  );
+  CREATE AGGREGATE gh_hist_sum(integer[]) (SFUNC = gh_hist_add, STYPE = integer[], INITCOND = '{}');
+`;
+
 /** One grain's rows: histograms into a temporary table, then the counts joined to them (as in sqlite/rollups.ts). */
 const grainRows = (size: number): string => `
   INSERT INTO gh_hists (b, p, m, n, metric, pairs)
@@ -97,7 +116,7 @@ export const PG_ROLLUP_BACKFILL = `
 /**
  * The batch's roll-up rows and labels, as CTEs to run in the statement that inserts the batch
  * (store/postgres/audit.ts): one round trip, one transaction. `first` is the number of the first
- * parameter these take (11 arrays of rows, 3 of labels).
+ * parameter these take (11 arrays of rows, 3 of labels, 10 of rows by one dimension).
  */
 export function rollupCtes(first: number): string {
   const $ = (i: number): string => `$${first + i}`;
@@ -113,17 +132,29 @@ export function rollupCtes(first: number): string {
   ), l AS (
     INSERT INTO rollup_labels (principal_id, name, at) SELECT * FROM unnest(${$(11)}::text[], ${$(12)}::text[], ${$(13)}::bigint[])
     ON CONFLICT (principal_id) DO UPDATE SET name = excluded.name, at = excluded.at WHERE excluded.at >= rollup_labels.at
+  ), d AS (
+    INSERT INTO rollups_by (grain, dim, bucket, value, requests, refused, prompt_tokens, completion_tokens, ttft, duration)
+    SELECT g, dm, b, v, rq, rf, pt, ct, h1::integer[], h2::integer[]
+    FROM unnest(${$(14)}::integer[], ${$(15)}::text[], ${$(16)}::bigint[], ${$(17)}::text[], ${$(18)}::bigint[], ${$(19)}::bigint[], ${$(20)}::bigint[], ${$(21)}::bigint[], ${$(22)}::text[], ${$(23)}::text[])
+      AS u(g, dm, b, v, rq, rf, pt, ct, h1, h2)
+    ON CONFLICT (grain, dim, bucket, value) DO UPDATE SET
+      requests = rollups_by.requests + excluded.requests, refused = rollups_by.refused + excluded.refused,
+      prompt_tokens = rollups_by.prompt_tokens + excluded.prompt_tokens, completion_tokens = rollups_by.completion_tokens + excluded.completion_tokens,
+      ttft = gh_hist_add(rollups_by.ttft, excluded.ttft), duration = gh_hist_add(rollups_by.duration, excluded.duration)
   )`;
 }
 
 const pgArray = (pairs: readonly number[]): string => `{${pairs.join(',')}}`;
 
 /** The parameters rollupCtes reads, column arrays in its order. */
-export function rollupParams(rows: readonly RollupDelta[], labels: readonly LabelDelta[]): unknown[] {
+export function rollupParams(rows: readonly RollupDelta[], dims: readonly DimDelta[], labels: readonly LabelDelta[]): unknown[] {
   return [
     rows.map((r) => r.grain), rows.map((r) => r.bucket), rows.map((r) => r.principalId), rows.map((r) => r.model), rows.map((r) => r.node),
     rows.map((r) => r.requests), rows.map((r) => r.refused), rows.map((r) => r.promptTokens), rows.map((r) => r.completionTokens),
     rows.map((r) => pgArray(r.ttft)), rows.map((r) => pgArray(r.duration)),
     labels.map((l) => l.principalId), labels.map((l) => l.name), labels.map((l) => l.at),
+    dims.map((d) => d.grain), dims.map((d) => d.dim), dims.map((d) => d.bucket), dims.map((d) => d.value),
+    dims.map((d) => d.requests), dims.map((d) => d.refused), dims.map((d) => d.promptTokens), dims.map((d) => d.completionTokens),
+    dims.map((d) => pgArray(d.ttft)), dims.map((d) => pgArray(d.duration)),
   ];
 }

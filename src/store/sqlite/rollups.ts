@@ -1,11 +1,11 @@
-import { binOf, mergePairs } from '../histogram.js';
+import { addPairs, binOf, HIST_BINS, mergePairs } from '../histogram.js';
 import { GRAIN_MS, GRAINS } from '../rollups.js';
 import type { Db } from './open.js';
 
 /**
  * The SQLite side of the roll-ups (store/rollups.ts): tables, the backfill from audit rows, and
- * the two SQL functions their SQL uses, registered on every connection (open.ts) so that the
- * backfill bins values exactly as the writer does (the same binOf).
+ * the two SQL functions and the aggregate their SQL uses, registered on every connection
+ * (open.ts) so that the backfill bins values exactly as the writer does (the same binOf).
  * Histograms are JSON text `[bin,count,…]`.
  */
 
@@ -15,6 +15,18 @@ export function registerRollupFunctions(db: Db): void {
     if (b === '[]' || b === null) return a;
     if (a === '[]' || a === null) return b;
     return `[${mergePairs(JSON.parse(a as string) as number[], JSON.parse(b as string) as number[]).join(',')}]`;
+  });
+  // Histograms added up over a group (the backfill of roll-ups by one dimension): dense counts, pairs out.
+  db.aggregate('gh_hist_sum', {
+    start: () => new Float64Array(HIST_BINS),
+    step: (h: Float64Array, v: unknown) => {
+      if (typeof v === 'string' && v !== '[]') addPairs(h, JSON.parse(v) as number[]);
+    },
+    result: (h: Float64Array) => {
+      const out: number[] = [];
+      h.forEach((n, bin) => void (n > 0 && out.push(bin, n)));
+      return `[${out.join(',')}]`;
+    },
   });
 }
 
@@ -37,6 +49,23 @@ export const ROLLUP_TABLES = `
     principal_id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
     at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+`;
+
+/** Roll-ups by one dimension (store/rollups.ts DIMS): what the unfiltered charts and reports read. */
+export const DIM_TABLES = `
+  CREATE TABLE rollups_by (
+    grain INTEGER NOT NULL,
+    dim TEXT NOT NULL,
+    bucket INTEGER NOT NULL,
+    value TEXT NOT NULL,
+    requests INTEGER NOT NULL,
+    refused INTEGER NOT NULL,
+    prompt_tokens INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    ttft TEXT NOT NULL,
+    duration TEXT NOT NULL,
+    PRIMARY KEY (grain, dim, bucket, value)
   ) WITHOUT ROWID;
 `;
 
@@ -92,6 +121,15 @@ export const UPSERT_ROLLUP = `
     prompt_tokens = prompt_tokens + excluded.prompt_tokens, completion_tokens = completion_tokens + excluded.completion_tokens,
     ttft = gh_hist_add(ttft, excluded.ttft), duration = gh_hist_add(duration, excluded.duration)`;
 
+/** A batch's additions to one roll-up by one dimension (store/rollups.ts DimDelta, in column order). */
+export const UPSERT_DIM = `
+  INSERT INTO rollups_by (grain, dim, bucket, value, requests, refused, prompt_tokens, completion_tokens, ttft, duration)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+  ON CONFLICT (grain, dim, bucket, value) DO UPDATE SET
+    requests = requests + excluded.requests, refused = refused + excluded.refused,
+    prompt_tokens = prompt_tokens + excluded.prompt_tokens, completion_tokens = completion_tokens + excluded.completion_tokens,
+    ttft = gh_hist_add(ttft, excluded.ttft), duration = gh_hist_add(duration, excluded.duration)`;
+
 /** The latest name of a principal: a batch never moves it back to an older one. */
 export const UPSERT_LABEL = `
   INSERT INTO rollup_labels (principal_id, name, at) VALUES (?, ?, ?)
@@ -100,3 +138,4 @@ export const UPSERT_LABEL = `
 /** Oldest bucket of a grain, and one slice of its rows (a few buckets' worth) deleted. */
 export const OLDEST_ROLLUP = 'SELECT MIN(bucket) AS b FROM rollups WHERE grain = ?';
 export const PRUNE_ROLLUPS = 'DELETE FROM rollups WHERE grain = ? AND bucket < ?';
+export const PRUNE_DIMS = 'DELETE FROM rollups_by WHERE grain = ? AND bucket < ?';

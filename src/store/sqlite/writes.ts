@@ -3,7 +3,7 @@ import { AUDIT_COLUMNS, auditValues } from '../audit-shared.js';
 import { pruneRollups, rollupBatch, type RollupSource } from '../rollups.js';
 import type { AdminEvent, BlobUpload, NewAuditRecord } from '../types.js';
 import type { Db } from './open.js';
-import { OLDEST_ROLLUP, PRUNE_ROLLUPS, UPSERT_LABEL, UPSERT_ROLLUP } from './rollups.js';
+import { OLDEST_ROLLUP, PRUNE_DIMS, PRUNE_ROLLUPS, UPSERT_DIM, UPSERT_LABEL, UPSERT_ROLLUP } from './rollups.js';
 
 /**
  * Rows deleted per prune transaction. Each slice holds the write lock: 1000 rows hold it for a few
@@ -29,9 +29,11 @@ export class SqliteWrites {
   readonly #touch: Statement;
   readonly #blob: Statement;
   readonly #upsertRollup: Statement;
+  readonly #upsertDim: Statement;
   readonly #upsertLabel: Statement;
   readonly #oldestRollup: Statement;
   readonly #pruneRollups: Statement;
+  readonly #pruneDims: Statement;
 
   constructor(db: Db) {
     this.#db = db;
@@ -43,9 +45,11 @@ export class SqliteWrites {
     this.#touch = db.prepare('UPDATE keys SET last_used_at = MAX(COALESCE(last_used_at, 0), @at) WHERE id = @id');
     this.#blob = db.prepare('INSERT OR IGNORE INTO blob_uploads (digest, principal_id, principal_name, uploaded_at) VALUES (?, ?, ?, ?)');
     this.#upsertRollup = db.prepare(UPSERT_ROLLUP);
+    this.#upsertDim = db.prepare(UPSERT_DIM);
     this.#upsertLabel = db.prepare(UPSERT_LABEL);
     this.#oldestRollup = db.prepare(OLDEST_ROLLUP).pluck();
     this.#pruneRollups = db.prepare(PRUNE_ROLLUPS);
+    this.#pruneDims = db.prepare(PRUNE_DIMS);
   }
 
   /** One IMMEDIATE transaction: all rows (and their roll-ups) or none. */
@@ -66,7 +70,7 @@ export class SqliteWrites {
     const insert = this.#insert;
     const insertMany = this.#insertMany;
     // Added up per roll-up row before the transaction: one upsert per (grain, bucket, key, model, node).
-    const { rows: deltas, labels } = rollupBatch(sourcesOf(values, rows));
+    const { rows: deltas, dims, labels } = rollupBatch(sourcesOf(values, rows));
     this.#db
       .transaction(() => {
         // Rows go in MULTI_ROWS at a time: one statement call per group instead of per row saves
@@ -83,6 +87,9 @@ export class SqliteWrites {
         for (const d of deltas) {
           this.#upsertRollup.run(d.grain, d.bucket, d.principalId, d.model, d.node, d.requests, d.refused, d.promptTokens, d.completionTokens,
             JSON.stringify(d.ttft), JSON.stringify(d.duration));
+        }
+        for (const d of dims) {
+          this.#upsertDim.run(d.grain, d.dim, d.bucket, d.value, d.requests, d.refused, d.promptTokens, d.completionTokens, JSON.stringify(d.ttft), JSON.stringify(d.duration));
         }
         for (const l of labels) this.#upsertLabel.run(l.principalId, l.name, l.at);
       })
@@ -105,7 +112,10 @@ export class SqliteWrites {
     }
     await pruneRollups(before, {
       oldest: (size) => this.#oldestRollup.get(size) as number | null,
-      remove: (size, below) => this.#pruneRollups.run(size, below),
+      remove: (size, below) => this.#db.transaction(() => {
+        this.#pruneRollups.run(size, below);
+        this.#pruneDims.run(size, below);
+      })(),
       pause: () => new Promise((r) => setImmediate(r)),
     });
     return total;
