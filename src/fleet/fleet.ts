@@ -3,7 +3,7 @@ import type { UpstreamAddress } from '../config/resolved.js';
 import { FairQueue, type QueueEntry } from '../limits/fair-queue.js';
 import type { UpstreamSet } from '../proxy/upstream-set.js';
 import { Breaker } from './breaker.js';
-import { DEFAULT_KEEP_ALIVE_MS, FleetNode } from './node.js';
+import { DEFAULT_KEEP_ALIVE_MS, FleetNode, type NodeModel } from './node.js';
 import { place, type Demand, type PlacementQuestion } from './router.js';
 
 /**
@@ -29,6 +29,8 @@ export interface Slot {
   /** Canonical model name; null for requests that name none. */
   readonly model: string | null;
   readonly occupies: boolean;
+  /** The model's record on the node, for a request that occupies a slot (null otherwise): what release updates. */
+  readonly on: NodeModel | null;
   /** The model was not loaded there: this request makes the node load it. */
   readonly cold: boolean;
   /** Sent while the node's breaker was half-open: the one trial request. */
@@ -83,7 +85,8 @@ export class Fleet implements Demand {
   readonly #byName: ReadonlyMap<string, FleetNode>;
   readonly #queue = new FairQueue<Waiter>();
   readonly #waiting = new Map<string, number>();
-  readonly #recent = new Map<string, number>();
+  /** Per model, when a request for it last arrived (a record updated in place: no new map entry per request). */
+  readonly #recent = new Map<string, { at: number }>();
   readonly #o: FleetOptions;
   readonly #now: () => number;
   #timer: NodeJS.Timeout | null = null;
@@ -108,8 +111,8 @@ export class Fleet implements Demand {
   }
 
   recentlyUsed(model: string, now: number): boolean {
-    const at = this.#recent.get(model);
-    return at !== undefined && now - at < RECENT_MS;
+    const r = this.#recent.get(model);
+    return r !== undefined && now - r.at < RECENT_MS;
   }
 
   /**
@@ -118,7 +121,9 @@ export class Fleet implements Demand {
    */
   acquire(q: PlacementQuestion, pid: string): Slot | GatewayError | 'missing' | Waiting {
     const now = this.#now();
-    this.#recent.set(q.model, now);
+    const recent = this.#recent.get(q.model);
+    if (recent) recent.at = now;
+    else this.#recent.set(q.model, { at: now });
     const p = place(this.nodes, q, this, now);
     switch (p.kind) {
       case 'node':
@@ -169,17 +174,17 @@ export class Fleet implements Demand {
     const trial = n.breaker.dispatched();
     const model = q.model === '' ? null : q.model;
     if (model !== null && n.reservedFor === model) n.reservedFor = null; // the load the node was kept for
+    let on: NodeModel | null = null;
     if (model !== null && q.occupies) {
-      n.running.set(model, n.runningOf(model) + 1);
-      n.started(model, now);
-      n.lastUsed.set(model, now);
+      on = n.model(model);
+      on.started(now);
       if (cold) {
         // Ollama unloads the victim to make room: the router must not count on it any more.
         if (evicts !== null) n.resident.delete(evicts);
         n.resident.set(model, { expiresAt: Infinity, loading: true, entry: null });
       }
     }
-    return { node: n, model, occupies: q.occupies, cold, trial, startedAt: now, released: false };
+    return { node: n, model, occupies: q.occupies, on, cold, trial, startedAt: now, released: false };
   }
 
   release(slot: Slot, r: SlotResult): void {
@@ -188,13 +193,8 @@ export class Fleet implements Demand {
     const n = slot.node;
     const now = this.#now();
     n.inFlight--;
-    const model = slot.model;
-    if (model !== null && slot.occupies) {
-      n.ended(model, slot.startedAt);
-      const left = n.runningOf(model) - 1;
-      if (left > 0) n.running.set(model, left);
-      else n.running.delete(model);
-    }
+    const on = slot.on;
+    on?.ended(slot.startedAt);
     if (r.abandoned) {
       if (slot.trial) n.breaker.trialAbandoned();
     }
@@ -206,20 +206,24 @@ export class Fleet implements Demand {
       if (r.failed && r.status === 0 && r.ttfbMs === null) n.up = false;
     } else n.breaker.success();
 
-    if (model !== null && slot.occupies) {
+    const model = slot.model;
+    if (on !== null && model !== null) {
       const resident = n.resident.get(model);
       if (r.status === 200) {
         // An answer means the model is loaded there now (whatever /api/ps said last).
         if (r.unload) n.resident.delete(model);
-        else n.resident.set(model, { expiresAt: now + DEFAULT_KEEP_ALIVE_MS, loading: false, entry: resident?.entry ?? null });
+        else if (resident) {
+          resident.expiresAt = now + DEFAULT_KEEP_ALIVE_MS;
+          resident.loading = false;
+        } else n.resident.set(model, { expiresAt: now + DEFAULT_KEEP_ALIVE_MS, loading: false, entry: null });
         const loadMs = r.loadNs !== null ? r.loadNs / 1e6 : slot.cold ? r.ttfbMs : null;
         if (loadMs !== null && (slot.cold || (r.loadNs ?? 0) >= COLD_LOAD_NS)) {
-          n.learnLoad(model, loadMs);
+          on.learnLoad(loadMs);
           n.stats.coldLoads++;
           n.stats.coldLoadSeconds += loadMs / 1000;
         }
-        n.learnService(model, now - slot.startedAt);
-      } else if (resident?.loading && n.runningOf(model) === 0) {
+        on.learnService(now - slot.startedAt);
+      } else if (resident?.loading && on.running === 0) {
         n.resident.delete(model); // the load it was sent for did not happen
       }
     }

@@ -6,6 +6,10 @@ import { Breaker } from './breaker.js';
  * loaded in memory (its /api/ps, corrected at once from traffic), the requests this process has in
  * flight there per model, what loading each model has cost there, its health and breaker. Written
  * by the poller (fleet/poller.ts) and by the fleet when requests start and end; read by the router.
+ *
+ * What traffic teaches about one model on the node is one record (NodeModel), found with one lookup
+ * and held by the request's slot until it ends: a request costs one map lookup for its bookkeeping,
+ * not one per fact (running, start times, last use, service time each in a map of their own).
  */
 
 /** A model loaded on a node. */
@@ -36,6 +40,52 @@ export const DEFAULT_SERVICE_MS = 2000;
 /** Weight of the newest observation in the learned load and service times. */
 const EWMA = 0.3;
 
+/** One model on one node, as traffic has shown it. Kept once created (a model installed there). */
+export class NodeModel {
+  /** When each request running there for it started (ms; at most `parallel`), in no order: how soon a slot frees. */
+  readonly starts: number[] = [];
+  /** Last request start (ms; 0 = never): which loaded model Ollama would evict first (least recently used). */
+  lastUsed = 0;
+  // NaN, not null, for "not learned yet": a field that only ever holds numbers is updated in place,
+  // where one that also holds null gets a new heap number (and a write barrier) per request.
+  /** Learned load time (ms); NaN until a load has been seen. */
+  loadMs = NaN;
+  /** Learned time of one request (ms); NaN until one has ended. */
+  serviceMs = NaN;
+
+  /** Requests from this process running there for it. */
+  get running(): number {
+    return this.starts.length;
+  }
+
+  started(at: number): void {
+    this.starts.push(at);
+    this.lastUsed = at;
+  }
+
+  ended(at: number): void {
+    const list = this.starts;
+    const i = list.indexOf(at);
+    if (i < 0) return;
+    // Order does not matter (the router takes the min and max): the last one fills the gap.
+    const last = list.pop()!;
+    if (i < list.length) list[i] = last;
+  }
+
+  learnLoad(ms: number): void {
+    this.loadMs = Number.isNaN(this.loadMs) ? ms : this.loadMs + EWMA * (ms - this.loadMs);
+  }
+
+  learnService(ms: number): void {
+    this.serviceMs = Number.isNaN(this.serviceMs) ? ms : this.serviceMs + EWMA * (ms - this.serviceMs);
+  }
+
+  /** The learned service time, or the default before any request has ended. */
+  get service(): number {
+    return Number.isNaN(this.serviceMs) ? DEFAULT_SERVICE_MS : this.serviceMs;
+  }
+}
+
 export class FleetNode {
   readonly target: UpstreamTarget;
   readonly name: string;
@@ -55,14 +105,8 @@ export class FleetNode {
   pollFailures = 0;
   /** Requests from this process running there. */
   inFlight = 0;
-  /** The same, per canonical model name. */
-  readonly running = new Map<string, number>();
-  /** When each running request started, per model (ms; at most `parallel` each): how soon a slot frees. */
-  readonly starts = new Map<string, number[]>();
-  /** Last request start per model (ms): which loaded model Ollama would evict first (least recently used). */
-  readonly lastUsed = new Map<string, number>();
-  readonly #loadMs = new Map<string, number>();
-  readonly #serviceMs = new Map<string, number>();
+  /** canonical model name → what traffic has shown of it here. */
+  readonly models = new Map<string, NodeModel>();
   lastError: { at: number; message: string } | null = null;
   /**
    * A waiting request needs a model loaded here and every model loaded here is busy: the node takes
@@ -80,66 +124,71 @@ export class FleetNode {
     this.breaker = breaker;
   }
 
+  /** The model's record here, made on first use. */
+  model(name: string): NodeModel {
+    let m = this.models.get(name);
+    if (m === undefined) {
+      m = new NodeModel();
+      this.models.set(name, m);
+    }
+    return m;
+  }
+
   runningOf(model: string): number {
-    return this.running.get(model) ?? 0;
+    return this.models.get(model)?.running ?? 0;
+  }
+
+  lastUsedOf(model: string): number {
+    return this.models.get(model)?.lastUsed ?? 0;
   }
 
   /** What loading `model` here is expected to cost (ms): learned from observed load_duration. */
   loadCost(model: string): number {
-    return this.#loadMs.get(model) ?? this.#anyLoadMs() ?? DEFAULT_LOAD_MS;
+    const ms = this.models.get(model)?.loadMs;
+    return ms !== undefined && !Number.isNaN(ms) ? ms : this.#anyLoadMs() ?? DEFAULT_LOAD_MS;
   }
 
   /** How long one request for `model` here takes (ms), learned from requests that ended. */
   serviceTime(model: string): number {
-    return this.#serviceMs.get(model) ?? DEFAULT_SERVICE_MS;
+    return this.models.get(model)?.service ?? DEFAULT_SERVICE_MS;
   }
 
   learnLoad(model: string, ms: number): void {
-    const old = this.#loadMs.get(model);
-    this.#loadMs.set(model, old === undefined ? ms : old + EWMA * (ms - old));
+    this.model(model).learnLoad(ms);
   }
 
   learnService(model: string, ms: number): void {
-    const old = this.#serviceMs.get(model);
-    this.#serviceMs.set(model, old === undefined ? ms : old + EWMA * (ms - old));
+    this.model(model).learnService(ms);
   }
 
   /** A model never loaded here: what other models cost here is a better guess than the default. */
-  #anyLoadMs(): number | undefined {
+  #anyLoadMs(): number | null {
     let sum = 0;
-    for (const v of this.#loadMs.values()) sum += v;
-    return this.#loadMs.size ? sum / this.#loadMs.size : undefined;
+    let count = 0;
+    for (const m of this.models.values()) {
+      if (Number.isNaN(m.loadMs)) continue;
+      sum += m.loadMs;
+      count++;
+    }
+    return count ? sum / count : null;
   }
 
   /** How long until every request running here is expected to be done (ms): the latest-started one's remaining time. */
   drainTime(now: number): number {
     let worst = 0;
-    for (const [model, list] of this.starts) {
-      const newest = Math.max(...list);
-      worst = Math.max(worst, this.serviceTime(model) - (now - newest));
+    for (const m of this.models.values()) {
+      if (m.starts.length === 0) continue;
+      const newest = Math.max(...m.starts);
+      worst = Math.max(worst, m.service - (now - newest));
     }
     return worst;
   }
 
   /** How long until the first of `model`'s running requests here is expected to end (ms): the earliest-started one's remaining time. */
   nextFree(model: string, now: number): number {
-    const list = this.starts.get(model);
-    if (!list || list.length === 0) return 0;
-    return Math.max(0, this.serviceTime(model) - (now - Math.min(...list)));
-  }
-
-  started(model: string, at: number): void {
-    const list = this.starts.get(model);
-    if (list) list.push(at);
-    else this.starts.set(model, [at]);
-  }
-
-  ended(model: string, at: number): void {
-    const list = this.starts.get(model);
-    if (!list) return;
-    const i = list.indexOf(at);
-    if (i >= 0) list.splice(i, 1);
-    if (list.length === 0) this.starts.delete(model);
+    const m = this.models.get(model);
+    if (!m || m.starts.length === 0) return 0;
+    return Math.max(0, m.service - (now - Math.min(...m.starts)));
   }
 
   /**
@@ -150,8 +199,10 @@ export class FleetNode {
     let victim: string | null = null;
     let oldest = Infinity;
     for (const [model, r] of this.resident) {
-      if (r.loading || this.runningOf(model) > 0) continue;
-      const used = this.lastUsed.get(model) ?? 0;
+      if (r.loading) continue;
+      const m = this.models.get(model);
+      if (m && m.running > 0) continue;
+      const used = m?.lastUsed ?? 0;
       if (used < oldest) {
         oldest = used;
         victim = model;

@@ -1,5 +1,6 @@
 import type { Dispatcher } from 'undici';
 import type { ExchangeOutcome } from '../proxy/exchange.js';
+import { retryAfterMs } from '../proxy/retry-after.js';
 import { mapUpstreamError } from '../proxy/upstream-errors.js';
 import type { Fleet, Slot, SlotResult, Waiting } from './fleet.js';
 
@@ -14,6 +15,10 @@ import type { Fleet, Slot, SlotResult, Waiting } from './fleet.js';
  * bytes; a body that
  * streams from the client (a blob upload) cannot be sent twice and is never retried. Every attempt
  * gives its node back with what happened there, so breakers and in-flight counts see each one.
+ *
+ * A fleet of one node has nowhere to retry, so (unless reveal_nodes adds the node's name to the
+ * answer) the request is dispatched straight to the node's pool, with no attempt layer between
+ * undici and the exchange: what the node did is read from the exchange's outcome either way.
  */
 
 type Handler = Dispatcher.DispatchHandler & {
@@ -25,13 +30,14 @@ type Handler = Dispatcher.DispatchHandler & {
 };
 
 const NODE_HEADER = Buffer.from('x-gatehouse-node');
-const RETRY_AFTER = 'retry-after';
 /** Ways a request can end that count against the node (a client leaving does not). */
 const NODE_FAILURES = new Set(['GW_ERR_UPSTREAM_UNAVAILABLE', 'GW_ERR_UPSTREAM_RESET', 'GW_ERR_UPSTREAM_TIMEOUT']);
 
 export class PlacedRequest {
   readonly url: string;
   readonly host: string;
+  /** This request (retries, the node's name revealed), or the node's own pool when neither can happen. */
+  readonly dispatcher: Pick<Dispatcher, 'dispatch'>;
   slot: Slot;
   readonly #fleet: Fleet;
   readonly #reveal: boolean;
@@ -44,11 +50,6 @@ export class PlacedRequest {
   #attempt: Attempt | null = null;
   #retried = false;
   #clientGone: Error | null = null;
-  /** Status and first-byte time of the attempt the client is getting. */
-  status = 0;
-  #startedAt = 0;
-  ttfbMs: number | null = null;
-  retryAfterMs: number | null = null;
 
   constructor(fleet: Fleet, slot: Slot, reveal: boolean, unload: boolean, pid: string) {
     this.#fleet = fleet;
@@ -58,10 +59,7 @@ export class PlacedRequest {
     this.#unload = unload;
     this.url = slot.node.target.url;
     this.host = slot.node.target.host;
-  }
-
-  get dispatcher(): Pick<Dispatcher, 'dispatch'> {
-    return this;
+    this.dispatcher = fleet.nodes.length === 1 && !reveal ? slot.node.target.dispatcher : this;
   }
 
   get node(): string {
@@ -71,7 +69,6 @@ export class PlacedRequest {
   dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     this.#opts = opts;
     this.#handler = handler as Handler;
-    this.#startedAt = performance.now();
     this.#handler.onConnect((reason) => {
       this.#clientGone = reason ?? new Error('aborted');
       this.#attempt?.abort(this.#clientGone);
@@ -105,12 +102,12 @@ export class PlacedRequest {
   }
 
   /** Attempt callbacks. Returns true when the attempt's failure was absorbed by a retry. */
-  retryOn(a: Attempt, status: number, err: Error | null, retryAfterMs: number | null): boolean {
+  retryOn(a: Attempt, status: number, err: Error | null, retryAfter: number | null): boolean {
     if (a !== this.#attempt || !this.#canRetry()) return false;
     const failed = this.slot;
     const next = this.#fleet.retry(failed, this.#pid);
     this.#fleet.release(failed, {
-      status, failed: err !== null, abandoned: false, retryAfterMs, loadNs: null, ttfbMs: null, unload: false,
+      status, failed: err !== null, abandoned: false, retryAfterMs: retryAfter, loadNs: null, ttfbMs: null, unload: false,
       message: err ? mapUpstreamError(err).message : `answered ${status} before any body`,
     });
     if (!next) return false;
@@ -137,9 +134,6 @@ export class PlacedRequest {
 
   headers(a: Attempt, status: number, raw: Buffer[], resume: () => void): boolean {
     if (a !== this.#attempt) return false;
-    this.status = status;
-    this.ttfbMs = performance.now() - this.#startedAt;
-    if (status === 503) this.retryAfterMs = retryAfter(raw);
     if (this.#reveal) raw.push(NODE_HEADER, Buffer.from(this.slot.node.name));
     return this.#handler!.onHeaders(status, raw, resume);
   }
@@ -152,18 +146,22 @@ export class PlacedRequest {
     return a === this.#attempt;
   }
 
-  /** The request has ended (settle stage): the node is given back with what it did, and named on the record. */
-  finished(o: ExchangeOutcome, call: { scope: { node: string | null; upstream: string | null } }): void {
-    call.scope.node = this.slot.node.name;
-    if (call.scope.upstream !== null) call.scope.upstream = this.slot.node.target.url;
-    const gone = o.clientAborted && this.status === 0;
+  /**
+   * The request has ended (settle stage): the node is given back with what it did, and named on the
+   * record. The exchange saw only the attempt that answered the client, so its outcome is that
+   * node's; the time to its first byte is counted from when forward dispatched the request.
+   */
+  finished(o: ExchangeOutcome, call: { scope: { node: string | null; upstream: string | null; start: number; overheadMs: number | null } }): void {
+    const scope = call.scope;
+    scope.node = this.slot.node.name;
+    if (scope.upstream !== null) scope.upstream = this.slot.node.target.url;
     const result: SlotResult = {
-      status: this.status,
+      status: o.status,
       failed: o.error !== null && NODE_FAILURES.has(o.error.code),
-      abandoned: gone,
-      retryAfterMs: this.retryAfterMs,
+      abandoned: o.clientAborted && o.status === 0,
+      retryAfterMs: o.retryAfterMs,
       loadNs: o.tap?.loadNs ?? null,
-      ttfbMs: this.ttfbMs,
+      ttfbMs: o.firstByteAt === null ? null : o.firstByteAt - scope.start - (scope.overheadMs ?? 0),
       unload: this.#unload,
       message: o.error ? o.error.message : o.upstreamError,
     };
@@ -192,7 +190,7 @@ class Attempt implements Handler {
 
   onHeaders(status: number, raw: Buffer[], resume: () => void): boolean {
     if (this.#dead) return false;
-    if (status === 503 && this.#r.retryOn(this, 503, null, retryAfter(raw))) {
+    if (status === 503 && this.#r.retryOn(this, 503, null, retryAfterMs(raw))) {
       // Ollama said "busy" before any body: this attempt is dropped, the retry answers the client.
       this.#dead = true;
       this.#abort?.(new RetriedElsewhere());
@@ -232,14 +230,4 @@ class RetriedElsewhere extends Error {
 function retryable(err: Error): boolean {
   const code = mapUpstreamError(err).code;
   return code === 'GW_ERR_UPSTREAM_UNAVAILABLE' || code === 'GW_ERR_UPSTREAM_RESET';
-}
-
-function retryAfter(raw: Buffer[]): number | null {
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    if (raw[i]!.length === RETRY_AFTER.length && raw[i]!.toString('latin1').toLowerCase() === RETRY_AFTER) {
-      const s = Number(raw[i + 1]!.toString('latin1').trim());
-      return Number.isFinite(s) && s >= 0 ? Math.min(s, 3600) * 1000 : null;
-    }
-  }
-  return null;
 }

@@ -92,11 +92,11 @@ describe('readPs', () => {
   it('keeps a model with requests running although /api/ps does not list it yet', () => {
     const n = bareNode();
     n.resident.set(LLAMA, { expiresAt: Infinity, loading: true, entry: null });
-    n.running.set(LLAMA, 1);
-    n.lastUsed.set(LLAMA, NOW - 60_000); // started long ago: still loading a large model
+    n.model(LLAMA).starts.push(NOW);
+    n.model(LLAMA).lastUsed = NOW - 60_000; // started long ago: still loading a large model
     readPs(n, { models: [] }, NOW);
     assert.equal(n.resident.get(LLAMA)?.loading, true, 'kept, still loading');
-    n.running.delete(LLAMA);
+    n.model(LLAMA).starts.length = 0;
     readPs(n, { models: [] }, NOW + 1);
     assert.equal(n.resident.has(LLAMA), false, 'gone once nothing runs and ps still does not list it');
   });
@@ -104,7 +104,7 @@ describe('readPs', () => {
   it('keeps a load Gatehouse sent less than a second ago, drops it after', () => {
     const n = bareNode();
     n.resident.set(LLAMA, { expiresAt: Infinity, loading: true, entry: null });
-    n.lastUsed.set(LLAMA, NOW);
+    n.model(LLAMA).lastUsed = NOW;
     readPs(n, { models: [] }, NOW + 999);
     assert.ok(n.resident.has(LLAMA));
     readPs(n, { models: [] }, NOW + 1000);
@@ -114,7 +114,7 @@ describe('readPs', () => {
   it('a listed model that Gatehouse was loading is loaded now', () => {
     const n = bareNode();
     n.resident.set(LLAMA, { expiresAt: Infinity, loading: true, entry: null });
-    n.running.set(LLAMA, 1);
+    n.model(LLAMA).starts.push(NOW);
     readPs(n, { models: [{ name: 'llama3', expires_at: '2030-01-01T00:00:00Z' }] }, NOW);
     assert.equal(n.resident.get(LLAMA)?.loading, false);
     assert.equal(n.resident.get(LLAMA)?.expiresAt, Date.UTC(2030, 0, 1));

@@ -133,7 +133,7 @@ export function readTags(n: FleetNode, body: unknown, now: number): void {
 export function readPs(n: FleetNode, body: unknown, now: number): void {
   const listed = entries(body);
   for (const [model, r] of n.resident) {
-    if (!listed.has(model) && n.runningOf(model) === 0 && !(r.loading && now - (n.lastUsed.get(model) ?? 0) < 1000)) n.resident.delete(model);
+    if (!listed.has(model) && n.runningOf(model) === 0 && !(r.loading && now - n.lastUsedOf(model) < 1000)) n.resident.delete(model);
   }
   for (const [model, e] of listed) {
     const at = typeof e.expires_at === 'string' ? Date.parse(e.expires_at) : NaN;

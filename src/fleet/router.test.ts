@@ -42,9 +42,8 @@ function node(name: string, o: NodeInit = {}): FleetNode {
   for (const m of o.resident ?? []) n.resident.set(m, { expiresAt: Infinity, loading: false, entry: null });
   for (const m of o.loading ?? []) n.resident.set(m, { expiresAt: Infinity, loading: true, entry: null });
   for (const [m, k] of Object.entries(o.running ?? {})) {
-    n.running.set(m, k);
     n.inFlight += k;
-    for (let i = 0; i < k; i++) n.started(m, NOW - (o.startedAgo ?? 0));
+    for (let i = 0; i < k; i++) n.model(m).starts.push(NOW - (o.startedAgo ?? 0));
   }
   n.up = o.up ?? true;
   return n;
@@ -209,8 +208,8 @@ describe('place: eviction', () => {
 
   it('a full node evicts its least recently used idle model', () => {
     const n = node('n', { maxLoaded: 2, resident: [V, X] });
-    n.lastUsed.set(V, NOW - 5000);
-    n.lastUsed.set(X, NOW - 1000);
+    n.model(V).lastUsed = NOW - 5000;
+    n.model(X).lastUsed = NOW - 1000;
     const p = onNode(place([n], q(), demand(), NOW));
     assert.equal(p.cold, true);
     assert.equal(p.evicts, V);

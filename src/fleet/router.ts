@@ -100,7 +100,6 @@ export function place(nodes: readonly FleetNode[], q: PlacementQuestion, demand:
     }
     usable = true;
     if (n.reservedFor !== null && n.reservedFor !== model) continue; // draining for another model's load: wait
-    const running = n.runningOf(model);
     if (!q.occupies) {
       const cost = n.inFlight * PER_RUNNING_MS;
       if (cost < bestCost) [best, bestCost, bestCold, bestEvicts] = [n, cost, false, null];
@@ -108,6 +107,7 @@ export function place(nodes: readonly FleetNode[], q: PlacementQuestion, demand:
     }
     const r = n.resident.get(model);
     if (r) {
+      const running = n.runningOf(model);
       if (running < n.parallel) {
         const cost = (r.loading ? n.loadCost(model) / 2 : 0) + running * PER_RUNNING_MS;
         if (cost < bestCost) [best, bestCost, bestCold, bestEvicts] = [n, cost, false, null];
@@ -137,8 +137,7 @@ export function place(nodes: readonly FleetNode[], q: PlacementQuestion, demand:
     if (cost < bestCost) [best, bestCost, bestCold, bestEvicts] = [n, cost, true, evicts];
   }
 
-  const ahead = q.ahead ?? demand.waiting(model);
-  const waitCost = fullSlots > 0 ? soonest + (fullService * ahead) / fullSlots : Infinity;
+  const waitCost = fullSlots > 0 ? soonest + (fullService * (q.ahead ?? demand.waiting(model))) / fullSlots : Infinity;
   // The cheapest way; on a tie, serving now beats waiting, and waiting for a slot beats draining a node.
   if (best && bestCost <= waitCost && bestCost <= reserveCost) return { kind: 'node', node: best, cold: bestCold, evicts: bestEvicts };
   if (waitCost < Infinity && waitCost <= reserveCost) return WAIT;

@@ -5,6 +5,7 @@ import { UsageTap, type StreamMode } from './accounting/usage-tap.js';
 import { clientResponseHeaders } from './headers.js';
 import { endBrokenSse } from './stream-break.js';
 import { mapUpstreamError } from './upstream-errors.js';
+import { retryAfterMs } from './retry-after.js';
 
 /**
  * One request/response exchange with Ollama, as an undici dispatch handler. Bytes flow from
@@ -20,6 +21,8 @@ import { mapUpstreamError } from './upstream-errors.js';
 
 export interface ExchangeOutcome {
   status: number;
+  /** Ollama's Retry-After with a 503 (ms), for the fleet's breaker; null otherwise. */
+  retryAfterMs: number | null;
   bytesOut: number;
   /** Response started reaching the client (performance.now()). */
   firstByteAt: number | null;
@@ -57,6 +60,7 @@ export class Exchange {
   #abort: ((reason?: Error) => void) | null = null;
   #resume: (() => void) | null = null;
   #status = 0;
+  #retryAfterMs: number | null = null;
   #bytesOut = 0;
   #firstByteAt: number | null = null;
   #tap: UsageTap | null = null;
@@ -94,6 +98,7 @@ export class Exchange {
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
     this.#status = statusCode;
+    if (statusCode === 503) this.#retryAfterMs = retryAfterMs(rawHeaders);
     this.#resume = resume;
     const res = this.#o.res;
     const { headers, contentType, encoded } = clientResponseHeaders(rawHeaders, this.#o.stripInjectedUsage);
@@ -224,6 +229,7 @@ export class Exchange {
     this.#o.res.off('drain', this.#onDrain);
     this.#o.onFinish({
       status: this.#status,
+      retryAfterMs: this.#retryAfterMs,
       bytesOut: this.#bytesOut,
       firstByteAt: this.#firstByteAt,
       clientAborted: this.#clientGone,
