@@ -14,19 +14,23 @@ export const GRAIN_MS = { minute: 60_000, hour: 3_600_000, day: 86_400_000 } as 
 export type Grain = keyof typeof GRAIN_MS;
 export const GRAINS: readonly Grain[] = ['minute', 'hour', 'day'];
 
-/** One roll-up row's additions from a batch. Histograms as sparse pairs, bins ascending. */
-export interface RollupDelta {
+/** What a batch adds to one row of either roll-up table. Histograms as sparse pairs, bins ascending. */
+interface Additions {
   grain: number;
   bucket: number;
-  principalId: string;
-  model: string;
-  node: string;
   requests: number;
   refused: number;
   promptTokens: number;
   completionTokens: number;
   ttft: number[];
   duration: number[];
+}
+
+/** One roll-up row's additions from a batch. */
+export interface RollupDelta extends Additions {
+  principalId: string;
+  model: string;
+  node: string;
 }
 
 /**
@@ -56,18 +60,10 @@ export const DIM_BACKFILL = `
 `;
 
 /** One `rollups_by` row's additions from a batch: the rows of one key (model, node) added up. */
-export interface DimDelta {
-  grain: number;
-  bucket: number;
+export interface DimDelta extends Additions {
   dim: Dim;
   /** The key id, model or node ('' for none). */
   value: string;
-  requests: number;
-  refused: number;
-  promptTokens: number;
-  completionTokens: number;
-  ttft: number[];
-  duration: number[];
 }
 
 /** The latest name seen for a principal in a batch (labels in reports). */
