@@ -82,7 +82,7 @@ describe('postgres specifics', { skip }, () => {
       const v = await c.query(`SELECT version FROM ${a.schema}.schema_migrations`);
       await c.end();
       // Every version once, however many replicas raced to apply it.
-      assert.deepEqual(v.rows.map((r) => r.version).sort(), PG_MIGRATIONS.map((m) => m.version));
+      assert.deepEqual(v.rows.map((r) => Number(r.version)).sort((x, y) => x - y), PG_MIGRATIONS.map((m) => m.version));
     } finally {
       for (const s of [...opened, other]) await s.close();
     }
