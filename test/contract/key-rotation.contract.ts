@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import type { Stores } from '../../src/store/index.js';
 import { KeyNotRotatableError } from '../../src/store/types.js';
-import { newKey, waitFor, type ContractBackend, type ContractTarget } from './store.contract.js';
+import { newKey, onFreshStore, waitFor, type ContractBackend } from './store.contract.js';
 
 /**
  * Key rotation, as every store backend must do it (beside the main store contract): a new secret
@@ -15,16 +14,7 @@ const by = { actor: 'admin:alice' };
 const next = (overlapMs: number) => ({ hash: randomBytes(32).toString('hex'), hint: 'gatehouse_zz99', overlapMs });
 
 export function keyRotationContract(b: ContractBackend): void {
-  const withStore = (fn: (s: Stores, t: ContractTarget) => Promise<void>) => async () => {
-    const t = await b.target();
-    const s = await t.open();
-    try {
-      await fn(s, t);
-    } finally {
-      await s.close();
-      await t.cleanup();
-    }
-  };
+  const withStore = onFreshStore(() => b.target());
 
   describe(`key rotation contract: ${b.name}`, { skip: b.skip }, () => {
     it('a new secret for the same key: id, name, grants and history kept; the previous hash remembered with its overlap', withStore(async (s) => {

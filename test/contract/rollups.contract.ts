@@ -5,7 +5,7 @@ import type { Stores } from '../../src/store/index.js';
 import { seriesFromRollups, type SeriesBy } from '../../src/store/rollup-report.js';
 import { DIMS, GRAIN_MS, GRAINS, type Dim, type RollupRow } from '../../src/store/rollups.js';
 import type { NewAuditRecord, UsageGroupBy } from '../../src/store/types.js';
-import { auditRec, near } from './store.contract.js';
+import { auditRec, near, onFreshStore } from './store.contract.js';
 
 /**
  * The roll-ups every backend keeps (store/rollups.ts): what the reports read from them equals
@@ -92,16 +92,7 @@ const pairs = (p: readonly number[]) => {
 };
 
 export function rollupContract(b: RollupBackend): void {
-  const withTarget = (fn: (s: Stores, t: RollupTarget) => Promise<void>) => async () => {
-    const t = await b.target();
-    const s = await t.open();
-    try {
-      await fn(s, t);
-    } finally {
-      await s.close();
-      await t.cleanup();
-    }
-  };
+  const withTarget = onFreshStore(() => b.target());
 
   describe(`roll-up contract: ${b.name}`, { skip: b.skip }, () => {
     it('usage over any period equals the audit rows added up: counts and tokens exact, p50/p95 within 5% (property)', withTarget(async (s) => {

@@ -67,10 +67,10 @@ function assertUsage(got: UsageRow[], want: UsageRow[]): void {
   });
 }
 
-export function storeContract(b: ContractBackend): void {
-  /** Each test gets a fresh, empty store and cleans it up. */
-  const withStore = (fn: (s: Stores, t: ContractTarget) => Promise<void>) => async () => {
-    const t = await b.target();
+/** A test body run on a fresh, empty store from `target`, closed and cleaned up after (every contract's tests). */
+export const onFreshStore = <T extends { open(): Promise<Stores>; cleanup(): Promise<void> }>(target: () => Promise<T>) =>
+  (fn: (s: Stores, t: T) => Promise<void>) => async (): Promise<void> => {
+    const t = await target();
     const s = await t.open();
     try {
       await fn(s, t);
@@ -79,6 +79,10 @@ export function storeContract(b: ContractBackend): void {
       await t.cleanup();
     }
   };
+
+export function storeContract(b: ContractBackend): void {
+  /** Each test gets a fresh, empty store and cleans it up. */
+  const withStore = onFreshStore(() => b.target());
 
   describe(`store contract: ${b.name}`, { skip: b.skip }, () => {
     describe('keys', () => {
