@@ -5,9 +5,10 @@
  * inclusive of what it calls (nested entries overlap, so the rows do not add up), or self only.
  *
  *   NODE_OPTIONS=--perf-basic-prof KEEP=1 INSTR=1 npm run bench:limits   # keeps the dumps
- *   node dist/bench/callgrind-js.js <dir>/callgrind-apichat/cg.out.4 [--self] [--top 60] [--n 2000]
+ *   node dist/bench/callgrind-js.js <dir>/callgrind-apichat/cg.out.4-01 [--self] [--top 60] [--n 2000]
  *
- * The map is found from the dump's `pid:` line; `--map FILE` names another. `--n` is the requests
+ * Each dump is one file per thread (`-01` is Node's main thread, where requests are served; `-02`…
+ * the SQLite writer, V8's helpers and libuv's pool). The map is found from the dump's `pid:` line; `--map FILE` names another. `--n` is the requests
  * the dump counted (INSTR_N, default 2000). V8 reuses code addresses, so the map is read only as
  * far as it had grown when the dump was taken (recorded by lib/instructions.ts).
  */

@@ -19,6 +19,9 @@
  * backend the bare node:http + undici proxy is counted too, as the floor (INSTR_BARE=0 skips it).
  * LOG_REQUESTS=off|refused|all sets log.requests (the access log) for the gateway measured.
  * UPSTREAMS=1 configures the upstream as a one-node fleet (`upstreams:`) instead of `--upstream`.
+ * With INSTR=1 and the memory backend, the one-node fleet is also counted beside `upstream` in a
+ * second pair of gateways counted at the same time (INSTR_FLEET=0 skips it, INSTR_FLEET=only runs
+ * it alone).
  * Needs wrk on PATH and Linux (/proc). Only 127.0.0.1 is used; every step stops by itself.
  */
 import { execFile } from 'node:child_process';
@@ -32,7 +35,7 @@ import { freePort, startServer, waitHttp, which, type Server } from './lib/child
 import { treeCpuSeconds, treeCpuSplit } from './lib/proc.js';
 import { median } from './lib/stats.js';
 import { inclusiveShare, type CpuProfile } from './lib/profile-share.js';
-import { countInstructions, send } from './lib/instructions.js';
+import { CountedProcess, countInstructions, send, summarize, type InstructionRun, type Phase } from './lib/instructions.js';
 import { Redis } from 'ioredis';
 import { wrk } from './lib/wrk.js';
 
@@ -95,12 +98,13 @@ if (BACKEND === 'redis') {
   env.GATEHOUSE_REDIS__KEY_PREFIX = `gatehouse-limits-ab-${randomBytes(6).toString('hex')}:`;
 }
 
-const key = async (name: string, args: string[]) => {
-  const out = await run(process.execPath, [BIN, 'keys', 'create', '--name', name, '--data-dir', data, '--json', ...args], { env, cwd: dir });
+const key = async (name: string, args: string[], dataDir = data) => {
+  const out = await run(process.execPath, [BIN, 'keys', 'create', '--name', name, '--data-dir', dataDir, '--json', ...args], { env: { ...env, GATEHOUSE_DATA_DIR: dataDir }, cwd: dir });
   return (JSON.parse(out.stdout.trim().split('\n').pop()!) as { key: string }).key;
 };
+const LIMITS_ARGS = ['--rpm', '100000000', '--tpm', '1000000000000', '--concurrency', '1000000'];
 const plain = await key('no-limits', []);
-const limited = await key('limits', ['--rpm', '100000000', '--tpm', '1000000000000', '--concurrency', '1000000']);
+const limited = await key('limits', LIMITS_ARGS);
 
 const upPort = await freePort();
 const upstream = startServer('upstream', process.execPath, [join(HERE, 'upstream.js')], { env: { ...process.env, PORT: String(upPort) }, log: join(dir, 'upstream.log') });
@@ -113,8 +117,22 @@ const port = await freePort();
 const FLEET = process.env.UPSTREAMS === '1';
 // parallel: the fake upstream answers any number at once, as `upstream` lets them through; with
 // the default (1) the fleet would queue the load and the count would measure its queue.
-if (FLEET) writeFileSync(join(dir, 'fleet.yaml'), `upstreams:\n  - name: default\n    url: http://127.0.0.1:${upPort}\n    parallel: 1024\n`);
-const serveArgs = [BIN, 'serve', '--listen', `127.0.0.1:${port}`, ...(FLEET ? ['--config', join(dir, 'fleet.yaml')] : ['--upstream', `http://127.0.0.1:${upPort}`]), '--data-dir', data];
+writeFileSync(join(dir, 'fleet.yaml'), `upstreams:\n  - name: default\n    url: http://127.0.0.1:${upPort}\n    parallel: 1024\n`);
+const upstreamFlags = (fleet: boolean) => (fleet ? ['--config', join(dir, 'fleet.yaml')] : ['--upstream', `http://127.0.0.1:${upPort}`]);
+const serveArgs = [BIN, 'serve', '--listen', `127.0.0.1:${port}`, ...upstreamFlags(FLEET), '--data-dir', data];
+/**
+ * INSTR=1 with the memory backend also counts the same upstream written both ways, `upstream` and
+ * a one-node `upstreams`, in two gateways under callgrind counted at the same time (countFleetPair;
+ * INSTR_FLEET=0 skips it). The second has its own port, data and keys.
+ */
+const PAIR = INSTR && BACKEND === 'memory' && process.env.INSTR_FLEET !== '0';
+/** INSTR_FLEET=only: the fleet pair alone, without the limits table before it. */
+const PAIR_ONLY = PAIR && process.env.INSTR_FLEET === 'only';
+const pairData = join(dir, 'data-pair');
+if (PAIR) mkdirSync(pairData, { mode: 0o700 });
+const pairKeys: [string, string][] = PAIR ? [['without', await key('no-limits', [], pairData)], ['with', await key('limits', LIMITS_ARGS, pairData)]] : [];
+const pairPort = PAIR ? await freePort() : 0;
+const pairMetrics = PAIR ? await freePort() : 0;
 /** The unprofiled gateway of the throughput pairs; INSTR=1 starts its own, under valgrind, instead. */
 const gw = INSTR ? null : startServer('gatehouse', process.execPath, serveArgs, { env, cwd: dir, log: join(dir, 'gatehouse.log') });
 const url = `http://127.0.0.1:${port}`;
@@ -184,10 +202,12 @@ async function instructionRatio(): Promise<void> {
     }
     const clocks = redis ? `, reserve_ttl and lease_ttl ×${TIME_SCALE}` : '';
     const bare = !redis && process.env.INSTR_BARE !== '0';
-    console.log(`# What limits cost in instructions (${BACKEND} backend${FLEET ? ', the upstream as a one-node `upstreams` fleet' : ''}): one gateway under callgrind${clocks}, ${warm} warm-up requests per key, then ${rounds} rounds of ${n} per key (the first round dropped)\n`);
-    console.log(`| scenario | instructions/req without limits | with limits | ratio | each round, without / with (thousands) |${redis ? ' Redis round trips per request with limits: under callgrind / at full speed | redis-server CPU µs per request at full speed |' : ''}${bare ? ' bare node:http + undici proxy | with limits ÷ bare |' : ''}`);
-    console.log(`|---|---|---|---|---|${redis ? '---|---|' : ''}${bare ? '---|---|' : ''}`);
-    for (const [label, path, body] of SCENARIOS) {
+    if (!PAIR_ONLY) {
+      console.log(`# What limits cost in instructions (${BACKEND} backend${FLEET ? ', the upstream as a one-node `upstreams` fleet' : ''}): one gateway under callgrind${clocks}, ${warm} warm-up requests per key, then ${rounds} rounds of ${n} per key (the first round dropped)\n`);
+      console.log(`| scenario | instructions/req without limits | with limits | ratio | each round, without / with, all threads (main thread), thousands |${redis ? ' Redis round trips per request with limits: under callgrind / at full speed | redis-server CPU µs per request at full speed |' : ''}${bare ? ' bare node:http + undici proxy | with limits ÷ bare |' : ''}`);
+      console.log(`|---|---|---|---|---|${redis ? '---|---|' : ''}${bare ? '---|---|' : ''}`);
+    }
+    for (const [label, path, body] of PAIR_ONLY ? [] : SCENARIOS) {
       const trips: number[] = [];
       const r = await countInstructions({
         valgrind: valgrind!, callgrindControl: callgrindControl!, command: [process.execPath, ...serveArgs], env: stretched, cwd: dir, dir, url, path, body,
@@ -204,7 +224,10 @@ async function instructionRatio(): Promise<void> {
       const b = r.perRequest.get('with')!;
       const each = [];
       for (let i = 1; i <= rounds; i++) {
-        const k = (key: string) => (r.phases.find((p) => p.round === i && p.key === key)!.perRequest / 1000).toFixed(0);
+        const k = (key: string) => {
+          const p = r.phases.find((x) => x.round === i && x.key === key)!;
+          return `${(p.perRequest / 1000).toFixed(0)} (${(p.mainPerRequest / 1000).toFixed(0)})`;
+        };
         each.push(`${k('without')} / ${k('with')}`);
       }
       const fs = fullSpeed.get(label);
@@ -215,8 +238,13 @@ async function instructionRatio(): Promise<void> {
       }
       console.log(`| ${label} | ${a.toFixed(0)} | ${b.toFixed(0)} | ${(b / a).toFixed(3)} | ${each.join(' · ')} |${extra}`);
     }
-    console.log('\nUser-space instructions of the whole gateway process (all threads); the kernel\'s part of a request, the same for both keys, is not counted, so the ratio overstates the cost in CPU time.');
-    if (bare) console.log('Bare proxy: bench/node-undici.ts under callgrind with the same client, warm-up and rounds (one key); its kernel part of a request is about the same as the gateway\'s, so "÷ bare" overstates the CPU-time ratio too.');
+    if (!PAIR_ONLY) console.log('\nUser-space instructions of the whole gateway process (all threads); the kernel\'s part of a request, the same for both keys, is not counted, so the ratio overstates the cost in CPU time.');
+    if (bare && !PAIR_ONLY) console.log('Bare proxy: bench/node-undici.ts under callgrind with the same client, warm-up and rounds (one key); its kernel part of a request is about the same as the gateway\'s, so "÷ bare" overstates the CPU-time ratio too.');
+    if (PAIR) {
+      const pairs: [string, FleetPair][] = [];
+      for (const [label, path, body] of SCENARIOS) pairs.push([label, await countFleetPair(path, body, warm, n, rounds)]);
+      printFleetPair(pairs, warm, n, rounds);
+    }
     if (redis) {
       console.log('Round trips: EVALSHA/EVAL calls Redis counted (INFO commandstats) per request of the key with limits, median of the counted rounds; at full speed: the same client (8 connections), 10 × INSTR_N requests against the gateway without valgrind and with the default clocks, after the same warm-up.');
       console.log('redis-server CPU: the time Redis reports for those calls at full speed, per request. It is spent outside the gateway, so the instruction count does not include it.');
@@ -224,6 +252,89 @@ async function instructionRatio(): Promise<void> {
   } finally {
     redis?.disconnect();
   }
+}
+
+interface FleetPair {
+  upstream: InstructionRun;
+  upstreams: InstructionRun;
+}
+
+/**
+ * The same upstream as `upstream` and as a one-node `upstreams` fleet: two gateways under
+ * callgrind, each with the same two keys. In every phase both are zeroed, then each gets its `n`
+ * requests with the same key at the same time, so work that moves with time rather than requests
+ * (timers that fire per second, the audit writer's batches, a process left idle while another is
+ * counted) is the same for both, and a phase's two counts can be paired. The key alternates every
+ * round. Counted in a second pair of processes, after the limits table: that table's counts keep
+ * their meaning (one gateway alone under callgrind).
+ */
+async function countFleetPair(path: string, body: string | null, warm: number, n: number, rounds: number): Promise<FleetPair> {
+  const scenario = path.replace(/\W/g, '');
+  const specs = [
+    { name: 'upstream', keys: [['without', plain], ['with', limited]] as [string, string][], url, env, args: [BIN, 'serve', '--listen', `127.0.0.1:${port}`, ...upstreamFlags(false), '--data-dir', data] },
+    {
+      name: 'upstreams', keys: pairKeys, url: `http://127.0.0.1:${pairPort}`,
+      env: { ...env, GATEHOUSE_DATA_DIR: pairData, GATEHOUSE_METRICS__LISTEN: `127.0.0.1:${pairMetrics}` },
+      args: [BIN, 'serve', '--listen', `127.0.0.1:${pairPort}`, ...upstreamFlags(true), '--data-dir', pairData],
+    },
+  ];
+  const started: { spec: (typeof specs)[number]; p: CountedProcess }[] = [];
+  const phases = new Map<string, Phase[]>();
+  try {
+    for (const spec of specs) {
+      const p = await CountedProcess.start({ valgrind: valgrind!, callgrindControl: callgrindControl!, command: [process.execPath, ...spec.args], env: spec.env, cwd: dir, dir, url: spec.url, n, name: `${scenario}-${spec.name}` });
+      started.push({ spec, p });
+    }
+    for (const { spec, p } of started) for (const [, token] of spec.keys) await p.warm(path, body, token, warm);
+    for (const { p } of started) await p.instrument(true);
+    for (let round = 1; round <= rounds; round++) {
+      for (const key of round % 2 ? ['without', 'with'] : ['with', 'without']) {
+        for (const { p } of started) await p.zero();
+        await Promise.all(started.map(({ spec, p }) => p.sendAndDump(key, round, path, body, spec.keys.find(([l]) => l === key)![1])));
+      }
+    }
+  } finally {
+    for (const { spec, p } of started) phases.set(spec.name, await p.stop());
+  }
+  const labels = ['without', 'with'];
+  return { upstream: summarize(phases.get('upstream')!, labels, rounds), upstreams: summarize(phases.get('upstreams')!, labels, rounds) };
+}
+
+/**
+ * What the one-node fleet adds. The figure held against the 3% bound is the main thread's added
+ * instructions, paired phase by phase, over `upstream`'s whole count. The fleet's own work (placing
+ * a request, giving the node back, its poll and snapshot timers) all runs on the main thread; the
+ * other threads (the SQLite writer, V8's compiler and GC helpers) do the same work for both
+ * gateways but swing by hundreds of thousands of instructions per request from round to round.
+ * Both main-thread counts leave out V8's slow path for Node's tick objects (LITERAL_SLOW_PATH),
+ * which lands on one process or the other at random; the table shows how much each carried.
+ */
+function printFleetPair(pairs: [string, FleetPair][], warm: number, n: number, rounds: number): void {
+  const k = (x: number) => (x / 1000).toFixed(0);
+  const own = (p: Phase) => p.mainPerRequest - p.literalSlowPath;
+  console.log(`\n# What a one-node fleet costs in instructions: the same upstream as \`upstream\` and as \`upstreams\` with one node, two gateways under callgrind counted at the same time, ${warm} warm-up requests per key each, then ${rounds} rounds of ${n} per key on each (the first round dropped)\n`);
+  console.log('| scenario | key | `upstream`, all threads | one-node `upstreams`, all threads | ratio | main thread, `upstream` / `upstreams` | V8\'s tick-literal slow path in it, `upstream` / `upstreams` | added on the main thread ÷ `upstream` | the same ÷ `upstream`\'s main thread (less that slow path) | each round, main thread less that slow path, `upstream` / `upstreams` (thousands) |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
+  for (const [label, pair] of pairs) {
+    for (const key of ['without', 'with']) {
+      const counted = (r: InstructionRun) => r.phases.filter((p) => p.key === key && p.round > 1);
+      const at = (r: InstructionRun, round: number) => r.phases.find((p) => p.round === round && p.key === key)!;
+      const added: number[] = [];
+      const each: string[] = [];
+      for (let round = 1; round <= rounds; round++) {
+        const a = own(at(pair.upstream, round));
+        const b = own(at(pair.upstreams, round));
+        if (round > 1) added.push(b - a);
+        each.push(`${k(a)} / ${k(b)}`);
+      }
+      const base = pair.upstream.perRequest.get(key)!;
+      const fleet = pair.upstreams.perRequest.get(key)!;
+      const slow = (r: InstructionRun) => median(counted(r).map((p) => p.literalSlowPath)).toFixed(0);
+      const more = median(added);
+      console.log(`| ${label} | ${key} limits | ${base.toFixed(0)} | ${fleet.toFixed(0)} | ${(fleet / base).toFixed(3)} | ${pair.upstream.mainPerRequest.get(key)!.toFixed(0)} / ${pair.upstreams.mainPerRequest.get(key)!.toFixed(0)} | ${slow(pair.upstream)} / ${slow(pair.upstreams)} | ${pct(more / base)} (${more >= 0 ? '+' : ''}${more.toFixed(0)}) | ${pct(more / median(counted(pair.upstream).map(own)))} | ${each.join(' · ')} |`);
+    }
+  }
+  console.log('\nadded on the main thread = median over the counted rounds of (`upstreams` − `upstream`) on the main thread, less V8\'s slow path for tick objects, the two counted in the same phase; ÷ the median of `upstream`\'s count over all threads. The fleet\'s work runs on the main thread; the other threads\' counts move by 2–3× between rounds with either configuration, which is why the all-thread ratio beside it is not the figure to read. Work done per second (the fleet\'s /api/ps poll every 2 s and its snapshot every second) is spread over the ~50× fewer requests valgrind lets through in a second, so this overstates the fleet\'s cost at full speed.');
 }
 
 /**
