@@ -94,14 +94,14 @@ export interface Phase {
   literalSlowPath: number;
 }
 
+type Counted = Pick<InstructionOptions, 'callgrindControl' | 'url' | 'n'>;
+
 /**
  * One process under callgrind, started with instrumentation off. Several can be counted at once
  * (see limits-ab's one-node fleet pair): zero each, then send each its requests at the same time,
  * so that what moves with time (the host, timers that fire per second, idle spells) is the same
  * for all of them.
  */
-type Counted = Pick<InstructionOptions, 'callgrindControl' | 'url' | 'n'>;
-
 export class CountedProcess {
   readonly #o: Counted;
   readonly #out: string;
@@ -175,10 +175,10 @@ export class CountedProcess {
  * V8's runtime function for an object literal with computed keys. Node's `process.nextTick` builds
  * each tick as `{ [async_id_symbol]: …, [trigger_async_id_symbol]: …, callback, args }`. In some
  * processes, at random, V8's optimized code calls this function for every tick instead of building
- * the object inline (in a dump named with V8's perf map, every call came from nextTick inlined into
- * Node's stream and http code): about 1.2k instructions a tick, 10–16% of a request's main-thread count. It
- * starts during the warm-up or in any later round, and in every run looked at it then stayed for
- * the rest of the process's life. Two processes that differ only in that compare as if one cost
+ * the object inline (in a dump named with V8's perf map, every call came from nextTick inlined
+ * into Node's stream and http code): about 1.2k instructions a tick, 10–16% of a request's
+ * main-thread count. It starts during the warm-up or in any later round, and in every run looked
+ * at it then stayed for the rest of the process's life. Two processes that differ only in that compare as if one cost
  * that much more, so the fleet pair reads its counts with this function's inclusive cost left out
  * (and shows it).
  */
